@@ -1,0 +1,78 @@
+// Surrogate derivatives dS/dU of the Heaviside spike, as small functors so that the backward
+// kernels inline them. Formulas follow snnTorch's surrogate module; `p` is the one shape parameter.
+#pragma once
+
+#include <cmath>
+
+#include "neurosim/common.h"
+
+namespace neurosim {
+
+enum class SurrogateKind : int {
+  FastSigmoid = 0,      // 1 / (1 + k|x|)^2                       (p = slope k, default 25)
+  ATan = 1,             // (a/2) / (1 + (pi/2 * a * x)^2)          (p = alpha a, default 2)
+  Sigmoid = 2,          // k e^{-kx} / (1 + e^{-kx})^2             (p = slope k, default 25)
+  Triangle = 3,         // max(0, 1 - |x|/w) / w                   (p = width w, default 1)
+  Triangular = 4,       // snnTorch's `triangular`: +c for x < 0, -c for x >= 0 (p = c)
+  StraightThrough = 5,  // 1
+};
+
+template <typename A> struct FastSigmoidGrad {
+  A slope;
+  NEUROSIM_HD A operator()(A x) const {
+    const A d = slope * std::fabs(x) + A(1);
+    return A(1) / (d * d);
+  }
+};
+
+template <typename A> struct ATanGrad {
+  A alpha;
+  NEUROSIM_HD A operator()(A x) const {
+    const A z = A(1.5707963267948966) * alpha * x;
+    return (alpha / A(2)) / (A(1) + z * z);
+  }
+};
+
+template <typename A> struct SigmoidGrad {
+  A slope;
+  // Symmetric form with e = exp(-k|x|) <= 1, so it never overflows (the textbook form does).
+  NEUROSIM_HD A operator()(A x) const {
+    const A e = std::exp(-slope * std::fabs(x));
+    const A d = A(1) + e;
+    return slope * e / (d * d);
+  }
+};
+
+template <typename A> struct TriangleGrad {
+  A width;
+  NEUROSIM_HD A operator()(A x) const {
+    const A v = A(1) - std::fabs(x) / width;
+    return v > A(0) ? v / width : A(0);
+  }
+};
+
+template <typename A> struct TriangularGrad {
+  A scale;
+  NEUROSIM_HD A operator()(A x) const { return x < A(0) ? scale : -scale; }
+};
+
+template <typename A> struct StraightThroughGrad {
+  A unused;
+  NEUROSIM_HD A operator()(A) const { return A(1); }
+};
+
+// Calls `fn(functor)` with the functor for `kind`; the single place that maps kinds to types.
+template <typename A, typename Fn>
+inline auto dispatch_surrogate(SurrogateKind kind, A param, Fn&& fn) {
+  switch (kind) {
+    case SurrogateKind::ATan: return fn(ATanGrad<A>{param});
+    case SurrogateKind::Sigmoid: return fn(SigmoidGrad<A>{param});
+    case SurrogateKind::Triangle: return fn(TriangleGrad<A>{param});
+    case SurrogateKind::Triangular: return fn(TriangularGrad<A>{param});
+    case SurrogateKind::StraightThrough: return fn(StraightThroughGrad<A>{param});
+    case SurrogateKind::FastSigmoid:
+    default: return fn(FastSigmoidGrad<A>{param});
+  }
+}
+
+}  // namespace neurosim

@@ -1,0 +1,11 @@
+"""neurosim: spiking neural networks for PyTorch on fused native time-stepping kernels."""
+
+from neurosim import surrogate
+from neurosim.core import backends
+from neurosim import functional
+from neurosim.functional import LIFResult
+from neurosim.neurons import LIF
+
+__version__ = "0.1.0"
+
+__all__ = ["LIF", "LIFResult", "backends", "functional", "surrogate", "__version__"]

@@ -1,0 +1,98 @@
+"""Argument checks shared by every op: clear Python errors before any native code runs."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+RESETS = {"subtract": 0, "zero": 1, "none": 2}
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the kernels compute and keep state in: float64 stays, narrower types use float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _compiling() -> bool:
+    return torch.compiler.is_compiling()
+
+
+def check_sequence(x, name: str = "x") -> None:
+    """x must be a floating tensor shaped [T, B, *features] with T >= 1."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name}: expected a floating dtype (float16, bfloat16, float32 or float64), got {x.dtype}"
+        )
+    if x.dim() < 2:
+        raise ValueError(
+            f"{name}: expected a time-major tensor [T, B, *features] with at least 2 dims, got shape "
+            f"{tuple(x.shape)}; add the time axis first (x.unsqueeze(0) for a single step)"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: the time axis is empty (T=0) in shape {tuple(x.shape)}")
+
+
+def check_state(state, x: torch.Tensor, name: str = "state") -> None:
+    if state is None:
+        return
+    if not isinstance(state, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor or None, got {type(state).__name__}")
+    if state.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected a floating dtype, got {state.dtype}")
+    if tuple(state.shape) != tuple(x.shape[1:]):
+        raise ValueError(
+            f"{name}: expected shape {tuple(x.shape[1:])} (x without its time axis), got {tuple(state.shape)}"
+        )
+    if state.device != x.device:
+        raise ValueError(f"{name}: is on {state.device} but x is on {x.device}")
+    if not _compiling() and not bool(torch.isfinite(state).all()):
+        raise ValueError(f"{name}: contains NaN or inf")
+
+
+def check_choice(value, choices, name: str) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: expected one of {tuple(choices)}, got {value!r}")
+
+
+def parameter_tensor(value, x: torch.Tensor, name: str, low=None, high=None) -> torch.Tensor:
+    """Checks a per-layer or per-neuron parameter and returns it as a tensor (grad kept).
+
+    ``value`` is a number or a tensor broadcastable to the feature shape ``x.shape[2:]``.
+    """
+    features = tuple(x.shape[2:])
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise TypeError(f"{name}: expected a number or a tensor, got {type(value).__name__}")
+    if not isinstance(value, torch.Tensor):
+        if not math.isfinite(value):
+            raise ValueError(f"{name}: must be finite, got {value}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"{name}: must lie in [{low}, {high}], got {value}")
+        return torch.tensor(float(value), dtype=accumulation_dtype(x.dtype), device=x.device)
+    if not value.is_floating_point():
+        raise TypeError(f"{name}: expected a floating tensor, got {value.dtype}")
+    if value.device != x.device:
+        raise ValueError(f"{name}: is on {value.device} but x is on {x.device}")
+    if value.numel() != 1:
+        try:
+            shape = torch.broadcast_shapes(tuple(value.shape), features)
+        except RuntimeError:
+            shape = None
+        if shape != features:
+            raise ValueError(
+                f"{name}: shape {tuple(value.shape)} does not broadcast to the feature shape {features} "
+                "(use a scalar for one value per layer or the feature shape for one per neuron)"
+            )
+    if not _compiling():
+        detached = value.detach()
+        if not bool(torch.isfinite(detached).all()):
+            raise ValueError(f"{name}: contains NaN or inf")
+        if (low is not None and bool((detached < low).any())) or (high is not None and bool((detached > high).any())):
+            raise ValueError(
+                f"{name}: values must lie in [{low}, {high}], got min {detached.min().item():.6g} "
+                f"max {detached.max().item():.6g}"
+            )
+    return value
