@@ -45,7 +45,7 @@ def _extensions():
         return [], {}
 
     march = os.environ.get("NEUROSIM_MARCH", "native")
-    cxx = ["-O3", "-std=c++17", "-ffp-contract=off", "-fopenmp", "-fno-math-errno"]
+    cxx = ["-O3", "-std=c++17", "-ffp-contract=off", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
     if march:
         cxx.append(f"-march={march}")
     sources = sorted(glob.glob(os.path.join(KERNELS, "cpu", "*.cpp")))

@@ -9,8 +9,12 @@
 namespace neurosim {
 namespace {
 
-// Lanes per block: one 64-byte cache line of float storage per row; tails run one lane at a time.
-template <typename T> constexpr int lanes() { return 64 / static_cast<int>(sizeof(T)) < 32 ? 64 / static_cast<int>(sizeof(T)) : 32; }
+// Bytes of one row that a block handles: several cache lines, so each time step's loads and
+// stores run sequentially within a row (hardware prefetch) while the lanes vectorise.
+#ifndef NEUROSIM_CPU_BLOCK_BYTES
+#define NEUROSIM_CPU_BLOCK_BYTES 256
+#endif
+template <typename T> constexpr int lanes() { return NEUROSIM_CPU_BLOCK_BYTES / static_cast<int>(sizeof(T)); }
 
 template <typename Fn>
 void for_each_block(int64_t columns, int W, const Fn& run_block) {
