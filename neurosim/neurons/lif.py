@@ -91,7 +91,7 @@ class LIF(nn.Module):
         return result.spikes
 
     def extra_repr(self) -> str:
-        beta = self.beta.item() if self.beta.numel() == 1 else f"tensor{tuple(self.beta.shape)}"
-        thr = self.threshold.item() if self.threshold.numel() == 1 else f"tensor{tuple(self.threshold.shape)}"
+        beta = f"{self.beta.item():.6g}" if self.beta.numel() == 1 else f"tensor{tuple(self.beta.shape)}"
+        thr = f"{self.threshold.item():.6g}" if self.threshold.numel() == 1 else f"tensor{tuple(self.threshold.shape)}"
         return (f"beta={beta}, threshold={thr}, reset={self.reset!r}, surrogate={self.surrogate.name}"
                 f"({self.surrogate.param:g}), backend={self.backend!r}")

@@ -1,0 +1,31 @@
+"""torch.compile(fullgraph=True) of a model using neurosim.LIF on the CPU."""
+
+import shutil
+
+import pytest
+import torch
+
+import neurosim
+from conftest import NATIVE
+
+
+def _compiler_available():
+    return shutil.which("cc") is not None or shutil.which("gcc") is not None or shutil.which("g++") is not None
+
+
+@pytest.mark.skipif(not _compiler_available(), reason="no C++ compiler for the inductor backend")
+@pytest.mark.parametrize("backend", [b for b, _ in NATIVE if b == "cpp"] + ["torch"])
+def test_compile_fullgraph_matches_eager(backend):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), neurosim.LIF(backend=backend, learn_beta=True))
+    x = torch.randn(12, 3, 6)
+    eager = model(x)
+    eager.sum().backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    compiled = torch.compile(model, fullgraph=True)
+    out = compiled(x)
+    out.sum().backward()
+    assert torch.equal(out, eager)
+    for p, g in zip(model.parameters(), grads):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
