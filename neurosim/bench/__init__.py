@@ -1,0 +1,1 @@
+"""Benchmarks: the Open Neuromorphic LIF workloads for neurosim and its peers."""
