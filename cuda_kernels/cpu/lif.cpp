@@ -9,22 +9,28 @@
 namespace neurosim {
 namespace {
 
-// Bytes of one row that a block handles: several cache lines, so each time step's loads and
-// stores run sequentially within a row (hardware prefetch) while the lanes vectorise.
+// A block is a run of adjacent columns walked through all T steps, time outer and lanes inner:
+// each step then streams NEUROSIM_CPU_BLOCK_BYTES contiguous bytes of a row (hardware prefetch
+// keeps up) while the state stays in L1/L2. Columns left over go in 64-byte blocks, then singly.
 #ifndef NEUROSIM_CPU_BLOCK_BYTES
-#define NEUROSIM_CPU_BLOCK_BYTES 256
+#define NEUROSIM_CPU_BLOCK_BYTES 4096
 #endif
-template <typename T> constexpr int lanes() { return NEUROSIM_CPU_BLOCK_BYTES / static_cast<int>(sizeof(T)); }
+template <typename T> constexpr int wide_lanes() { return NEUROSIM_CPU_BLOCK_BYTES / static_cast<int>(sizeof(T)); }
+template <typename T> constexpr int narrow_lanes() { return 64 / static_cast<int>(sizeof(T)); }
 
-template <typename Fn>
-void for_each_block(int64_t columns, int W, const Fn& run_block) {
-  const int64_t full_blocks = columns / W;
-  const int64_t tail_start = full_blocks * W;
-  // Each block streams T rows, so even one block is a sizeable unit of work.
-  at::parallel_for(0, full_blocks + (columns - tail_start), 1, [&](int64_t begin, int64_t end) {
+// Calls run_block(col0, width) over all columns; width is one of Wide, Narrow or 1.
+template <int Wide, int Narrow, typename Fn>
+void for_each_block(int64_t columns, const Fn& run_block) {
+  const int64_t wide_blocks = columns / Wide;
+  const int64_t narrow_start = wide_blocks * Wide;
+  const int64_t narrow_blocks = (columns - narrow_start) / Narrow;
+  const int64_t single_start = narrow_start + narrow_blocks * Narrow;
+  const int64_t total = wide_blocks + narrow_blocks + (columns - single_start);
+  at::parallel_for(0, total, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      if (i < full_blocks) run_block(i * W, true);
-      else run_block(tail_start + (i - full_blocks), false);
+      if (i < wide_blocks) run_block(i * Wide, Wide);
+      else if (i < wide_blocks + narrow_blocks) run_block(narrow_start + (i - wide_blocks) * Narrow, Narrow);
+      else run_block(single_start + (i - wide_blocks - narrow_blocks), 1);
     }
   });
 }
@@ -32,11 +38,12 @@ void for_each_block(int64_t columns, int W, const Fn& run_block) {
 template <typename T>
 void forward_typed(const LifForwardLaunch& launch) {
   const auto args = typed_forward_args<T>(launch);
-  constexpr int W = lanes<T>();
+  constexpr int Wide = wide_lanes<T>(), Narrow = narrow_lanes<T>();
   dispatch_reset(launch.reset, [&](auto tag) {
     constexpr Reset R = decltype(tag)::value;
-    for_each_block(args.columns, W, [&](int64_t col0, bool full) {
-      if (full) lif_forward_columns<W, R>(args, col0);
+    for_each_block<Wide, Narrow>(args.columns, [&](int64_t col0, int width) {
+      if (width == Wide) lif_forward_columns<Wide, R>(args, col0);
+      else if (width == Narrow) lif_forward_columns<Narrow, R>(args, col0);
       else lif_forward_columns<1, R>(args, col0);
     });
   });
@@ -46,13 +53,14 @@ template <typename T>
 void backward_typed(const LifBackwardLaunch& launch) {
   using A = typename AccType<T>::type;
   const auto args = typed_backward_args<T>(launch);
-  constexpr int W = lanes<T>();
+  constexpr int Wide = wide_lanes<T>(), Narrow = narrow_lanes<T>();
   dispatch_reset(launch.reset, [&](auto tag) {
     constexpr Reset R = decltype(tag)::value;
     dispatch_surrogate(static_cast<SurrogateKind>(launch.surrogate), static_cast<A>(launch.surrogate_param),
                        [&](auto sg) {
-      for_each_block(args.columns, W, [&](int64_t col0, bool full) {
-        if (full) lif_backward_columns<W, R>(args, sg, col0);
+      for_each_block<Wide, Narrow>(args.columns, [&](int64_t col0, int width) {
+        if (width == Wide) lif_backward_columns<Wide, R>(args, sg, col0);
+        else if (width == Narrow) lif_backward_columns<Narrow, R>(args, sg, col0);
         else lif_backward_columns<1, R>(args, sg, col0);
       });
     });
