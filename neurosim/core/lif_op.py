@@ -6,18 +6,15 @@ from __future__ import annotations
 import torch
 
 from neurosim.core.backends import native_built
+from neurosim.core.validation import accumulation_dtype
 
 # Must equal kCheckpointEvery in cuda_kernels/include/neurosim/lif.h (opcheck compares shapes).
 CHECKPOINT_EVERY = 32
 
 
-def _acc(dtype):
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
 def _fake_forward(x, u0, beta, threshold, reset, surrogate, surrogate_param, detach_reset, record_membrane):
     steps, batch, features = x.shape
-    acc = _acc(x.dtype)
+    acc = accumulation_dtype(x.dtype)
     chunks = (steps + CHECKPOINT_EVERY - 1) // CHECKPOINT_EVERY
     membrane = torch.empty_like(x) if record_membrane else x.new_empty((0,))
     return (
@@ -32,7 +29,7 @@ def _fake_backward(grad_spikes, grad_u_final, grad_membrane, x, checkpoints, bet
                    surrogate, surrogate_param, detach_reset):
     return (
         torch.empty_like(x),
-        x.new_empty(x.shape[1:], dtype=_acc(x.dtype)),
+        x.new_empty(x.shape[1:], dtype=accumulation_dtype(x.dtype)),
         torch.empty_like(beta),
         torch.empty_like(threshold),
     )
