@@ -19,7 +19,7 @@ import sys
 from setuptools import find_packages, setup
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-KERNELS = os.path.join("cuda_kernels")
+KERNELS = "cuda_kernels"
 
 
 def _want_cuda(torch_module):

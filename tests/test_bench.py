@@ -25,7 +25,6 @@ def test_bare_baseline_is_x_times_point_nine_and_g_times_x():
 
 
 def test_cli_bench_writes_outputs(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "T_STEPS", 20)
     real_measure = bench.measure
     monkeypatch.setattr(bench, "measure", lambda *a, **k: real_measure(*a, **{**k, "steps": 20, "batch": 2}))
     assert main(["bench", "--sizes", "16", "--reps", "1", "--no-peers", "--out", str(tmp_path)]) == 0

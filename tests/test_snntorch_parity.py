@@ -1,6 +1,8 @@
 """neurosim.LIF against snnTorch's Leaky on the same input: identical spikes and membrane,
 gradients equal to snnTorch's autograd with the same surrogate (skipped without snntorch)."""
 
+import zlib
+
 import pytest
 import torch
 
@@ -23,7 +25,7 @@ PAIRS = [
 ]
 
 
-def snntorch_run(x, beta, threshold, reset, spike_grad, per_neuron):
+def snntorch_run(x, beta, threshold, reset, spike_grad):
     lif = snntorch.Leaky(beta=beta, threshold=threshold, reset_mechanism=reset, spike_grad=spike_grad,
                          learn_beta=True, learn_threshold=True)
     mem = torch.zeros_like(x[0])
@@ -40,7 +42,7 @@ def snntorch_run(x, beta, threshold, reset, spike_grad, per_neuron):
 @pytest.mark.parametrize("name,param,factory", PAIRS)
 @pytest.mark.parametrize("per_neuron", [False, True])
 def test_matches_snntorch_leaky(backend, reset, name, param, factory, per_neuron):
-    gen = torch.Generator().manual_seed(hash((reset, name, param, per_neuron)) % 2**31)
+    gen = torch.Generator().manual_seed(zlib.crc32(repr((reset, name, param, per_neuron)).encode()))
     T, B, N = 60, 4, 12
     x = (torch.randn(T, B, N, generator=gen) * 1.2 + 0.3).requires_grad_()
     if per_neuron:
@@ -49,7 +51,7 @@ def test_matches_snntorch_leaky(backend, reset, name, param, factory, per_neuron
     else:
         beta0, thr0 = torch.tensor(0.87), torch.tensor(0.95)
 
-    s_ref, m_ref, snn_lif = snntorch_run(x, beta0.clone(), thr0.clone(), reset, factory(param), per_neuron)
+    s_ref, m_ref, snn_lif = snntorch_run(x, beta0.clone(), thr0.clone(), reset, factory(param))
     weights = torch.randn(T, B, N, generator=gen)
     (s_ref * weights).sum().backward()
     gx_ref = x.grad.clone()
@@ -73,7 +75,7 @@ def test_streaming_state_matches_snntorch_across_calls(backend):
     """Feeding the returned state into the next call continues exactly like snnTorch's loop."""
     x = torch.randn(90, 2, 7, generator=torch.Generator().manual_seed(5)) * 1.5
     s_ref, m_ref, _ = snntorch_run(x, torch.tensor(0.9), torch.tensor(1.0), "subtract",
-                                   snn_surrogate.fast_sigmoid(), False)
+                                   snn_surrogate.fast_sigmoid())
     lif = neurosim.LIF(backend=backend, return_state=True)
     state, pieces = None, []
     for chunk in x.split([10, 45, 35]):

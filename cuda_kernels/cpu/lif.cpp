@@ -56,12 +56,15 @@ void backward_typed(const LifBackwardLaunch& launch) {
   constexpr int Wide = wide_lanes<T>(), Narrow = narrow_lanes<T>();
   dispatch_reset(launch.reset, [&](auto tag) {
     constexpr Reset R = decltype(tag)::value;
-    dispatch_surrogate(static_cast<SurrogateKind>(launch.surrogate), static_cast<A>(launch.surrogate_param),
-                       [&](auto sg) {
-      for_each_block<Wide, Narrow>(args.columns, [&](int64_t col0, int width) {
-        if (width == Wide) lif_backward_columns<Wide, R>(args, sg, col0);
-        else if (width == Narrow) lif_backward_columns<Narrow, R>(args, sg, col0);
-        else lif_backward_columns<1, R>(args, sg, col0);
+    dispatch_bool(!launch.detach_reset, [&](auto reset_grad) {
+      constexpr bool G = decltype(reset_grad)::value;
+      dispatch_surrogate(static_cast<SurrogateKind>(launch.surrogate), static_cast<A>(launch.surrogate_param),
+                         [&](auto sg) {
+        for_each_block<Wide, Narrow>(args.columns, [&](int64_t col0, int width) {
+          if (width == Wide) lif_backward_columns<Wide, R, G>(args, sg, col0);
+          else if (width == Narrow) lif_backward_columns<Narrow, R, G>(args, sg, col0);
+          else lif_backward_columns<1, R, G>(args, sg, col0);
+        });
       });
     });
   });

@@ -17,10 +17,10 @@ __global__ void lif_forward_kernel(const LifForwardArgs<T, A> args) {
   if (col < args.columns) lif_forward_columns<1, R>(args, col);
 }
 
-template <Reset R, typename T, typename A, typename SG>
+template <Reset R, bool G, typename T, typename A, typename SG>
 __global__ void lif_backward_kernel(const LifBackwardArgs<T, A> args, const SG sg) {
   const int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (col < args.columns) lif_backward_columns<1, R>(args, sg, col);
+  if (col < args.columns) lif_backward_columns<1, R, G>(args, sg, col);
 }
 
 unsigned blocks_for(int64_t columns) {
@@ -45,9 +45,12 @@ int backward_typed(const LifBackwardLaunch& launch, cudaStream_t stream) {
   if (args.columns == 0) return 0;
   dispatch_reset(launch.reset, [&](auto tag) {
     constexpr Reset R = decltype(tag)::value;
-    dispatch_surrogate(static_cast<SurrogateKind>(launch.surrogate),
-                       static_cast<A>(launch.surrogate_param), [&](auto sg) {
-      lif_backward_kernel<R><<<blocks_for(args.columns), kThreads, 0, stream>>>(args, sg);
+    dispatch_bool(!launch.detach_reset, [&](auto reset_grad) {
+      constexpr bool G = decltype(reset_grad)::value;
+      dispatch_surrogate(static_cast<SurrogateKind>(launch.surrogate),
+                         static_cast<A>(launch.surrogate_param), [&](auto sg) {
+        lif_backward_kernel<R, G><<<blocks_for(args.columns), kThreads, 0, stream>>>(args, sg);
+      });
     });
   });
   return static_cast<int>(cudaGetLastError());

@@ -48,6 +48,7 @@ class Result:
 @dataclass
 class Report:
     device: str
+    device_type: str
     threads: int
     torch_version: str
     neurosim_version: str
@@ -96,7 +97,8 @@ def build(impl: str, workload: str, n: int, device: torch.device) -> nn.Module:
 def implementations(workload: str, device: torch.device, include_peers=True, include_torch_backend=True):
     names = []
     for backend in neurosim.backends():
-        if backend == "cuda" and device.type != "cuda" or backend == "cpp" and device.type != "cpu":
+        runs_here = {"cuda": device.type == "cuda", "cpp": device.type == "cpu"}.get(backend, True)
+        if not runs_here:
             continue
         if backend == "torch" and not include_torch_backend:
             continue
@@ -144,7 +146,7 @@ def _peak_rss_bytes() -> int:
     return 0
 
 
-def _step(model, x, workload):
+def _step(model, x):
     """One training step split in two timed halves; returns (forward s, backward s)."""
     device = x.device
     _sync(device)
@@ -170,11 +172,11 @@ def measure(impl, workload, n, device, reps=5, steps=T_STEPS, batch=BATCH) -> Re
         model.zero_grad(set_to_none=True)
         x.grad = None
 
-    _step(model, x, workload)  # warm-up
+    _step(model, x)  # warm-up
     clear()
     fwd, bwd = [], []
     for _ in range(reps):
-        f, b = _step(model, x, workload)
+        f, b = _step(model, x)
         fwd.append(f)
         bwd.append(b)
         clear()
@@ -185,13 +187,13 @@ def measure(impl, workload, n, device, reps=5, steps=T_STEPS, batch=BATCH) -> Re
         torch.cuda.empty_cache()
         base = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
-        _step(model, x, workload)
+        _step(model, x)
         peak_mb = (torch.cuda.max_memory_allocated(device) - base) / 2**20
     elif _reset_peak_rss():
         _release_free_heap()
         base = _rss_bytes()
         _reset_peak_rss()
-        _step(model, x, workload)
+        _step(model, x)
         peak_mb = max(0, _peak_rss_bytes() - base) / 2**20
     clear()
     del model, x
@@ -205,6 +207,7 @@ def run(sizes=(512, 2048, 8192), workloads=("lif", "linear_lif"), device="cpu", 
         include_peers=True, include_torch_backend=True, linear_max_n=None, progress=print) -> Report:
     device = torch.device(device)
     report = Report(
+        device_type=device.type,
         device=torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})",
         threads=torch.get_num_threads(),
         torch_version=torch.__version__,
@@ -248,7 +251,7 @@ def summary(report: Report) -> list[str]:
     """Ratios behind the project's targets, computed within this one run from the best
     (minimum) fwd+bwd time of each implementation, the estimate least disturbed by a shared machine."""
     lines = []
-    native = "neurosim-cuda" if report.device and not report.device.startswith("CPU") else "neurosim-cpp"
+    native = "neurosim-cuda" if report.device_type == "cuda" else "neurosim-cpp"
     for r in report.results:
         if r.impl != native:
             continue
@@ -275,7 +278,7 @@ def summary(report: Report) -> list[str]:
 def write(report: Report, out_dir: str) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     paths = {"json": os.path.join(out_dir, "lif_benchmark.json"), "table": os.path.join(out_dir, "lif_benchmark.txt")}
-    payload = {k: v for k, v in asdict(report).items()}
+    payload = asdict(report)
     payload["summary"] = summary(report)
     with open(paths["json"], "w") as f:
         json.dump(payload, f, indent=2)

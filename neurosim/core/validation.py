@@ -58,24 +58,38 @@ def check_choice(value, choices, name: str) -> None:
         raise ValueError(f"{name}: expected one of {tuple(choices)}, got {value!r}")
 
 
+def check_parameter(value, name: str, low=None, high=None) -> None:
+    """A parameter is a number or a floating tensor with finite values in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise TypeError(f"{name}: expected a number or a tensor, got {type(value).__name__}")
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():
+            raise TypeError(f"{name}: expected a floating tensor, got {value.dtype}")
+        if _compiling() or value.numel() == 0:
+            return
+        detached = value.detach()
+        if not bool(torch.isfinite(detached).all()):
+            raise ValueError(f"{name}: contains NaN or inf")
+        vmin, vmax = (v.item() for v in torch.aminmax(detached))
+    else:
+        if not math.isfinite(value):
+            raise ValueError(f"{name}: must be finite, got {value}")
+        vmin = vmax = value
+    if (low is not None and vmin < low) or (high is not None and vmax > high):
+        raise ValueError(f"{name}: values must lie in [{low}, {high}], got min {vmin:.6g} max {vmax:.6g}")
+
+
 def parameter_tensor(value, x: torch.Tensor, name: str, low=None, high=None) -> torch.Tensor:
     """Checks a per-layer or per-neuron parameter and returns it as a tensor (grad kept).
 
     ``value`` is a number or a tensor broadcastable to the feature shape ``x.shape[2:]``.
     """
-    features = tuple(x.shape[2:])
-    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
-        raise TypeError(f"{name}: expected a number or a tensor, got {type(value).__name__}")
+    check_parameter(value, name, low, high)
     if not isinstance(value, torch.Tensor):
-        if not math.isfinite(value):
-            raise ValueError(f"{name}: must be finite, got {value}")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise ValueError(f"{name}: must lie in [{low}, {high}], got {value}")
         return torch.tensor(float(value), dtype=accumulation_dtype(x.dtype), device=x.device)
-    if not value.is_floating_point():
-        raise TypeError(f"{name}: expected a floating tensor, got {value.dtype}")
     if value.device != x.device:
         raise ValueError(f"{name}: is on {value.device} but x is on {x.device}")
+    features = tuple(x.shape[2:])
     if value.numel() != 1:
         try:
             shape = torch.broadcast_shapes(tuple(value.shape), features)
@@ -85,14 +99,5 @@ def parameter_tensor(value, x: torch.Tensor, name: str, low=None, high=None) -> 
             raise ValueError(
                 f"{name}: shape {tuple(value.shape)} does not broadcast to the feature shape {features} "
                 "(use a scalar for one value per layer or the feature shape for one per neuron)"
-            )
-    if not _compiling():
-        detached = value.detach()
-        if not bool(torch.isfinite(detached).all()):
-            raise ValueError(f"{name}: contains NaN or inf")
-        if (low is not None and bool((detached < low).any())) or (high is not None and bool((detached > high).any())):
-            raise ValueError(
-                f"{name}: values must lie in [{low}, {high}], got min {detached.min().item():.6g} "
-                f"max {detached.max().item():.6g}"
             )
     return value

@@ -8,20 +8,16 @@ import torch
 from torch import nn
 
 from neurosim import surrogate as surrogates
-from neurosim.core.validation import RESETS, check_choice
 from neurosim.core.backends import BACKENDS
+from neurosim.core.validation import RESETS, check_choice, check_parameter
 from neurosim.functional.lif import lif
 
 
-def _as_parameter_tensor(value, name: str) -> torch.Tensor:
-    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
-        raise TypeError(f"{name}: expected a number or a tensor, got {type(value).__name__}")
-    t = value.detach().clone() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
-    if not t.is_floating_point():
-        t = t.float()
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name}: contains NaN or inf")
-    return t
+def _initial_value(value, name: str, low=None, high=None) -> torch.Tensor:
+    if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.bool:
+        value = value.float()  # LIF(threshold=torch.tensor(1)) means 1.0
+    check_parameter(value, name, low, high)
+    return value.detach().clone() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
 
 
 class LIF(nn.Module):
@@ -56,10 +52,8 @@ class LIF(nn.Module):
         check_choice(reset, RESETS, "reset")
         check_choice(backend, BACKENDS, "backend")
         self.surrogate = surrogates.get(surrogate)
-        beta_t = _as_parameter_tensor(beta, "beta")
-        if bool(((beta_t < 0) | (beta_t > 1)).any()):
-            raise ValueError(f"beta: values must lie in [0, 1], got {beta_t.min().item()}..{beta_t.max().item()}")
-        threshold_t = _as_parameter_tensor(threshold, "threshold")
+        beta_t = _initial_value(beta, "beta", low=0.0, high=1.0)
+        threshold_t = _initial_value(threshold, "threshold")
         if learn_beta:
             self.beta = nn.Parameter(beta_t)
         else:

@@ -48,17 +48,17 @@ template <typename A> struct LifGradState {
 };
 
 // One reverse step. Given u_{t-1}, u_t and the upstream gradients of step t, returns dL/dx_t and
-// moves the carry to dL/du_{t-1}. `reset_grad` is 0 when the reset term is detached (snnTorch's
-// default) and 1 when gradients flow through it.
-template <Reset R, typename A, typename SG>
-NEUROSIM_HD A lif_step_backward(A u_prev, A u, A grad_spike, A grad_mem, A beta, A thr,
-                                A reset_grad, const SG& sg, LifGradState<A>& g) {
+// moves the carry to dL/du_{t-1}. kResetGrad is false when the reset term is detached (snnTorch's
+// default): then the surrogate is evaluated once per step instead of twice.
+template <Reset R, bool kResetGrad, typename A, typename SG>
+NEUROSIM_HD A lif_step_backward(A u_prev, A u, A grad_spike, A grad_mem, A beta, A thr, const SG& sg,
+                                LifGradState<A>& g) {
   const A sg_now = sg(u - thr);
   const A a = grad_spike * sg_now + grad_mem + g.carry;  // dL/du_t
   g.dthr -= grad_spike * sg_now;
   const A shift_prev = u_prev - thr;
   const A r = shift_prev > A(0) ? A(1) : A(0);
-  const A sg_prev = reset_grad * sg(shift_prev);  // d r_t / d u_{t-1} when not detached
+  const A sg_prev = kResetGrad ? sg(shift_prev) : A(0);  // d r_t / d u_{t-1}
   if (R == Reset::Subtract) {
     g.carry = a * (beta - thr * sg_prev);
     g.dbeta += a * u_prev;
@@ -104,7 +104,6 @@ template <typename T, typename A> struct LifBackwardArgs {
   A* grad_thr_cols;
   int64_t steps, columns, features;
   bool beta_per_feature, thr_per_feature;
-  A reset_grad;
 };
 
 // Forward of W adjacent columns starting at col0 over all T steps.
@@ -141,7 +140,7 @@ NEUROSIM_HD void lif_forward_columns(const LifForwardArgs<T, A>& p, int64_t col0
 
 // Backward of W adjacent columns: chunks of kCheckpointEvery steps in reverse order, each first
 // replayed forward from its checkpoint (bit-identical to the forward pass), then reversed.
-template <int W, Reset R, typename T, typename A, typename SG>
+template <int W, Reset R, bool kResetGrad, typename T, typename A, typename SG>
 NEUROSIM_HD void lif_backward_columns(const LifBackwardArgs<T, A>& p, const SG& sg, int64_t col0) {
   constexpr int K = kCheckpointEvery;
   A beta[W], thr[W];
@@ -183,8 +182,8 @@ NEUROSIM_HD void lif_backward_columns(const LifBackwardArgs<T, A>& p, const SG& 
 #pragma omp simd
 #endif
       for (int l = 0; l < W; ++l) {
-        dx[l] = static_cast<T>(lif_step_backward<R>(u[k][l], u[k + 1][l], grad_spike[l], grad_mem[l],
-                                                    beta[l], thr[l], p.reset_grad, sg, g[l]));
+        dx[l] = static_cast<T>(lif_step_backward<R, kResetGrad>(u[k][l], u[k + 1][l], grad_spike[l],
+                                                                grad_mem[l], beta[l], thr[l], sg, g[l]));
       }
     }
   }

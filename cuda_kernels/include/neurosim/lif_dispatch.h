@@ -1,7 +1,7 @@
 // Turns a LifForwardLaunch/LifBackwardLaunch (void pointers, runtime enums) into typed
-// LifForwardArgs/LifBackwardArgs plus compile-time reset mode and surrogate, then calls `run`.
-// Shared by the CUDA launcher and the CPU twin so both instantiate the same template matrix.
-// `Storage<DType>` maps dtype codes to the storage types of the including side.
+// LifForwardArgs/LifBackwardArgs, and runtime choices (reset mode, detached reset) into
+// compile-time tags. Shared by the CUDA launcher and the CPU twin so both instantiate the same
+// template matrix; each side maps DType to its own half/bfloat16 storage types.
 #pragma once
 
 #include "neurosim/launch.h"
@@ -21,6 +21,14 @@ inline auto dispatch_reset(int reset, Fn&& fn) {
     case Reset::Subtract:
     default: return fn(ResetTag<Reset::Subtract>{});
   }
+}
+
+template <bool B>
+struct BoolTag { static constexpr bool value = B; };
+
+template <typename Fn>
+inline auto dispatch_bool(bool flag, Fn&& fn) {
+  return flag ? fn(BoolTag<true>{}) : fn(BoolTag<false>{});
 }
 
 template <typename T>
@@ -43,7 +51,7 @@ LifBackwardArgs<T, typename AccType<T>::type> typed_backward_args(const LifBackw
       static_cast<const A*>(a.beta), static_cast<const A*>(a.thr), static_cast<T*>(a.grad_x),
       static_cast<A*>(a.grad_u0), static_cast<A*>(a.grad_beta_cols),
       static_cast<A*>(a.grad_thr_cols), a.steps, a.columns, a.features, a.beta_per_feature,
-      a.thr_per_feature, a.detach_reset ? A(0) : A(1)};
+      a.thr_per_feature};
 }
 
 }  // namespace neurosim
