@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "binding_utils.h"
 #include "neurosim/launch.h"
 #include "neurosim/lif.h"
 
@@ -15,26 +16,12 @@
 namespace neurosim {
 namespace {
 
-DType storage_code(const at::Tensor& t) {
-  switch (t.scalar_type()) {
-    case at::kFloat: return DType::Float32;
-    case at::kDouble: return DType::Float64;
-    case at::kHalf: return DType::Float16;
-    case at::kBFloat16: return DType::BFloat16;
-    default: TORCH_CHECK(false, "neurosim: unsupported dtype ", t.scalar_type());
-  }
-}
-
-at::ScalarType acc_type(at::ScalarType storage) {
-  return storage == at::kDouble ? at::kDouble : at::kFloat;
-}
-
-void check_param(const at::Tensor& p, const at::Tensor& x, const char* name) {
-  TORCH_CHECK(p.dim() == 1 && (p.size(0) == 1 || p.size(0) == x.size(2)), "neurosim: ", name,
-              " must have shape [1] or [", x.size(2), "], got ", p.sizes());
-  TORCH_CHECK(p.is_contiguous() && p.scalar_type() == acc_type(x.scalar_type()) &&
-                  p.device() == x.device(), "neurosim: ", name, " has the wrong layout, dtype or device");
-}
+using binding::acc_type;
+using binding::check_cuda;
+using binding::check_param;
+using binding::column_view;
+using binding::reduce_param_grad;
+using binding::storage_code;
 
 void check_x_and_params(const at::Tensor& x, const at::Tensor& beta, const at::Tensor& thr,
                         int64_t reset) {
@@ -48,9 +35,7 @@ void check_x_and_params(const at::Tensor& x, const at::Tensor& beta, const at::T
 void check_forward(const at::Tensor& x, const at::Tensor& u0, const at::Tensor& beta,
                    const at::Tensor& thr, int64_t reset) {
   check_x_and_params(x, beta, thr, reset);
-  TORCH_CHECK(u0.sizes() == x.sizes().slice(1) && u0.is_contiguous() &&
-                  u0.scalar_type() == acc_type(x.scalar_type()) && u0.device() == x.device(),
-              "neurosim: state must be a contiguous [B, F] tensor of the accumulation dtype");
+  binding::check_state(u0, x, "state");
 }
 
 LifForwardLaunch forward_launch(const at::Tensor& x, const at::Tensor& u0, const at::Tensor& beta,
@@ -72,23 +57,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> allocate_forward(
   auto checkpoints = at::empty({num_checkpoints(x.size(0)), x.size(1), x.size(2)}, acc);
   auto membrane = record_membrane ? at::empty_like(x) : at::empty({0}, x.options());
   return {spikes, u_final, checkpoints, membrane};
-}
-
-// Views grad_spikes as [T, M] with a column stride of 0 or 1 without copying when it can
-// (a gradient of `spikes.sum()` arrives expanded, all strides 0), else makes it contiguous.
-at::Tensor column_view(const at::Tensor& g, int64_t& t_stride, int64_t& c_stride) {
-  const int64_t T = g.size(0), B = g.size(1), F = g.size(2);
-  const bool f_ok = F == 1 || g.stride(2) == 0 || g.stride(2) == 1;
-  const int64_t cs = F == 1 ? (B == 1 ? 1 : g.stride(1)) : g.stride(2);
-  const bool b_ok = B == 1 || g.stride(1) == cs * F;
-  if (f_ok && b_ok && (cs == 0 || cs == 1)) {
-    t_stride = T == 1 ? 0 : g.stride(0);
-    c_stride = cs;
-    return g;
-  }
-  t_stride = B * F;
-  c_stride = 1;
-  return g.contiguous();
 }
 
 struct BackwardBuffers {
@@ -141,11 +109,6 @@ LifBackwardLaunch backward_launch(const BackwardBuffers& b, const at::Tensor& x,
                            static_cast<int>(surrogate), surrogate_param, detach_reset, storage_code(x)};
 }
 
-// Per-column parameter-gradient partials reduced to the parameter's shape ([1] or [F]).
-at::Tensor reduce_param_grad(const at::Tensor& cols, const at::Tensor& param) {
-  return param.size(0) == 1 ? cols.sum().reshape({1}) : cols.sum(0);
-}
-
 using ForwardResult = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 using BackwardResult = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
@@ -174,10 +137,6 @@ BackwardResult lif_backward_cpu_impl(const at::Tensor& grad_spikes,
 }
 
 #ifdef NEUROSIM_WITH_CUDA
-void check_cuda(int err, const char* what) {
-  TORCH_CHECK(err == 0, "neurosim: CUDA launch of ", what, " failed with error code ", err);
-}
-
 ForwardResult lif_forward_cuda_impl(const at::Tensor& x, const at::Tensor& u0, const at::Tensor& beta,
                                     const at::Tensor& thr, int64_t reset, int64_t, double, bool,
                                     bool record_membrane) {

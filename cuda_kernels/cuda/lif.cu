@@ -4,10 +4,13 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "cuda_dispatch.cuh"
 #include "neurosim/lif_dispatch.h"
 
 namespace neurosim {
 namespace {
+
+using cuda::dispatch_storage;
 
 constexpr int kThreads = 256;
 
@@ -54,17 +57,6 @@ int backward_typed(const LifBackwardLaunch& launch, cudaStream_t stream) {
     });
   });
   return static_cast<int>(cudaGetLastError());
-}
-
-template <typename Fn>
-int dispatch_storage(DType dtype, Fn&& fn) {
-  switch (dtype) {
-    case DType::Float64: return fn(double{});
-    case DType::Float16: return fn(__half{});
-    case DType::BFloat16: return fn(__nv_bfloat16{});
-    case DType::Float32:
-    default: return fn(float{});
-  }
 }
 
 }  // namespace

@@ -101,3 +101,19 @@ def parameter_tensor(value, x: torch.Tensor, name: str, low=None, high=None) -> 
                 "(use a scalar for one value per layer or the feature shape for one per neuron)"
             )
     return value
+
+
+def check_open_interval(value: torch.Tensor, name: str, low: float, high: float) -> None:
+    """Every value of an already checked (finite) parameter lies strictly inside (low, high)."""
+    if _compiling() or value.numel() == 0:
+        return
+    vmin, vmax = (v.item() for v in torch.aminmax(value.detach().reshape(-1)))
+    if not (vmin > low and vmax < high):
+        raise ValueError(f"{name}: values must lie in ({low}, {high}) (open), got min {vmin:.6g} max {vmax:.6g}")
+
+
+def flat_parameter(p: torch.Tensor, features: tuple, n_features: int) -> torch.Tensor:
+    """A per-layer parameter as [1], a per-neuron one as a contiguous [n_features] (the ops' layout)."""
+    if p.numel() == 1:
+        return p.reshape(1)
+    return p.expand(features).reshape(n_features).contiguous()

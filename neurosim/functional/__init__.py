@@ -1,5 +1,22 @@
 """Pure whole-sequence functions: ``f(x[T, B, ...], state, params) -> (out, state)``."""
 
 from neurosim.functional.lif import LIFResult, lif
+from neurosim.functional.ultralif import (
+    UltraResult,
+    energy_proxy,
+    mean_spike_rate,
+    sparsity_penalty,
+    ultradlif,
+    ultralif,
+)
 
-__all__ = ["lif", "LIFResult"]
+__all__ = [
+    "lif",
+    "LIFResult",
+    "ultralif",
+    "ultradlif",
+    "UltraResult",
+    "mean_spike_rate",
+    "sparsity_penalty",
+    "energy_proxy",
+]

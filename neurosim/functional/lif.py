@@ -15,6 +15,7 @@ from neurosim.core.validation import (
     check_choice,
     check_sequence,
     check_state,
+    flat_parameter,
     parameter_tensor,
 )
 
@@ -26,12 +27,6 @@ class LIFResult(NamedTuple):
     """Membrane after the last step, [B, *features], float32 (float64 for float64 input)."""
     membrane: Optional[torch.Tensor]
     """Membrane at every step [T, B, *features] (dtype of x) if ``record_membrane``, else None."""
-
-
-def _flat_parameter(p: torch.Tensor, features: tuple, n_features: int) -> torch.Tensor:
-    if p.numel() == 1:
-        return p.reshape(1)
-    return p.expand(features).reshape(n_features).contiguous()
 
 
 def lif(
@@ -101,8 +96,8 @@ def lif(
     spikes, u, _checkpoints, membrane = lif_native(
         x.reshape(steps, batch, n_features).contiguous(),
         u0.reshape(batch, n_features).contiguous(),
-        _flat_parameter(beta_t, features, n_features),
-        _flat_parameter(thr_t, features, n_features),
+        flat_parameter(beta_t, features, n_features),
+        flat_parameter(thr_t, features, n_features),
         RESETS[reset],
         sg.code,
         sg.param,

@@ -1,5 +1,6 @@
 """nn.Module wrappers: parameters, initialisation and state handling."""
 
 from neurosim.neurons.lif import LIF
+from neurosim.neurons.ultralif import UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
 
-__all__ = ["LIF"]
+__all__ = ["LIF", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF"]

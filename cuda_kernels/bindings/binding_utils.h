@@ -1,0 +1,68 @@
+// Helpers shared by the torch-facing op bindings (bindings/*_ops.cpp): dtype codes, the
+// accumulation dtype, stride-0 gradient views and parameter-gradient reduction.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "neurosim/common.h"
+
+namespace neurosim {
+namespace binding {
+
+inline DType storage_code(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return DType::Float32;
+    case at::kDouble: return DType::Float64;
+    case at::kHalf: return DType::Float16;
+    case at::kBFloat16: return DType::BFloat16;
+    default: TORCH_CHECK(false, "neurosim: unsupported dtype ", t.scalar_type());
+  }
+}
+
+inline at::ScalarType acc_type(at::ScalarType storage) {
+  return storage == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+// A per-layer ([1]) or per-neuron ([F]) parameter of x [T, B, F] in the accumulation dtype.
+inline void check_param(const at::Tensor& p, const at::Tensor& x, const char* name) {
+  TORCH_CHECK(p.dim() == 1 && (p.size(0) == 1 || p.size(0) == x.size(2)), "neurosim: ", name,
+              " must have shape [1] or [", x.size(2), "], got ", p.sizes());
+  TORCH_CHECK(p.is_contiguous() && p.scalar_type() == acc_type(x.scalar_type()) &&
+                  p.device() == x.device(), "neurosim: ", name, " has the wrong layout, dtype or device");
+}
+
+// A [B, F] state of x [T, B, F] in the accumulation dtype.
+inline void check_state(const at::Tensor& s, const at::Tensor& x, const char* name) {
+  TORCH_CHECK(s.sizes() == x.sizes().slice(1) && s.is_contiguous() &&
+                  s.scalar_type() == acc_type(x.scalar_type()) && s.device() == x.device(),
+              "neurosim: ", name, " must be a contiguous [B, F] tensor of the accumulation dtype");
+}
+
+// Views g [T, B, F] as [T, M] with a column stride of 0 or 1 without copying when it can
+// (a gradient of `spikes.sum()` arrives expanded, all strides 0), else makes it contiguous.
+inline at::Tensor column_view(const at::Tensor& g, int64_t& t_stride, int64_t& c_stride) {
+  const int64_t T = g.size(0), B = g.size(1), F = g.size(2);
+  const bool f_ok = F == 1 || g.stride(2) == 0 || g.stride(2) == 1;
+  const int64_t cs = F == 1 ? (B == 1 ? 1 : g.stride(1)) : g.stride(2);
+  const bool b_ok = B == 1 || g.stride(1) == cs * F;
+  if (f_ok && b_ok && (cs == 0 || cs == 1)) {
+    t_stride = T == 1 ? 0 : g.stride(0);
+    c_stride = cs;
+    return g;
+  }
+  t_stride = B * F;
+  c_stride = 1;
+  return g.contiguous();
+}
+
+// Per-column (or per-element) parameter-gradient partials reduced to the parameter's shape.
+inline at::Tensor reduce_param_grad(const at::Tensor& cols, const at::Tensor& param) {
+  return param.size(0) == 1 ? cols.sum().reshape({1}) : cols.sum(0);
+}
+
+inline void check_cuda(int err, const char* what) {
+  TORCH_CHECK(err == 0, "neurosim: CUDA launch of ", what, " failed with error code ", err);
+}
+
+}  // namespace binding
+}  // namespace neurosim

@@ -1,0 +1,184 @@
+// Soft max-plus arithmetic of the Ultra* neurons (log-sum-exp with temperature eps), shared by
+// the CUDA kernels and the CPU twin.
+//
+//   LSE_eps(a_1..a_n) = m + eps * log sum_k exp((a_k - m) / eps),  m = max_k a_k
+//
+// Its gradient is the softmax p_k = exp((a_k - LSE) / eps), and dLSE/deps is the entropy
+// H(p) = -sum_k p_k log p_k, because LSE = sum_k p_k a_k + eps H(p).
+//
+// Every exponent below is <= 0, so nothing overflows for any eps > 0 and any finite input.
+// The float versions of exp and log1p are short polynomials written here rather than libm
+// calls: the CPU loops run them 16 lanes at a time (libm's scalar calls do not vectorise without
+// -ffast-math) and they give the same results in every build. double and CUDA use the libm /
+// CUDA math functions.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "neurosim/common.h"
+
+namespace neurosim {
+
+#if !defined(__CUDA_ARCH__)
+// Horner steps with a fused multiply-add: the build turns off FMA contraction globally (LIF must
+// match snnTorch bit for bit), so the polynomials ask for it explicitly.
+NEUROSIM_HD float horner_step(float acc, float x, float c) { return __builtin_fmaf(acc, x, c); }
+#endif
+
+// exp(x) for x <= 0 (the only use here); exactly 0 below the float range.
+NEUROSIM_HD float exp_nonpositive(float x) {
+#if defined(__CUDA_ARCH__)
+  return expf(x);
+#else
+  const bool underflow = x < -87.0f;
+  const float xc = underflow ? -87.0f : x;
+  // x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite split of ln2), e^x = 2^n e^r.
+  // Round to nearest by adding and removing 1.5 * 2^23 (exact for |n| < 2^22; vectorises).
+  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
+  // Taylor polynomial of degree 7: truncation error below 3e-9 relative on |r| <= 0.347.
+  float p = 1.98412698e-4f;
+  p = horner_step(p, r, 1.38888889e-3f);
+  p = horner_step(p, r, 8.33333333e-3f);
+  p = horner_step(p, r, 4.16666667e-2f);
+  p = horner_step(p, r, 1.66666667e-1f);
+  p = horner_step(p, r, 0.5f);
+  p = horner_step(p, r, 1.0f);
+  p = horner_step(p, r, 1.0f);
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return underflow ? 0.0f : p * scale;
+#endif
+}
+
+NEUROSIM_HD double exp_nonpositive(double x) { return exp(x); }
+
+// log(1 + y) for 0 <= y <= 2 (1 + y is a sum of at most three softmax terms, the largest 1).
+// With t = y / (2 + y) <= 1/2, log(1 + y) = 2 atanh(t) = 2 (t + t^3/3 + t^5/5 + ...); computing t
+// from y keeps full relative precision for tiny y, where 1 + y would round to 1.
+NEUROSIM_HD float log1p_upto2(float y) {
+#if defined(__CUDA_ARCH__)
+  return log1pf(y);
+#else
+  const float t = y / (2.0f + y);
+  const float t2 = t * t;
+  // Odd series up to t^25: the remainder is below 1.1e-9 at t = 1/2.
+  float s = 1.0f / 25.0f;
+  s = horner_step(s, t2, 1.0f / 23.0f);
+  s = horner_step(s, t2, 1.0f / 21.0f);
+  s = horner_step(s, t2, 1.0f / 19.0f);
+  s = horner_step(s, t2, 1.0f / 17.0f);
+  s = horner_step(s, t2, 1.0f / 15.0f);
+  s = horner_step(s, t2, 1.0f / 13.0f);
+  s = horner_step(s, t2, 1.0f / 11.0f);
+  s = horner_step(s, t2, 1.0f / 9.0f);
+  s = horner_step(s, t2, 1.0f / 7.0f);
+  s = horner_step(s, t2, 1.0f / 5.0f);
+  s = horner_step(s, t2, 1.0f / 3.0f);
+  s = horner_step(s, t2, 1.0f);
+  return 2.0f * t * s;
+#endif
+}
+
+NEUROSIM_HD double log1p_upto2(double y) { return log1p(y); }
+
+// log(1 + y) for 0 <= y <= 1 (1 + y is a two-term softmax sum): the same series with t <= 1/3,
+// where terms up to t^15 leave a remainder below 2e-9.
+NEUROSIM_HD float log1p_upto1(float y) {
+#if defined(__CUDA_ARCH__)
+  return log1pf(y);
+#else
+  const float t = y / (2.0f + y);
+  const float t2 = t * t;
+  float s = 1.0f / 15.0f;
+  s = horner_step(s, t2, 1.0f / 13.0f);
+  s = horner_step(s, t2, 1.0f / 11.0f);
+  s = horner_step(s, t2, 1.0f / 9.0f);
+  s = horner_step(s, t2, 1.0f / 7.0f);
+  s = horner_step(s, t2, 1.0f / 5.0f);
+  s = horner_step(s, t2, 1.0f / 3.0f);
+  s = horner_step(s, t2, 1.0f);
+  return 2.0f * t * s;
+#endif
+}
+
+NEUROSIM_HD double log1p_upto1(double y) { return log1p(y); }
+
+// The logistic sigmoid at u and at -u (= 1 - sigmoid(u), computed without cancellation).
+template <typename A> struct SigmoidPair {
+  A pos;  // sigmoid(u)
+  A neg;  // sigmoid(-u)
+};
+
+template <typename A>
+NEUROSIM_HD SigmoidPair<A> sigmoid_pair(A u) {
+  const A e = exp_nonpositive(-(u < A(0) ? -u : u));
+  const A big = A(1) / (A(1) + e);
+  const A small = e * big;
+  return u >= A(0) ? SigmoidPair<A>{big, small} : SigmoidPair<A>{small, big};
+}
+
+// Two-term soft max: value, the weight of the first argument (dLSE/da = sigmoid((a - b)/eps),
+// so dLSE/db = 1 - weight_a) and the entropy (= dLSE/deps).
+template <typename A> struct SoftMax2 {
+  A value;
+  A weight_a;
+  A weight_b;
+  A entropy;
+};
+
+// inv_eps = 1 / eps, computed once per neuron by the caller (a multiply is cheaper than a divide).
+template <typename A>
+NEUROSIM_HD SoftMax2<A> soft_max2(A a, A b, A eps, A inv_eps) {
+  const A d = a - b;
+  const A z = (d < A(0) ? -d : d) * inv_eps;
+  const A e = exp_nonpositive(-z);
+  const A l = log1p_upto1(e);
+  const A big = A(1) / (A(1) + e);
+  const A small = e * big;
+  SoftMax2<A> r;
+  r.value = (d >= A(0) ? a : b) + eps * l;
+  r.weight_a = d >= A(0) ? big : small;
+  r.weight_b = d >= A(0) ? small : big;
+  r.entropy = l + z * small;  // -p log p - q log q with -log p = l, -log q = l + z
+  return r;
+}
+
+// Three-term soft max of (a, b, c).
+template <typename A>
+NEUROSIM_HD A soft_max3(A a, A b, A c, A eps) {
+  // Sum the two terms that are not the (first) maximum; the maximum contributes exactly 1.
+  const bool a_max = a >= b && a >= c;
+  const bool b_max = !a_max && b >= c;
+  const bool c_max = !a_max && !b_max;
+  const A m = a_max ? a : (b_max ? b : c);
+  const A sum_others = (a_max ? A(0) : exp_nonpositive((a - m) / eps)) +
+                       (b_max ? A(0) : exp_nonpositive((b - m) / eps)) +
+                       (c_max ? A(0) : exp_nonpositive((c - m) / eps));
+  return m + eps * log1p_upto2(sum_others);
+}
+
+// The softmax weight of argument `a` in a soft max whose value is `lse`.
+template <typename A>
+NEUROSIM_HD A soft_weight(A a, A lse, A eps) {
+  const A z = (a - lse) / eps;
+  return exp_nonpositive(z < A(0) ? z : A(0));
+}
+
+// Entropy of the three-term softmax with value `lse`: -sum_k p_k z_k, z_k = (a_k - lse)/eps <= 0.
+template <typename A>
+NEUROSIM_HD A soft_entropy3(A a, A b, A c, A lse, A eps) {
+  A h = A(0);
+  const A args[3] = {a, b, c};
+  for (int k = 0; k < 3; ++k) {
+    A z = (args[k] - lse) / eps;
+    z = z < A(0) ? z : A(0);
+    h -= exp_nonpositive(z) * z;
+  }
+  return h;
+}
+
+}  // namespace neurosim
