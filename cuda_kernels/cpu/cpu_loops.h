@@ -20,15 +20,19 @@ namespace cpu {
 template <typename T> constexpr int wide_lanes() { return NEUROSIM_CPU_BLOCK_BYTES / static_cast<int>(sizeof(T)); }
 template <typename T> constexpr int narrow_lanes() { return 64 / static_cast<int>(sizeof(T)); }
 
-// Calls run_block(col0, width) over all columns; width is one of Wide, Narrow or 1.
+// Calls run_block(col0, width) over all columns; width is one of Wide, Narrow or 1. Problems
+// under kSerialWork column-steps run on the calling thread: waking the pool costs more.
+constexpr int64_t kSerialWork = int64_t(1) << 16;
+
 template <int Wide, int Narrow, typename Fn>
-void for_each_block(int64_t columns, const Fn& run_block) {
+void for_each_block(int64_t columns, int64_t steps, const Fn& run_block) {
   const int64_t wide_blocks = columns / Wide;
   const int64_t narrow_start = wide_blocks * Wide;
   const int64_t narrow_blocks = (columns - narrow_start) / Narrow;
   const int64_t single_start = narrow_start + narrow_blocks * Narrow;
   const int64_t total = wide_blocks + narrow_blocks + (columns - single_start);
-  at::parallel_for(0, total, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = columns * steps < kSerialWork ? (total > 0 ? total : 1) : 1;
+  at::parallel_for(0, total, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       if (i < wide_blocks) run_block(i * Wide, Wide);
       else if (i < wide_blocks + narrow_blocks) run_block(narrow_start + (i - wide_blocks) * Narrow, Narrow);

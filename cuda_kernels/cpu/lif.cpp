@@ -17,7 +17,7 @@ void forward_typed(const LifForwardLaunch& launch) {
   constexpr int Wide = wide_lanes<T>(), Narrow = narrow_lanes<T>();
   dispatch_reset(launch.reset, [&](auto tag) {
     constexpr Reset R = decltype(tag)::value;
-    for_each_block<Wide, Narrow>(args.columns, [&](int64_t col0, int width) {
+    for_each_block<Wide, Narrow>(args.columns, args.steps, [&](int64_t col0, int width) {
       if (width == Wide) lif_forward_columns<Wide, R>(args, col0);
       else if (width == Narrow) lif_forward_columns<Narrow, R>(args, col0);
       else lif_forward_columns<1, R>(args, col0);
@@ -36,7 +36,7 @@ void backward_typed(const LifBackwardLaunch& launch) {
       constexpr bool G = decltype(reset_grad)::value;
       dispatch_surrogate(static_cast<SurrogateKind>(launch.surrogate), static_cast<A>(launch.surrogate_param),
                          [&](auto sg) {
-        for_each_block<Wide, Narrow>(args.columns, [&](int64_t col0, int width) {
+        for_each_block<Wide, Narrow>(args.columns, args.steps, [&](int64_t col0, int width) {
           if (width == Wide) lif_backward_columns<Wide, R, G>(args, sg, col0);
           else if (width == Narrow) lif_backward_columns<Narrow, R, G>(args, sg, col0);
           else lif_backward_columns<1, R, G>(args, sg, col0);

@@ -4,6 +4,15 @@
 #include "neurosim/ultra_dispatch.h"
 
 namespace neurosim {
+namespace {
+
+// Small problems run on the calling thread: waking the pool costs more than they do.
+int64_t rows_per_task(int64_t steps, int64_t features) {
+  const int64_t work = steps * features;
+  return work >= cpu::kSerialWork ? 1 : (cpu::kSerialWork + work - 1) / (work > 0 ? work : 1);
+}
+
+}  // namespace
 
 void ultradlif_forward_cpu(const UltraDlifForwardLaunch& launch) {
   cpu::dispatch_storage(launch.dtype, [&](auto storage) {
@@ -11,7 +20,7 @@ void ultradlif_forward_cpu(const UltraDlifForwardLaunch& launch) {
     const auto args = typed_args<T>(launch);
     dispatch_ring_form(launch.form, [&](auto tag) {
       constexpr RingForm F = decltype(tag)::value;
-      at::parallel_for(0, args.batch, 1, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, args.batch, rows_per_task(args.steps, args.features), [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
           for (int64_t t = 0; t < args.steps; ++t) {
             for (int64_t i = 0; i < args.features; ++i) ultradlif_forward_phase_a<F>(args, b, t, i);
@@ -29,7 +38,7 @@ void ultradlif_backward_cpu(const UltraDlifBackwardLaunch& launch) {
     const auto args = typed_args<T>(launch);
     dispatch_ring_form(launch.form, [&](auto tag) {
       constexpr RingForm F = decltype(tag)::value;
-      at::parallel_for(0, args.batch, 1, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, args.batch, rows_per_task(args.steps, args.features), [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
           for (int64_t t = args.steps - 1; t >= 0; --t) {
             for (int64_t i = 0; i < args.features; ++i) ultradlif_backward_phase_a<F>(args, b, t, i);

@@ -12,7 +12,7 @@ void ultralif_forward_cpu(const UltraLifForwardLaunch& launch) {
     using T = decltype(storage);
     const auto args = typed_args<T>(launch);
     constexpr int Wide = cpu::wide_lanes<T>(), Narrow = cpu::narrow_lanes<T>();
-    cpu::for_each_block<Wide, Narrow>(args.columns, [&](int64_t col0, int width) {
+    cpu::for_each_block<Wide, Narrow>(args.columns, args.steps, [&](int64_t col0, int width) {
       if (width == Wide) ultralif_forward_columns<Wide>(args, col0);
       else if (width == Narrow) ultralif_forward_columns<Narrow>(args, col0);
       else ultralif_forward_columns<1>(args, col0);
@@ -34,7 +34,7 @@ void ultralif_backward_cpu(const UltraLifBackwardLaunch& launch) {
     using A = typename AccType<T>::type;
     const auto args = typed_args<T>(launch);
     constexpr int Wide = cpu::wide_lanes<T>() / 4, Narrow = cpu::narrow_lanes<T>();
-    cpu::for_each_block<Wide, Narrow>(args.columns, [&](int64_t col0, int width) {
+    cpu::for_each_block<Wide, Narrow>(args.columns, args.steps, [&](int64_t col0, int width) {
       if (width == Wide) ultralif_backward_block<Wide, T, A>(args, col0);
       else if (width == Narrow) ultralif_backward_block<Narrow, T, A>(args, col0);
       else ultralif_backward_block<1, T, A>(args, col0);
