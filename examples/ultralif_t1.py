@@ -1,0 +1,195 @@
+"""UltraLIF / UltraDLIF against the surrogate-gradient LIF on real data that ships with
+scikit-learn (the 1,797 8x8 digits), with the paper's network and protocol:
+
+    x -> Linear(64, 64) -> neuron -> Linear(64, 10);  logits = time average of the readout
+    loss = cross-entropy + lambda * mean spike rate (lambda = 0.1, Ultra* only, as in the authors' code)
+    Adam, lr 1e-3, cosine schedule over the epochs, batch 128
+    input: pixels / 16 in [0, 1], Bernoulli rate-coded with p = 0.5 x per time step
+
+Minoza (2026) report MNIST at T = 1 (1 hidden layer of 64, 100 epochs, best test epoch):
+UltraDLIF 95.67 % vs the best baseline 95.58 % (DSpike+). MNIST is not available offline here, so
+this script tests the direction of the claim on digits, not the number. It reports the final-epoch
+test accuracy (mean +- std over seeds) and, for comparison with the paper's protocol, the best
+epoch's.
+
+With 64 pixels instead of 784, one rate-coded step carries little of the image: a logistic
+regression trained on the same p = 0.5 x single-step input reaches about 62 % here (97 % on the
+clean pixels). So the script also runs "direct" input (the intensities as current at every step),
+where T = 1 is informative.
+
+    python examples/ultralif_t1.py                       # T = 1 and 10, 3 seeds, 60 epochs
+    python examples/ultralif_t1.py --steps 1 --seeds 3 --epochs 20 --out results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from torch import nn
+
+import neurosim
+from neurosim.functional import energy_proxy, sparsity_penalty
+
+PAPER_MNIST_T1 = {"UltraDLIF (best Ultra)": 95.67, "DSpike+ (best baseline)": 95.58}
+NEURONS = ("ultralif", "ultradlif", "lif")
+
+
+def load_digits(seed: int = 0, test_fraction: float = 0.25):
+    """The digits as float pixels in [0, 1] with a stratified train/test split."""
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    data = sklearn_digits()
+    x = torch.tensor(data.data, dtype=torch.float32) / 16.0
+    y = torch.tensor(data.target, dtype=torch.long)
+    train_idx, test_idx = train_test_split(
+        torch.arange(len(y)).numpy(), test_size=test_fraction, random_state=seed, stratify=y.numpy()
+    )
+    return (x[train_idx], y[train_idx]), (x[test_idx], y[test_idx])
+
+
+ENCODINGS = ("rate", "direct")
+
+
+def encode(x: torch.Tensor, steps: int, generator: torch.Generator, encoding: str = "rate",
+           gain: float = 0.5) -> torch.Tensor:
+    """[B, F] intensities in [0, 1] -> [T, B, F] input.
+
+    rate: Bernoulli spikes with p = gain * x per step (the paper's coding of static images).
+    direct: the intensities themselves as input current at every step.
+    """
+    if encoding == "direct":
+        return x.expand(steps, *x.shape)
+    p = (gain * x).clamp(0, 1).expand(steps, *x.shape)
+    return torch.bernoulli(p, generator=generator)
+
+
+def make_neuron(name: str) -> nn.Module:
+    if name == "ultralif":
+        return neurosim.UltraLIF(tau=0.9, eps=1.0, theta=0.0)
+    if name == "ultradlif":
+        return neurosim.UltraDLIF(tau=0.9, eps=1.0, theta=0.0)
+    if name == "lif":
+        return neurosim.LIF(beta=0.9, threshold=1.0, surrogate="fast_sigmoid")
+    raise ValueError(f"neuron: expected one of {NEURONS}, got {name!r}")
+
+
+class OneHiddenLayerSNN(nn.Module):
+    """The paper's "1-layer FC" network, time-major."""
+
+    def __init__(self, neuron: str, n_in: int = 64, hidden: int = 64, n_out: int = 10):
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, hidden)
+        self.neuron = make_neuron(neuron)
+        self.fc2 = nn.Linear(hidden, n_out)
+
+    def forward(self, x: torch.Tensor):
+        spikes = self.neuron(self.fc1(x))    # [T, B, hidden]
+        logits = self.fc2(spikes).mean(0)    # time average of the readout
+        return logits, spikes
+
+
+def evaluate(model, x, y, steps, generator, encoding):
+    model.train(False)
+    with torch.no_grad():
+        logits, spikes = model(encode(x, steps, generator, encoding))
+    return (logits.argmax(1) == y).float().mean().item(), energy_proxy(spikes), spikes.mean().item()
+
+
+def run(neuron: str, steps: int, seed: int, epochs: int = 60, batch_size: int = 32, lam: float = 0.1,
+        encoding: str = "rate") -> dict:
+    """Trains one network and returns its final and best test accuracy, spike rate and eps."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    (x_train, y_train), (x_test, y_test) = load_digits()
+    model = OneHiddenLayerSNN(neuron)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    penalised = neuron != "lif"
+    history = []
+    for _ in range(epochs):
+        model.train(True)
+        order = torch.randperm(len(y_train), generator=generator)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            logits, spikes = model(encode(x_train[idx], steps, generator, encoding))
+            loss = nn.functional.cross_entropy(logits, y_train[idx])
+            if penalised:
+                loss = loss + sparsity_penalty(spikes, lam)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        schedule.step()
+        history.append(evaluate(model, x_test, y_test, steps, generator, encoding)[0])
+    accuracy, energy, rate = evaluate(model, x_test, y_test, steps, generator, encoding)
+    eps = getattr(model.neuron, "eps", None)
+    return {
+        "neuron": neuron, "steps": steps, "encoding": encoding, "seed": seed, "epochs": epochs,
+        "final_accuracy": accuracy, "best_accuracy": max(history), "spike_rate": rate,
+        "energy_proxy": energy, "eps": None if eps is None else float(eps.detach().mean()),
+    }
+
+
+def summarise(results: list) -> list:
+    rows = []
+    keys = sorted({(r["encoding"], r["steps"]) for r in results}, key=lambda k: (ENCODINGS.index(k[0]), k[1]))
+    for encoding, steps in keys:
+        for neuron in NEURONS:
+            group = [r for r in results if (r["neuron"], r["steps"], r["encoding"]) == (neuron, steps, encoding)]
+            if not group:
+                continue
+
+            def stat(key):
+                values = [100 * r[key] if "accuracy" in key else r[key] for r in group]
+                return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+            rows.append({"encoding": encoding, "steps": steps, "neuron": neuron, "seeds": len(group),
+                         "final": stat("final_accuracy"), "best": stat("best_accuracy"),
+                         "rate": stat("spike_rate"), "energy": stat("energy_proxy")})
+    return rows
+
+
+def print_table(rows: list) -> None:
+    print(f"{'input':<7} {'T':>3} {'neuron':<10} {'seeds':>5} {'final acc %':>15} {'best acc %':>15} "
+          f"{'spike rate':>10} {'energy':>7}")
+    for r in rows:
+        print(f"{r['encoding']:<7} {r['steps']:>3} {r['neuron']:<10} {r['seeds']:>5} "
+              f"{r['final'][0]:>8.2f} ± {r['final'][1]:<4.2f} {r['best'][0]:>8.2f} ± {r['best'][1]:<4.2f} "
+              f"{r['rate'][0]:>10.3f} {r['energy'][0]:>7.3f}")
+    print("paper, MNIST, rate input, T=1, 100 epochs, best test epoch: "
+          + ", ".join(f"{k} {v:.2f} %" for k, v in PAPER_MNIST_T1.items()))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, nargs="+", default=[1, 10], help="time steps T")
+    parser.add_argument("--neurons", nargs="+", default=list(NEURONS), choices=NEURONS)
+    parser.add_argument("--encodings", nargs="+", default=list(ENCODINGS), choices=ENCODINGS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: these small matrices run fastest on one)")
+    parser.add_argument("--out", help="write every run and the summary as JSON here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    results = []
+    for encoding in args.encodings:
+        for steps in args.steps:
+            for neuron in args.neurons:
+                for seed in range(args.seeds):
+                    results.append(run(neuron, steps, seed, epochs=args.epochs, encoding=encoding))
+    rows = summarise(results)
+    print_table(rows)
+    print(f"({time.perf_counter() - start:.0f} s on {torch.get_num_threads()} thread(s))")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"runs": results, "summary": rows, "paper_mnist_t1": PAPER_MNIST_T1}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
