@@ -80,10 +80,16 @@ class _Identity(nn.Module):
         return x
 
 
+ULTRA_MODELS = {"ultralif": "UltraLIF", "ultradlif": "UltraDLIF"}
+
+
 def build(impl: str, workload: str, n: int, device: torch.device) -> nn.Module:
     linear = workload == "linear_lif"
-    if impl.startswith("neurosim-"):
-        neuron = neurosim.LIF(beta=0.9, threshold=1.0, backend=impl.split("-", 1)[1])
+    model, _, backend = impl.partition("-")
+    if model == "neurosim":
+        neuron = neurosim.LIF(beta=0.9, threshold=1.0, backend=backend)
+    elif model in ULTRA_MODELS:  # e.g. "ultralif-cpp": neurosim's UltraLIF on that backend
+        neuron = getattr(neurosim, ULTRA_MODELS[model])(tau=0.9, eps=1.0, backend=backend)
     elif impl == "bare-elementwise":
         neuron = _Bare()
     elif impl == "linear-only":
