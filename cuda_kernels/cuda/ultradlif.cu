@@ -15,9 +15,9 @@ template <RingForm F, typename T, typename A>
 __global__ void ultradlif_forward_kernel(const UltraDlifForwardArgs<T, A> args) {
   const int64_t b = blockIdx.x;
   for (int64_t t = 0; t < args.steps; ++t) {
-    for (int64_t i = threadIdx.x; i < args.features; i += blockDim.x) ultradlif_forward_phase_a<F>(args, b, t, i);
+    for (int64_t i = threadIdx.x; i < args.features; i += blockDim.x) ultradlif_forward_phase_a<F, false>(args, b, t, i);
     __syncthreads();
-    for (int64_t i = threadIdx.x; i < args.features; i += blockDim.x) ultradlif_forward_phase_b<F>(args, b, t, i);
+    for (int64_t i = threadIdx.x; i < args.features; i += blockDim.x) ultradlif_forward_phase_b<F, false>(args, b, t, i);
     __syncthreads();
   }
 }
@@ -26,9 +26,9 @@ template <RingForm F, typename T, typename A>
 __global__ void ultradlif_backward_kernel(const UltraDlifBackwardArgs<T, A> args) {
   const int64_t b = blockIdx.x;
   for (int64_t t = args.steps - 1; t >= 0; --t) {
-    for (int64_t i = threadIdx.x; i < args.features; i += blockDim.x) ultradlif_backward_phase_a<F>(args, b, t, i);
+    for (int64_t i = threadIdx.x; i < args.features; i += blockDim.x) ultradlif_backward_phase_a<F, false>(args, b, t, i);
     __syncthreads();
-    for (int64_t j = threadIdx.x; j < args.features; j += blockDim.x) ultradlif_backward_phase_b<F>(args, b, t, j);
+    for (int64_t j = threadIdx.x; j < args.features; j += blockDim.x) ultradlif_backward_phase_b<F, false>(args, b, t, j);
     __syncthreads();
   }
 }

@@ -59,8 +59,12 @@ template <typename T, typename A> struct UltraDlifBackwardArgs {
   bool tau_per_feature, eps_per_feature, theta_per_feature;
 };
 
-NEUROSIM_HD int64_t ring_left(int64_t i, int64_t n) { return i == 0 ? n - 1 : i - 1; }
-NEUROSIM_HD int64_t ring_right(int64_t i, int64_t n) { return i + 1 == n ? 0 : i + 1; }
+// Neighbours on the ring. kInterior promises 0 < i < n - 1, so no wrap-around is needed: the
+// CPU twin runs its interior elements that way, which lets their loop vectorise.
+template <bool kInterior = false>
+NEUROSIM_HD int64_t ring_left(int64_t i, int64_t n) { return kInterior ? i - 1 : (i == 0 ? n - 1 : i - 1); }
+template <bool kInterior = false>
+NEUROSIM_HD int64_t ring_right(int64_t i, int64_t n) { return kInterior ? i + 1 : (i + 1 == n ? 0 : i + 1); }
 
 template <typename Args, typename A>
 NEUROSIM_HD void ring_params(const Args& p, int64_t i, A& tau, A& eps, A& theta) {
@@ -70,14 +74,14 @@ NEUROSIM_HD void ring_params(const Args& p, int64_t i, A& tau, A& eps, A& theta)
 }
 
 // The soft max Vt_i of the library form over the row `w` (length F).
-template <typename A>
+template <bool kInterior, typename A>
 NEUROSIM_HD A ring_soft_max(const A* w, int64_t i, int64_t n, A eps) {
-  return soft_max3(w[ring_left(i, n)], w[i], w[ring_right(i, n)], eps);
+  return soft_max3(w[ring_left<kInterior>(i, n)], w[i], w[ring_right<kInterior>(i, n)], eps);
 }
 
 // ---- forward ----------------------------------------------------------------------------------
 
-template <RingForm F, typename T, typename A>
+template <RingForm F, bool kInterior, typename T, typename A>
 NEUROSIM_HD void ultradlif_forward_phase_a(const UltraDlifForwardArgs<T, A>& p, int64_t b, int64_t t, int64_t i) {
   A tau, eps, theta;
   ring_params(p, i, tau, eps, theta);
@@ -88,18 +92,18 @@ NEUROSIM_HD void ultradlif_forward_phase_a(const UltraDlifForwardArgs<T, A>& p, 
   if (F == RingForm::Library) {
     w = tau * v[i] + current;
   } else {
-    w = soft_max3(v[ring_left(i, n)], tau * v[i], v[ring_right(i, n)], eps) + current;
+    w = soft_max3(v[ring_left<kInterior>(i, n)], tau * v[i], v[ring_right<kInterior>(i, n)], eps) + current;
   }
   p.membrane[(t * p.batch + b) * n + i] = w;
 }
 
-template <RingForm F, typename T, typename A>
+template <RingForm F, bool kInterior, typename T, typename A>
 NEUROSIM_HD void ultradlif_forward_phase_b(const UltraDlifForwardArgs<T, A>& p, int64_t b, int64_t t, int64_t i) {
   A tau, eps, theta;
   ring_params(p, i, tau, eps, theta);
   const int64_t n = p.features;
   const A* w = p.membrane + (t * p.batch + b) * n;
-  const A read = F == RingForm::Library ? ring_soft_max(w, i, n, eps) : w[i];
+  const A read = F == RingForm::Library ? ring_soft_max<kInterior>(w, i, n, eps) : w[i];
   const SigmoidPair<A> s = sigmoid_pair((read - theta) / eps);
   p.spikes[(t * p.batch + b) * n + i] = static_cast<T>(s.pos);
   p.state[b * n + i] = w[i] * s.neg;
@@ -108,20 +112,20 @@ NEUROSIM_HD void ultradlif_forward_phase_b(const UltraDlifForwardArgs<T, A>& p, 
 // ---- backward ---------------------------------------------------------------------------------
 
 // V_{t-1} of element j (the state after the reset of step t - 1), recomputed from the trace.
-template <RingForm F, typename T, typename A>
+template <RingForm F, bool kInterior, typename T, typename A>
 NEUROSIM_HD A ring_state_before(const UltraDlifBackwardArgs<T, A>& p, int64_t b, int64_t t, int64_t j) {
   const int64_t n = p.features;
   if (t == 0) return p.v0[b * n + j];
   A tau, eps, theta;
   ring_params(p, j, tau, eps, theta);
   const A* w = p.membrane + ((t - 1) * p.batch + b) * n;
-  const A read = F == RingForm::Library ? ring_soft_max(w, j, n, eps) : w[j];
+  const A read = F == RingForm::Library ? ring_soft_max<kInterior>(w, j, n, eps) : w[j];
   return w[j] * sigmoid_pair((read - theta) / eps).neg;
 }
 
 // Phase A of reverse step t for centre neuron i: everything that depends on i alone, plus the
 // gradient i sends back through its soft max (kept in step_grad / step_lse for phase B).
-template <RingForm F, typename T, typename A>
+template <RingForm F, bool kInterior, typename T, typename A>
 NEUROSIM_HD void ultradlif_backward_phase_a(const UltraDlifBackwardArgs<T, A>& p, int64_t b, int64_t t, int64_t i) {
   A tau, eps, theta;
   ring_params(p, i, tau, eps, theta);
@@ -131,7 +135,7 @@ NEUROSIM_HD void ultradlif_backward_phase_a(const UltraDlifBackwardArgs<T, A>& p
   const A grad_mem = p.grad_membrane != nullptr ? p.grad_membrane[te] : A(0);
   const A grad_state = p.carry[e];  // dL/dV_t
   if (F == RingForm::Library) {
-    const A wl = w[ring_left(i, n)], wc = w[i], wr = w[ring_right(i, n)];
+    const A wl = w[ring_left<kInterior>(i, n)], wc = w[i], wr = w[ring_right<kInterior>(i, n)];
     const A lse = soft_max3(wl, wc, wr, eps);
     const A u = (lse - theta) / eps;
     const SigmoidPair<A> s = sigmoid_pair(u);
@@ -149,9 +153,9 @@ NEUROSIM_HD void ultradlif_backward_phase_a(const UltraDlifBackwardArgs<T, A>& p
     const A grad_w = k + grad_state * s.neg + grad_mem;  // dL/dW_i
     p.grad_x[te] = static_cast<T>(grad_w);
     p.grad_theta_elems[e] -= k;
-    const A al = ring_state_before<F>(p, b, t, ring_left(i, n));
-    const A ac = tau * ring_state_before<F>(p, b, t, i);
-    const A ar = ring_state_before<F>(p, b, t, ring_right(i, n));
+    const A al = ring_state_before<F, false>(p, b, t, ring_left<kInterior>(i, n));
+    const A ac = tau * ring_state_before<F, kInterior>(p, b, t, i);
+    const A ar = ring_state_before<F, false>(p, b, t, ring_right<kInterior>(i, n));
     const A lse = soft_max3(al, ac, ar, eps);
     p.grad_eps_elems[e] += grad_w * soft_entropy3(al, ac, ar, lse, eps) - k * u;
     p.step_grad[e] = grad_w;
@@ -161,17 +165,17 @@ NEUROSIM_HD void ultradlif_backward_phase_a(const UltraDlifBackwardArgs<T, A>& p
 
 // Phase B of reverse step t for element j: gathers what its own and its neighbours' soft maxes
 // send to it and moves the carry to dL/dV_{t-1}.
-template <RingForm F, typename T, typename A>
+template <RingForm F, bool kInterior, typename T, typename A>
 NEUROSIM_HD void ultradlif_backward_phase_b(const UltraDlifBackwardArgs<T, A>& p, int64_t b, int64_t t, int64_t j) {
   A tau, eps, theta;
   ring_params(p, j, tau, eps, theta);
   const int64_t n = p.features, e = b * n + j, te = (t * p.batch + b) * n + j;
-  const int64_t jl = ring_left(j, n), jr = ring_right(j, n);
+  const int64_t jl = ring_left<kInterior>(j, n), jr = ring_right<kInterior>(j, n);
   const A* g = p.step_grad + b * n;
   const A* lse = p.step_lse + b * n;
   const A eps_l = param_at(p.eps, p.eps_per_feature, jl);
   const A eps_r = param_at(p.eps, p.eps_per_feature, jr);
-  const A v_prev = ring_state_before<F>(p, b, t, j);
+  const A v_prev = ring_state_before<F, kInterior>(p, b, t, j);
   if (F == RingForm::Library) {
     const A wj = p.membrane[te];
     const A grad_w = p.carry[e] + g[j] * soft_weight(wj, lse[j], eps) +
