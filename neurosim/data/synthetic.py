@@ -15,13 +15,17 @@ _SACCADE_US = 105_000  # N-MNIST: three saccades of about 105 ms each
 
 
 def synthetic_nmnist_events(label: int, rng: np.random.Generator, *, n_classes: int = 10,
-                            events_per_pixel: float = 1.5, noise_events: int = 150) -> np.ndarray:
-    """One N-MNIST-like recording: each class owns a fixed random set of 40 pixels (seeded by the
-    label) that fire in each of the three saccades, shifted by up to one pixel per sample, on a
-    background of uniform noise events."""
+                            events_per_pixel: float = 0.7, noise_events: int = 150) -> np.ndarray:
+    """One N-MNIST-like recording: each class owns three fixed blobs of pixels (placed by a
+    generator seeded with the label) that fire in each of the three saccades, shifted by up to
+    one pixel per sample, on a background of uniform noise events."""
     proto = np.random.default_rng(10_007 + label)
-    pixels = proto.choice(32 * 32, size=40, replace=False)
-    px, py = pixels % 32 + 1, pixels // 32 + 1
+    centres = proto.integers(7, 27, size=(3, 2))
+    yy, xx = np.mgrid[0:34, 0:34]
+    blob = np.zeros((34, 34), dtype=bool)
+    for cx, cy in centres:
+        blob |= (xx - cx) ** 2 + (yy - cy) ** 2 <= 9
+    py, px = np.nonzero(blob)
     dx, dy = rng.integers(-1, 2, size=2)
     xs, ys, ts, ps = [], [], [], []
     for saccade in range(3):

@@ -5,8 +5,8 @@
 * ``ce_mean``: cross-entropy on the time-averaged readout ``out.mean(0)`` (for a membrane or
   other non-spiking readout; snnTorch's ``ce_rate_loss`` averages per-step cross-entropies instead).
 * ``mse_count``: mean squared error between spike counts and target counts
-  ``correct_rate * T`` for the true class and ``incorrect_rate * T`` for the others
-  (snnTorch's ``mse_count_loss``).
+  ``int(correct_rate * T)`` for the true class and ``int(incorrect_rate * T)`` for the others,
+  divided by T (the same value as snnTorch's ``mse_count_loss``).
 """
 
 from __future__ import annotations
@@ -46,9 +46,11 @@ def mse_count(out: torch.Tensor, targets: torch.Tensor, correct_rate: float = 0.
               incorrect_rate: float = 0.2) -> torch.Tensor:
     check_targets(out, targets)
     steps = out.shape[0]
+    on, off = int(steps * correct_rate), int(steps * incorrect_rate)  # whole spike counts
     onehot = F.one_hot(targets, out.shape[2]).to(out.dtype)
-    target_counts = steps * (incorrect_rate + (correct_rate - incorrect_rate) * onehot)
-    return F.mse_loss(out.sum(0), target_counts)
+    target_counts = off + (on - off) * onehot
+    # dividing by T keeps the loss scale (and the learning rate that suits it) independent of T
+    return F.mse_loss(out.sum(0), target_counts) / steps
 
 
 LOSSES: Dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
