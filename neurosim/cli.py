@@ -46,7 +46,11 @@ def _info(_args) -> int:
 def _train(args) -> int:
     from neurosim.training.job import TrainConfig, parse_dataset, run
 
-    parse_dataset(args.dataset)  # an unknown name fails here, before any work
+    try:
+        parse_dataset(args.dataset)  # an unknown name fails here, before any work
+    except ValueError as e:
+        print(f"neurosim train: error: {e}", file=sys.stderr)
+        return 2
     on_cpu = not (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -59,7 +63,14 @@ def _train(args) -> int:
                          tbptt=args.tbptt, clip=args.clip, limit=args.limit, seed=args.seed, device=args.device,
                          checkpoint=args.checkpoint, resume=args.resume, out=args.out,
                          progress=not args.no_progress, plots=not args.no_plots)
-    run(config)
+    from neurosim.training.checkpoint import CheckpointError
+
+    try:
+        run(config)
+    except (ValueError, FileNotFoundError, CheckpointError, ImportError) as e:
+        # bad data, names or files: one clear line rather than a traceback
+        print(f"neurosim train: error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
