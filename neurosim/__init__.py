@@ -5,7 +5,9 @@ from neurosim.core import backends
 from neurosim import functional
 from neurosim.functional import LIFResult
 from neurosim.neurons import LIF
+from neurosim import data, models, training, viz
 
 __version__ = "0.1.0"
 
-__all__ = ["LIF", "LIFResult", "backends", "functional", "surrogate", "__version__"]
+__all__ = ["LIF", "LIFResult", "backends", "data", "functional", "models", "surrogate", "training", "viz",
+           "__version__"]
