@@ -172,7 +172,7 @@ class Trainer:
                 correct += (predictions(out).cpu() == y).sum().item()
                 count += n
                 if hasattr(bar, "set_postfix"):
-                    bar.set_postfix(loss=f"{loss_sum / count:.4f}", acc=f"{correct / count:.3f}")
+                    bar.set_postfix(loss=f"{loss_sum / count:.4f}", acc=f"{correct / count:.3f}", refresh=False)
         loss_sum, correct, count = all_reduce_sum([loss_sum, correct, count], self.device)
         row = {"train_loss": loss_sum / max(count, 1), "train_accuracy": correct / max(count, 1)}
         row.update({f"rate/{k}": v for k, v in self._reduce_rates(monitor).items()})
