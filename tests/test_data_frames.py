@@ -33,6 +33,7 @@ def test_frames_count_every_event_at_its_pixel():
     assert x[0].sum() >= len(first) * 0.9
     flat, _ = D.EventFrames([(ev, 3)], D.NMNIST_SENSOR_SIZE, n_time_bins=10)[0]
     assert torch.equal(flat, x.reshape(10, -1))
+    assert torch.equal(D.to_frames(ev, D.NMNIST_SENSOR_SIZE, n_time_bins=10), flat)
 
 
 def test_downsample_and_denoise_use_tonic_transforms():

@@ -229,6 +229,14 @@ def test_resume_is_bit_identical(tmp_path):
     assert float(rows[3]["train_loss"]) == pytest.approx(full_history[3]["train_loss"])
 
 
+def test_tensorboard_logs_when_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    model = SpikingMLP([6, 8, 3])
+    trainer = _trainer(model, encoder=make_encoder("direct", 4), log_dir=str(tmp_path))
+    trainer.fit(_toy_data(16), epochs=1)
+    assert any(n.startswith("events.out.tfevents") for n in os.listdir(tmp_path))
+
+
 def test_checkpoint_contents_load_weights_only(tmp_path):
     trainer, _ = _run(tmp_path, "c", 1)
     payload = torch.load(tmp_path / "c.pt", weights_only=True)

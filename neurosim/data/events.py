@@ -53,6 +53,16 @@ def downsampled_sensor_size(sensor_size: Sequence[int], spatial_factor) -> Tuple
     return (int((w - 1) * fx) + 1, int((h - 1) * fy) + 1 if h > 1 else 1, p)
 
 
+def to_frames(events, sensor_size: Sequence[int], *, n_time_bins: Optional[int] = None,
+              time_window: Optional[float] = None, denoise_us: Optional[float] = None, spatial_factor=None,
+              flatten: bool = True) -> torch.Tensor:
+    """One event array (tonic's fields) -> float32 frames ``[T, P*H*W]`` (or ``[T, P, H, W]``),
+    through the same tonic transforms as :class:`EventFrames`."""
+    frames = EventFrames([(events, 0)], sensor_size, n_time_bins=n_time_bins, time_window=time_window,
+                         denoise_us=denoise_us, spatial_factor=spatial_factor, flatten=flatten)
+    return frames[0][0]
+
+
 class EventFrames(torch.utils.data.Dataset):
     """``(events, label)`` samples as ``(frames, label)`` tensors via tonic's transforms.
 
