@@ -120,6 +120,7 @@ class Trainer:
                           num_workers=self.num_workers)
 
     def prepare_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch as the model sees it: on the trainer's device, encoded to [T, B, ...]."""
         x = x.to(self.device, non_blocking=True)
         x = self.encoder(x) if self.encoder is not None else x
         if x.dim() < 3:
