@@ -161,8 +161,9 @@ def write_plots(out_dir: str, history, model, sample: torch.Tensor, threshold: f
     fig = Figure(figsize=(7, 2.2 * (len(layers) + 1)), layout="constrained")
     axes = fig.subplots(len(layers) + 1, 1, sharex=True)
     viz.spike_raster(sample.cpu() > 0, ax=axes[0], title="input", color="tab:gray")
-    for ax, name in zip(axes[1:], layers):
-        viz.spike_raster(recorded[name], ax=ax, title=f"layer {name}")
+    for i, (ax, name) in enumerate(zip(axes[1:], layers)):
+        role = "output layer" if i == len(layers) - 1 else f"hidden layer {i + 1}"
+        viz.spike_raster(recorded[name], ax=ax, title=f"{role} ({name})")
     paths["raster"] = os.path.join(out_dir, "raster.png")
     fig.savefig(paths["raster"], dpi=110)
     hidden = recorded[layers[0]]
