@@ -80,6 +80,9 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
     assert cli.main(["train", "--epochs", "1", "--limit", "20", "--no-plots", "--no-progress",
                      "--resume", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "o")]) == 2
     assert "bad.pt" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert cli.main(["train", "--device", "cuda", "--out", str(tmp_path / "o")]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
     if not hasattr(neurosim, "UltraLIF"):
         assert cli.main(["train", "--neuron", "ultralif", "--out", str(tmp_path / "o")]) == 2
         assert "UltraLIF" in capsys.readouterr().err

@@ -191,6 +191,8 @@ def run(config: TrainConfig, log=print) -> Dict:
 
     started = time.perf_counter()
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available to this torch")
     dist = init_distributed(device)
     if dist.enabled and device.startswith("cuda"):
         device = f"cuda:{dist.local_rank}"
