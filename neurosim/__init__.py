@@ -5,6 +5,7 @@ from neurosim.core import backends
 from neurosim import functional
 from neurosim.functional import LIFResult, UltraResult
 from neurosim.neurons import LIF, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
+from neurosim import data, models, training, viz
 
 __version__ = "0.1.0"
 
@@ -17,7 +18,11 @@ __all__ = [
     "UltraDPLIF",
     "UltraResult",
     "backends",
+    "data",
     "functional",
+    "models",
     "surrogate",
+    "training",
+    "viz",
     "__version__",
 ]

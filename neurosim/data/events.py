@@ -1,0 +1,146 @@
+"""Events to time-major frames through tonic's own transforms, and the collate that batches them.
+
+Any tonic data set (or any sequence of ``(events, label)`` pairs whose events carry tonic's
+fields) becomes a data set of ``(frames[T, *features], label)`` tensors: :class:`EventFrames`
+composes tonic's ``Denoise``, ``Downsample`` and ``ToFrame``; :func:`time_major_collate` pads the
+samples of a batch to the longest T and stacks them as ``[T, B, *features]``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+SPATIAL_FIELDS = ("x", "y")
+
+
+def _tonic():
+    try:
+        import tonic
+    except ImportError as e:
+        raise ImportError("turning events into frames uses tonic's transforms: pip install tonic") from e
+    return tonic
+
+
+def check_events(events, sensor_size: Sequence[int], what: str = "events") -> None:
+    """Raises ValueError naming the field when ``events`` is not a structured array with the
+    fields that a sensor of ``sensor_size`` (W, H, P) needs: t and x always, y when H > 1,
+    p when P > 1."""
+    names = getattr(getattr(events, "dtype", None), "names", None)
+    if not isinstance(events, np.ndarray) or not names:
+        raise ValueError(f"{what}: expected a NumPy structured array with tonic's fields (x, y, t, p), "
+                         f"got {type(events).__name__}")
+    needed = ["t", "x"] + (["y"] if sensor_size[1] > 1 else []) + (["p"] if sensor_size[2] > 1 else [])
+    for field in needed:
+        if field not in names:
+            raise ValueError(f"{what}: event array is missing field {field!r} (has {list(names)}; "
+                             f"sensor_size {tuple(sensor_size)} needs {needed})")
+    for field, limit in zip(("x", "y", "p"), sensor_size):
+        if field in needed and len(events):
+            v = events[field]
+            if v.min() < 0 or v.max() >= limit:
+                raise ValueError(f"{what}: field {field!r} has values in [{v.min()}, {v.max()}], outside "
+                                 f"the sensor range [0, {limit - 1}] of sensor_size {tuple(sensor_size)}")
+
+
+def downsampled_sensor_size(sensor_size: Sequence[int], spatial_factor) -> Tuple[int, int, int]:
+    fx, fy = (spatial_factor, spatial_factor) if np.isscalar(spatial_factor) else spatial_factor
+    w, h, p = sensor_size
+    # the largest coordinate x*f is truncated to int by tonic's Downsample, hence (w-1)*f + 1
+    return (int((w - 1) * fx) + 1, int((h - 1) * fy) + 1 if h > 1 else 1, p)
+
+
+def to_frames(events, sensor_size: Sequence[int], *, n_time_bins: Optional[int] = None,
+              time_window: Optional[float] = None, denoise_us: Optional[float] = None, spatial_factor=None,
+              flatten: bool = True) -> torch.Tensor:
+    """One event array (tonic's fields) -> float32 frames ``[T, P*H*W]`` (or ``[T, P, H, W]``),
+    through the same tonic transforms as :class:`EventFrames`."""
+    frames = EventFrames([(events, 0)], sensor_size, n_time_bins=n_time_bins, time_window=time_window,
+                         denoise_us=denoise_us, spatial_factor=spatial_factor, flatten=flatten)
+    return frames[0][0]
+
+
+class EventFrames(torch.utils.data.Dataset):
+    """``(events, label)`` samples as ``(frames, label)`` tensors via tonic's transforms.
+
+    Args:
+        samples: a tonic data set, or any indexable of ``(events, label)`` pairs with tonic's
+            structured events (fields x, y, t in µs, p).
+        sensor_size: (W, H, P); defaults to ``samples.sensor_size`` (tonic data sets have it).
+        n_time_bins: T, a fixed number of frames per sample (``ToFrame(n_time_bins=...)``); or
+        time_window: frame length in µs (``ToFrame(time_window=...)``), giving a T per sample
+            that :func:`time_major_collate` pads.
+        denoise_us: ``Denoise(filter_time)``: drop events with no neighbour within this many µs.
+        spatial_factor: ``Downsample(spatial_factor)``, e.g. 0.1 turns SHD's 700 channels into 70.
+        flatten: frames [T, P*H*W] instead of [T, P, H, W] (for fully connected networks).
+        num_classes: when given, labels outside [0, num_classes) raise ValueError.
+    """
+
+    def __init__(self, samples, sensor_size: Optional[Sequence[int]] = None, *, n_time_bins: Optional[int] = None,
+                 time_window: Optional[float] = None, denoise_us: Optional[float] = None,
+                 spatial_factor=None, flatten: bool = True, num_classes: Optional[int] = None):
+        tonic = _tonic()
+        sensor_size = sensor_size if sensor_size is not None else getattr(samples, "sensor_size", None)
+        if sensor_size is None or len(sensor_size) != 3:
+            raise ValueError(f"sensor_size must be (W, H, P); got {sensor_size!r}")
+        if (n_time_bins is None) == (time_window is None):
+            raise ValueError("give exactly one of n_time_bins and time_window")
+        if n_time_bins is not None and n_time_bins < 1:
+            raise ValueError(f"n_time_bins must be >= 1, got {n_time_bins}")
+        self.samples = samples
+        self.input_sensor_size = tuple(int(s) for s in sensor_size)
+        steps = []
+        if denoise_us:
+            steps.append(tonic.transforms.Denoise(filter_time=denoise_us))
+        self.sensor_size = self.input_sensor_size
+        if spatial_factor is not None and spatial_factor != 1:
+            steps.append(tonic.transforms.Downsample(spatial_factor=spatial_factor))
+            self.sensor_size = downsampled_sensor_size(self.input_sensor_size, spatial_factor)
+        steps.append(tonic.transforms.ToFrame(sensor_size=self.sensor_size, n_time_bins=n_time_bins,
+                                              time_window=time_window))
+        self.transform = tonic.transforms.Compose(steps)
+        self.flatten = flatten
+        self.num_classes = num_classes
+        w, h, p = self.sensor_size
+        self.frame_shape = (p * h * w,) if flatten else (p, h, w)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        events, label = self.samples[index]
+        check_events(events, self.input_sensor_size, what=f"sample {index}")
+        label = int(label)
+        if self.num_classes is not None and not 0 <= label < self.num_classes:
+            raise ValueError(f"sample {index}: label {label} is outside [0, {self.num_classes})")
+        frames = np.asarray(self.transform(events), dtype=np.float32)
+        frames = torch.from_numpy(frames).reshape(frames.shape[0], *self.frame_shape)
+        return frames, label
+
+
+def time_major_collate(batch, pad: bool = True):
+    """Stacks ``(x[T_i, *features], label)`` samples into ``(x[T, B, *features], labels[B])``.
+
+    With ``pad`` the shorter sequences get zero frames at the end (T = the longest T_i);
+    without it, different T_i raise ValueError listing them.
+    """
+    xs = [torch.as_tensor(x) for x, _ in batch]
+    lengths = [x.shape[0] for x in xs]
+    features = {tuple(x.shape[1:]) for x in xs}
+    if len(features) != 1:
+        raise ValueError(f"samples in a batch must share their feature shape, got {sorted(features)}")
+    if not pad and len(set(lengths)) != 1:
+        raise ValueError(f"sequences in a batch have different T {sorted(set(lengths))}; "
+                         "use time_major_collate with pad=True to pad them")
+    t_max = max(lengths)
+    out = xs[0].new_zeros((t_max, len(xs), *xs[0].shape[1:]))
+    for i, x in enumerate(xs):
+        out[: x.shape[0], i] = x
+    labels = torch.as_tensor([int(y) for _, y in batch], dtype=torch.long)
+    return out, labels
+
+
+strict_time_major_collate: Callable = partial(time_major_collate, pad=False)

@@ -1,0 +1,177 @@
+"""Readers and writers for neuromorphic files on local disk (no download).
+
+* N-MNIST / N-Caltech101 ``.bin`` (Orchard et al. 2015): 5 bytes per event, no header.
+  Byte 0 = x, byte 1 = y, bit 7 of byte 2 = polarity, the remaining 23 bits = time in µs.
+  An event with ``y == 240`` is a timestamp-overflow marker: 2**13 µs is added to every later time
+  and the marker is dropped (the convention of the data set's own MATLAB reader and of tonic).
+* SHD / SSC ``.h5`` (Cramer et al. 2020): ragged ``spikes/times`` (seconds, float16) and
+  ``spikes/units`` (channel ids) per sample, ``labels``, and ``extra/*`` metadata.
+
+Events come back as NumPy structured arrays with tonic's field names and dtypes, so tonic's
+transforms accept them directly.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+NMNIST_DTYPE = np.dtype([("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
+"""tonic.datasets.NMNIST.dtype"""
+SHD_DTYPE = np.dtype([("t", np.int64), ("x", np.int64), ("p", np.int64)])
+"""tonic.datasets.SHD.dtype: x is the channel (0..699), p is always 1."""
+NMNIST_SENSOR_SIZE = (34, 34, 2)
+SHD_SENSOR_SIZE = (700, 1, 1)
+
+_OVERFLOW_Y = 240
+_OVERFLOW_STEP_US = 1 << 13
+_MAX_TIME_US = (1 << 23) - 1
+
+
+def decode_nmnist_bytes(raw: bytes, source: str = "<bytes>") -> np.ndarray:
+    """Decodes the bytes of one N-MNIST ``.bin`` file into events (see :func:`read_nmnist`)."""
+    if len(raw) % 5:
+        raise ValueError(f"N-MNIST file {source} is truncated or corrupt: {len(raw)} bytes is not a "
+                         "multiple of 5 (5 bytes per event)")
+    b = np.frombuffer(raw, dtype=np.uint8).astype(np.int64)
+    x, y = b[0::5], b[1::5]
+    p = (b[2::5] & 0x80) >> 7
+    t = ((b[2::5] & 0x7F) << 16) | (b[3::5] << 8) | b[4::5]
+    overflow = y == _OVERFLOW_Y
+    if overflow.any():
+        # every marker shifts all events after it by one overflow period
+        t = t + np.cumsum(overflow) * _OVERFLOW_STEP_US
+        keep = ~overflow
+        x, y, t, p = x[keep], y[keep], t[keep], p[keep]
+    events = np.empty(len(x), dtype=NMNIST_DTYPE)
+    events["x"], events["y"], events["t"], events["p"] = x, y, t, p
+    return events
+
+
+def read_nmnist(path) -> np.ndarray:
+    """Events of one N-MNIST (or N-Caltech101) ``.bin`` file.
+
+    Returns a structured array with tonic's N-MNIST fields and dtypes: ``x``, ``y`` (pixels),
+    ``t`` (microseconds) and ``p`` (1 = ON, 0 = OFF), all int64, in file order.
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when its
+    size is not a whole number of 5-byte events.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"N-MNIST file not found: {path}")
+    with open(path, "rb") as f:
+        raw = f.read()
+    return decode_nmnist_bytes(raw, source=path)
+
+
+def _field(events: np.ndarray, name: str, what: str) -> np.ndarray:
+    names = events.dtype.names or ()
+    if name not in names:
+        raise ValueError(f"{what}: event array has no field {name!r} (fields: {list(names)}); "
+                         "expected tonic's fields x, y, t, p")
+    return np.asarray(events[name]).astype(np.int64)
+
+
+def encode_nmnist_bytes(events: np.ndarray) -> bytes:
+    """The ``.bin`` bytes for events with fields x, y, t (µs), p; inverse of
+    :func:`decode_nmnist_bytes` for events in time order with ``t < 2**23`` and ``y != 240``."""
+    what = "write_nmnist"
+    x, y, t, p = (_field(events, n, what) for n in ("x", "y", "t", "p"))
+    for name, v, hi in (("x", x, 255), ("y", y, 255), ("p", p, 1), ("t", t, _MAX_TIME_US)):
+        if v.size and (v.min() < 0 or v.max() > hi):
+            raise ValueError(f"{what}: field {name!r} must lie in [0, {hi}], got [{v.min()}, {v.max()}]")
+    if y.size and (y == _OVERFLOW_Y).any():
+        raise ValueError(f"{what}: y == {_OVERFLOW_Y} is reserved for timestamp-overflow markers")
+    if t.size > 1 and (np.diff(t) < 0).any():
+        raise ValueError(f"{what}: field 't' must be sorted in time")
+    out = np.empty(5 * len(x), dtype=np.uint8)
+    out[0::5] = x
+    out[1::5] = y
+    out[2::5] = (p << 7) | ((t >> 16) & 0x7F)
+    out[3::5] = (t >> 8) & 0xFF
+    out[4::5] = t & 0xFF
+    return out.tobytes()
+
+
+def write_nmnist(path, events: np.ndarray) -> None:
+    """Writes events (fields x, y, t in µs, p) as an N-MNIST ``.bin`` file."""
+    data = encode_nmnist_bytes(events)
+    with open(os.fspath(path), "wb") as f:
+        f.write(data)
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError as e:  # h5py is in the "train" extra
+        raise ImportError("reading SHD/SSC .h5 files needs h5py: pip install h5py") from e
+    return h5py
+
+
+def read_shd(path) -> Tuple[List[np.ndarray], np.ndarray]:
+    """Samples of an SHD or SSC ``.h5`` file: ``(events, labels)``.
+
+    ``events[i]`` is a structured array with tonic's SHD fields ``t`` (microseconds), ``x``
+    (channel) and ``p`` (always 1), all int64; ``labels`` is an int64 array. Times are upcast to
+    float64 before scaling (the file stores seconds as float16, whose range ``times*1e6``
+    would overflow). Raises ``FileNotFoundError``/``ValueError`` naming the file and the field.
+    """
+    h5py = _h5py()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"SHD file not found: {path}")
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as e:
+        raise ValueError(f"SHD file {path} is not a readable HDF5 file (truncated or corrupt): {e}") from e
+    with f:
+        try:
+            times_ds, units_ds, labels_ds = (f[name] for name in ("spikes/times", "spikes/units", "labels"))
+        except (KeyError, ValueError, OSError) as e:
+            raise ValueError(f"SHD file {path} lacks a required dataset (spikes/times, spikes/units, "
+                             f"labels): {e}") from e
+        try:
+            times = [np.asarray(v, dtype=np.float64).reshape(-1) for v in times_ds[()]]
+            units = [np.asarray(v).reshape(-1) for v in units_ds[()]]
+            labels = np.asarray(labels_ds[()]).reshape(-1)
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"SHD file {path}: cannot read spikes/labels (corrupt data): {e}") from e
+    if not (len(times) == len(units) == len(labels)):
+        raise ValueError(f"SHD file {path}: spikes/times ({len(times)}), spikes/units ({len(units)}) and "
+                         f"labels ({len(labels)}) must have one entry per sample")
+    if labels.size and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0):
+        raise ValueError(f"SHD file {path}: labels must be non-negative integers, got dtype {labels.dtype}")
+    events = []
+    for i, (t, u) in enumerate(zip(times, units)):
+        if len(t) != len(u):
+            raise ValueError(f"SHD file {path}: sample {i} has {len(t)} spikes/times but {len(u)} spikes/units")
+        if not np.issubdtype(u.dtype, np.integer) or (u.size and u.min() < 0):
+            raise ValueError(f"SHD file {path}: spikes/units of sample {i} must be non-negative integers")
+        if t.size and (not np.isfinite(t).all() or t.min() < 0):
+            raise ValueError(f"SHD file {path}: spikes/times of sample {i} must be finite and >= 0")
+        ev = np.empty(len(t), dtype=SHD_DTYPE)
+        ev["t"] = np.round(t * 1e6).astype(np.int64)
+        ev["x"] = u.astype(np.int64)
+        ev["p"] = 1
+        events.append(ev)
+    return events, labels.astype(np.int64)
+
+
+def write_shd(path, events: Sequence[np.ndarray], labels: Sequence[int], *, keys: Sequence[str] = (),
+              speakers: Sequence[int] = ()) -> None:
+    """Writes samples in the SHD/SSC layout: vlen float16 ``spikes/times`` (seconds), vlen
+    uint16 ``spikes/units``, uint16 ``labels``, ``extra/keys`` and ``extra/speaker``."""
+    h5py = _h5py()
+    if len(events) != len(labels):
+        raise ValueError(f"write_shd: {len(events)} event arrays but {len(labels)} labels")
+    with h5py.File(os.fspath(path), "w") as f:
+        times = f.create_dataset("spikes/times", (len(events),), dtype=h5py.vlen_dtype(np.float16))
+        units = f.create_dataset("spikes/units", (len(events),), dtype=h5py.vlen_dtype(np.uint16))
+        for i, ev in enumerate(events):
+            times[i] = (_field(ev, "t", "write_shd") / 1e6).astype(np.float16)
+            units[i] = _field(ev, "x", "write_shd").astype(np.uint16)
+        f["labels"] = np.asarray(labels, dtype=np.uint16)
+        f["extra/keys"] = np.array([k.encode() for k in keys], dtype="S")
+        f["extra/speaker"] = np.asarray(speakers if len(speakers) else np.zeros(len(events)), dtype=np.uint16)

@@ -1,0 +1,102 @@
+"""Synthetic neuromorphic data sets written in the real file formats, with class structure a
+small network can learn: for tests, examples and CI, where the real data sets cannot be
+downloaded."""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional
+
+import numpy as np
+
+from neurosim.data.formats import NMNIST_DTYPE, SHD_DTYPE, write_nmnist, write_shd
+
+_SACCADE_US = 105_000  # N-MNIST: three saccades of about 105 ms each
+
+
+def synthetic_nmnist_events(label: int, rng: np.random.Generator, *, n_classes: int = 10,
+                            events_per_pixel: float = 0.7, noise_events: int = 150) -> np.ndarray:
+    """One N-MNIST-like recording: each class owns three fixed blobs of pixels (placed by a
+    generator seeded with the label) that fire in each of the three saccades, shifted by up to
+    one pixel per sample, on a background of uniform noise events."""
+    proto = np.random.default_rng(10_007 + label)
+    centres = proto.integers(7, 27, size=(3, 2))
+    yy, xx = np.mgrid[0:34, 0:34]
+    blob = np.zeros((34, 34), dtype=bool)
+    for cx, cy in centres:
+        blob |= (xx - cx) ** 2 + (yy - cy) ** 2 <= 9
+    py, px = np.nonzero(blob)
+    dx, dy = rng.integers(-1, 2, size=2)
+    xs, ys, ts, ps = [], [], [], []
+    for saccade in range(3):
+        counts = rng.poisson(events_per_pixel, size=len(px))
+        x = np.repeat(px + dx, counts)
+        y = np.repeat(py + dy, counts)
+        xs.append(x)
+        ys.append(y)
+        ts.append(saccade * _SACCADE_US + rng.integers(0, _SACCADE_US, size=len(x)))
+        ps.append(np.full(len(x), saccade % 2))
+    xs.append(rng.integers(0, 34, noise_events))
+    ys.append(rng.integers(0, 34, noise_events))
+    ts.append(rng.integers(0, 3 * _SACCADE_US, noise_events))
+    ps.append(rng.integers(0, 2, noise_events))
+    x, y, t, p = (np.concatenate(a) for a in (xs, ys, ts, ps))
+    order = np.argsort(t, kind="stable")
+    events = np.empty(len(t), dtype=NMNIST_DTYPE)
+    events["x"], events["y"], events["t"], events["p"] = x[order], y[order], t[order], p[order]
+    return events
+
+
+def make_synthetic_nmnist(root, splits: Optional[Dict[str, int]] = None, n_classes: int = 10,
+                          seed: int = 0) -> str:
+    """Writes N-MNIST-layout ``.bin`` files ``root/<split>/<label>/<index>.bin``.
+
+    ``splits`` maps a folder name to samples per class (default ``{"Train": 20, "Test": 10}``).
+    Returns ``root``; read it with :class:`neurosim.data.NMNISTFolder` or tonic's reader.
+    """
+    splits = {"Train": 20, "Test": 10} if splits is None else splits
+    rng = np.random.default_rng(seed)
+    for split, per_class in splits.items():
+        for label in range(n_classes):
+            folder = os.path.join(os.fspath(root), split, str(label))
+            os.makedirs(folder, exist_ok=True)
+            for i in range(per_class):
+                events = synthetic_nmnist_events(label, rng, n_classes=n_classes)
+                write_nmnist(os.path.join(folder, f"{i:05d}.bin"), events)
+    return os.fspath(root)
+
+
+def synthetic_shd_events(label: int, rng: np.random.Generator, *, n_channels: int = 700,
+                         duration_us: int = 800_000, n_spikes: int = 600, noise_spikes: int = 150) -> np.ndarray:
+    """One SHD-like sample: spikes along a class-specific sweep of channels over time (like a
+    formant), jittered per sample, plus uniform noise spikes."""
+    proto = np.random.default_rng(20_011 + label)
+    start, end = proto.uniform(0.1, 0.9, size=2) * n_channels
+    t = np.sort(rng.uniform(0, duration_us, n_spikes))
+    centre = start + (end - start) * t / duration_us + rng.normal(0, 10)
+    x = np.clip(np.round(centre + rng.normal(0, 12, n_spikes)), 0, n_channels - 1)
+    tn = rng.uniform(0, duration_us, noise_spikes)
+    xn = rng.integers(0, n_channels, noise_spikes)
+    t, x = np.concatenate([t, tn]), np.concatenate([x, xn])
+    order = np.argsort(t, kind="stable")
+    events = np.empty(len(t), dtype=SHD_DTYPE)
+    events["t"], events["x"], events["p"] = np.round(t[order]).astype(np.int64), x[order].astype(np.int64), 1
+    return events
+
+
+def make_synthetic_shd(path, n_samples: int = 200, n_classes: int = 20, seed: int = 0,
+                       tonic_placeholder: bool = False) -> str:
+    """Writes an SHD-layout ``.h5`` file of ``n_samples`` samples over ``n_classes`` classes.
+
+    With ``tonic_placeholder`` an empty ``<name>.zip`` is written beside it, which is all that
+    ``tonic.datasets.SHD`` checks before it uses a local file instead of downloading.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n_samples) % n_classes
+    rng.shuffle(labels)
+    events = [synthetic_shd_events(int(c), rng) for c in labels]
+    keys = [f"class-{c}" for c in range(n_classes)]
+    write_shd(path, events, labels, keys=keys, speakers=rng.integers(0, 12, n_samples))
+    if tonic_placeholder:
+        open(os.fspath(path) + ".zip", "wb").close()
+    return os.fspath(path)

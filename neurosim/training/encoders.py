@@ -1,0 +1,77 @@
+"""Spike encoders: static inputs ``x[B, *features]`` (values in [0, 1]) -> time-major ``[T, B, *features]``.
+
+The same four codes snnTorch's ``spikegen`` offers, written for time-major tensors:
+rate (Bernoulli), latency (one spike, earlier for larger values), delta (spikes on change of a
+sequence) and direct (the value itself as input current at every step).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+
+
+def _check_steps(num_steps: int) -> None:
+    if not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+
+
+def rate(x: torch.Tensor, num_steps: int, gain: float = 1.0, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Bernoulli rate code: at each step a spike with probability ``clamp(gain * x, 0, 1)``."""
+    _check_steps(num_steps)
+    p = (gain * x).clamp(0.0, 1.0)
+    return torch.bernoulli(p.unsqueeze(0).expand(num_steps, *p.shape), generator=generator)
+
+
+def latency(x: torch.Tensor, num_steps: int, threshold: float = 0.01, linear: bool = True,
+            tau: float = 5.0) -> torch.Tensor:
+    """Latency code: one spike per input, at step ``(1 - x) * (num_steps - 1)`` (``linear``) or, if
+    not ``linear``, at step ``tau * ln(x / (x - threshold))`` (an RC circuit driven by ``x``
+    crossing ``threshold``; ``tau`` in steps), clipped to the last step. Inputs at or below
+    ``threshold`` never fire."""
+    _check_steps(num_steps)
+    x = x.clamp(0.0, 1.0)
+    fires = x > threshold
+    if linear:
+        t = (1.0 - x) * (num_steps - 1)
+    else:
+        safe = torch.where(fires, x, torch.ones_like(x))
+        t = tau * torch.log(safe / (safe - threshold))
+    step = t.round().long().clamp(0, num_steps - 1)
+    out = torch.zeros(num_steps, *x.shape, dtype=x.dtype, device=x.device)
+    out.scatter_(0, step.unsqueeze(0), fires.to(x.dtype).unsqueeze(0))
+    return out
+
+
+def delta(x_seq: torch.Tensor, threshold: float = 0.1, off_spike: bool = False, padding: bool = False) -> torch.Tensor:
+    """Delta modulation of a sequence ``x_seq[T, B, ...]``: a spike (+1) where the value rose by at
+    least ``threshold`` since the previous step, and -1 where it fell that much if ``off_spike``.
+    The first step compares with zeros (or with itself when ``padding``)."""
+    if x_seq.dim() < 2:
+        raise ValueError(f"delta encodes a sequence x_seq[T, B, ...], got shape {tuple(x_seq.shape)}")
+    previous = torch.cat([x_seq[:1] if padding else torch.zeros_like(x_seq[:1]), x_seq[:-1]])
+    change = x_seq - previous
+    out = (change >= threshold).to(x_seq.dtype)
+    if off_spike:
+        out = out - (change <= -threshold).to(x_seq.dtype)
+    return out
+
+
+def direct(x: torch.Tensor, num_steps: int) -> torch.Tensor:
+    """Direct input: the value itself as an input current at each of ``num_steps`` steps."""
+    _check_steps(num_steps)
+    return x.unsqueeze(0).expand(num_steps, *x.shape).contiguous()
+
+
+ENCODERS = ("rate", "latency", "direct")
+
+
+def make_encoder(name: str, num_steps: int, **options) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A batch encoder ``x[B, ...] -> [T, B, ...]`` by name: "rate", "latency" or "direct"
+    (delta needs a sequence and is called directly)."""
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; expected one of {list(ENCODERS)}")
+    _check_steps(num_steps)
+    fn = {"rate": rate, "latency": latency, "direct": direct}[name]
+    return lambda x: fn(x, num_steps, **options)

@@ -1,0 +1,254 @@
+"""The ``neurosim train`` job: data set by name, a spiking MLP, the Trainer, results and plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Dict, Optional, Tuple
+
+import torch
+
+DATASET_FORMS = "digits | nmnist:DIR | shd:FILE | synthetic"
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "digits"
+    neuron: str = "lif"
+    epochs: int = 30
+    T: int = 25
+    hidden: int = 256
+    batch_size: int = 32
+    lr: float = 2e-3
+    encoding: str = "rate"
+    beta: float = 0.9
+    tbptt: Optional[int] = None
+    clip: Optional[float] = None
+    limit: Optional[int] = None
+    seed: int = 0
+    device: Optional[str] = None
+    checkpoint: Optional[str] = None
+    resume: Optional[str] = None
+    out: str = "neurosim_train"
+    progress: bool = True
+    plots: bool = True
+
+
+@dataclass
+class PreparedData:
+    train: object
+    test: object
+    in_features: int
+    num_classes: int
+    encoder: Optional[object]
+    collate_fn: Optional[object]
+    description: str
+
+
+def _split(dataset, fraction: float, seed: int):
+    n_test = max(1, int(round(len(dataset) * fraction)))
+    generator = torch.Generator().manual_seed(seed)
+    train, test = torch.utils.data.random_split(dataset, [len(dataset) - n_test, n_test], generator=generator)
+    return train, test
+
+
+def _limit(dataset, limit: Optional[int], seed: int):
+    if limit is None or limit >= len(dataset):
+        return dataset
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit]
+    return torch.utils.data.Subset(dataset, order.tolist())
+
+
+def parse_dataset(spec: str) -> Tuple[str, Optional[str]]:
+    """``"nmnist:/data/NMNIST"`` -> ("nmnist", "/data/NMNIST"); ValueError for unknown names."""
+    name, _, path = spec.partition(":")
+    if name in ("digits", "synthetic") and not path:
+        return name, None
+    if name in ("nmnist", "shd") and path:
+        return name, path
+    raise ValueError(f"unknown data set {spec!r}; expected {DATASET_FORMS}")
+
+
+def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
+    """The train and test sets, input size, classes, encoder and collate for ``config.dataset``."""
+    from neurosim import data
+    from neurosim.training.encoders import make_encoder
+
+    name, path = parse_dataset(config.dataset)
+    if name == "digits":
+        train, test = data.digits_datasets(seed=config.seed)
+        return PreparedData(_limit(train, config.limit, config.seed), _limit(test, config.limit, config.seed + 1),
+                            64, 10, make_encoder(config.encoding, config.T), None,
+                            f"scikit-learn digits, {config.encoding}-encoded, T={config.T}")
+    if name == "synthetic":
+        path = os.path.join(workdir, "synthetic_nmnist")
+        if not os.path.isdir(path):
+            data.make_synthetic_nmnist(path, {"Train": 30, "Test": 10}, seed=config.seed)
+        name = "nmnist"
+    if name == "nmnist":
+        split_dirs = os.path.isdir(os.path.join(path, "Train")) and os.path.isdir(os.path.join(path, "Test"))
+        if split_dirs:
+            train_events, test_events = data.NMNISTFolder(path, train=True), data.NMNISTFolder(path, train=False)
+            classes = max(train_events.classes + test_events.classes) + 1
+        else:
+            events = data.NMNISTFolder(path)
+            classes = max(events.classes) + 1
+            train_events, test_events = _split(events, 0.2, config.seed)
+        frames = dict(sensor_size=data.NMNIST_SENSOR_SIZE, n_time_bins=config.T, spatial_factor=0.5,
+                      num_classes=classes)
+        train, test = data.EventFrames(train_events, **frames), data.EventFrames(test_events, **frames)
+        description = f"N-MNIST layout files in {path}, 17x17x2 frames (tonic Downsample 0.5), T={config.T}"
+    else:  # shd
+        shd = data.SHDFile(path)
+        test_path = path.replace("train", "test") if "train" in os.path.basename(path) else None
+        if test_path and os.path.isfile(test_path):
+            train_events, test_events = shd, data.SHDFile(test_path)
+            classes = max(shd.classes + test_events.classes) + 1
+        else:
+            classes = max(shd.classes) + 1
+            train_events, test_events = _split(shd, 0.2, config.seed)
+        frames = dict(sensor_size=data.SHD_SENSOR_SIZE, n_time_bins=config.T, spatial_factor=0.1, num_classes=classes)
+        train, test = data.EventFrames(train_events, **frames), data.EventFrames(test_events, **frames)
+        description = f"SHD layout file {path}, 70 channels (tonic Downsample 0.1), T={config.T}"
+    features = train.frame_shape[0]
+    return PreparedData(_limit(train, config.limit, config.seed), _limit(test, config.limit, config.seed + 1),
+                        features, classes, None, data.time_major_collate, description)
+
+
+@torch.no_grad()
+def _record_sample(model, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Spikes (and LIF membranes) of every neuron layer for one input ``x[T, 1, F]``."""
+    from neurosim.training.monitors import spiking_layers
+
+    layers = spiking_layers(model)
+    recorded: Dict[str, torch.Tensor] = {}
+    handles = []
+    for name, layer in layers.items():
+        def hook(_m, _inp, out, name=name):
+            recorded[name] = (out.spikes if hasattr(out, "spikes") else out).detach().cpu()
+            if getattr(out, "membrane", None) is not None:
+                recorded[name + ".membrane"] = out.membrane.detach().cpu()
+        handles.append(layer.register_forward_hook(hook))
+        if hasattr(layer, "record_membrane"):
+            layer.record_membrane = True
+    try:
+        model.eval()
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        for layer in layers.values():
+            if hasattr(layer, "record_membrane"):
+                layer.record_membrane = False
+    return recorded
+
+
+def write_plots(out_dir: str, history, model, sample: torch.Tensor, threshold: float) -> Dict[str, str]:
+    """training_curves.png, raster.png (input and every layer for one test sample),
+    firing_rates.png and membrane.png (when the neuron records its membrane)."""
+    from matplotlib.figure import Figure
+
+    from neurosim import viz
+
+    paths = {}
+    fig = viz.training_curves(history)
+    paths["curves"] = os.path.join(out_dir, "training_curves.png")
+    fig.savefig(paths["curves"], dpi=110)
+    recorded = _record_sample(model, sample)
+    layers = [k for k in recorded if not k.endswith(".membrane")]
+    fig = Figure(figsize=(7, 2.2 * (len(layers) + 1)), layout="constrained")
+    axes = fig.subplots(len(layers) + 1, 1, sharex=True)
+    viz.spike_raster(sample.cpu() > 0, ax=axes[0], title="input", color="tab:gray")
+    for i, (ax, name) in enumerate(zip(axes[1:], layers)):
+        role = "output layer" if i == len(layers) - 1 else f"hidden layer {i + 1}"
+        viz.spike_raster(recorded[name], ax=ax, title=f"{role} ({name})")
+    paths["raster"] = os.path.join(out_dir, "raster.png")
+    fig.savefig(paths["raster"], dpi=110)
+    hidden = recorded[layers[0]]
+    fig = viz.firing_rate_histogram(hidden, title=f"firing rates, layer {layers[0]} (one sample)")
+    paths["rates"] = os.path.join(out_dir, "firing_rates.png")
+    fig.savefig(paths["rates"], dpi=110)
+    last_membrane = layers[-1] + ".membrane"
+    if last_membrane in recorded:
+        n_out = recorded[last_membrane].shape[-1]
+        fig = viz.membrane_traces(recorded[last_membrane], neurons=range(min(n_out, 5)), threshold=threshold,
+                                  title="output-layer membranes (one sample)")
+        paths["membrane"] = os.path.join(out_dir, "membrane.png")
+        fig.savefig(paths["membrane"], dpi=110)
+    return paths
+
+
+def run(config: TrainConfig, log=print) -> Dict:
+    """Trains and evaluates as ``config`` says; rank 0 writes ``results.json``, ``metrics.csv``
+    and the plots to ``config.out``. Returns the results dictionary."""
+    import neurosim
+    from neurosim.models import SpikingMLP
+    from neurosim.training.distributed import init_distributed, shutdown
+    from neurosim.training.seeding import seed_everything
+    from neurosim.training.trainer import Trainer
+
+    started = time.perf_counter()
+    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available to this torch")
+    dist = init_distributed(device)
+    if dist.enabled and device.startswith("cuda"):
+        device = f"cuda:{dist.local_rank}"
+    if dist.is_main:
+        os.makedirs(config.out, exist_ok=True)
+    seed_everything(config.seed)
+    prepared = prepare_data(config, config.out)
+    neuron_options = {"beta": config.beta} if config.neuron == "lif" else {}
+    model = SpikingMLP([prepared.in_features, config.hidden, prepared.num_classes], neuron=config.neuron,
+                       neuron_options=neuron_options)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
+    trainer = Trainer(model, optimizer, loss="ce_count", scheduler=scheduler, encoder=prepared.encoder,
+                      device=device, tbptt_steps=config.tbptt, clip_grad_norm=config.clip,
+                      batch_size=config.batch_size, collate_fn=prepared.collate_fn, seed=config.seed,
+                      log_dir=config.out, progress=config.progress)
+    if dist.is_main:
+        log(f"neurosim train: {prepared.description}; {len(prepared.train)} train / {len(prepared.test)} test "
+            f"samples; {config.neuron} network {prepared.in_features}-{config.hidden}-{prepared.num_classes}; "
+            f"{config.epochs} epochs on {device}" + (f" x {dist.world_size} processes" if dist.enabled else ""))
+    history = trainer.fit(prepared.train, prepared.test, epochs=config.epochs, checkpoint=config.checkpoint,
+                          resume=config.resume)
+    test = trainer.evaluate(prepared.test)
+    wall = time.perf_counter() - started
+    results = {
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "epochs": trainer.epoch,
+        "final_train_loss": history[-1]["train_loss"] if history else None,
+        "final_train_accuracy": history[-1]["train_accuracy"] if history else None,
+        "wall_time_s": wall,
+        "dataset": config.dataset,
+        "data": prepared.description,
+        "train_samples": len(prepared.train),
+        "test_samples": len(prepared.test),
+        "neuron": config.neuron,
+        "layers": [prepared.in_features, config.hidden, prepared.num_classes],
+        "world_size": dist.world_size,
+        "device": device,
+        "torch": torch.__version__,
+        "neurosim": neurosim.__version__,
+        "config": asdict(config),
+        "history": history,
+    }
+    if dist.is_main:
+        if config.plots:
+            try:
+                x, _ = next(iter(torch.utils.data.DataLoader(prepared.test, batch_size=1,
+                                                             collate_fn=prepared.collate_fn)))
+                sample = trainer.prepare_inputs(x)
+                results["plots"] = write_plots(config.out, history, trainer.module, sample, threshold=1.0)
+            except ImportError as e:  # matplotlib is optional
+                log(f"plots skipped: {e}")
+        with open(os.path.join(config.out, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        log(f"test accuracy {100 * results['test_accuracy']:.2f} % on {results['test_samples']} samples "
+            f"after {results['epochs']} epochs; wall time {wall:.1f} s; wrote {config.out}/results.json")
+    shutdown()
+    return results

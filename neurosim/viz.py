@@ -1,0 +1,96 @@
+"""Plots of spiking activity and training runs (matplotlib, figure objects without pyplot, so
+they work headless and in threads). Each function returns its ``Figure`` or draws on ``ax``."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+
+def _figure(ax, figsize):
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _as_time_by_neuron(values, sample: int, name: str) -> np.ndarray:
+    a = values.detach().cpu().float().numpy() if isinstance(values, torch.Tensor) else np.asarray(values, float)
+    if a.ndim == 3:  # [T, B, N]: pick one sample
+        a = a[:, sample]
+    elif a.ndim > 3:
+        a = a[:, sample].reshape(a.shape[0], -1)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be [T, N] or [T, B, ...], got shape {a.shape}")
+    return a
+
+
+def spike_raster(spikes, sample: int = 0, ax=None, title: Optional[str] = None, color: str = "k",
+                 marker_size: float = 4.0):
+    """Dot per spike: time step on x, neuron index on y. ``spikes`` [T, N] or [T, B, ...]."""
+    s = _as_time_by_neuron(spikes, sample, "spikes")
+    fig, ax = _figure(ax, (6, 3))
+    t, n = np.nonzero(s > 0.5)
+    ax.scatter(t, n, s=marker_size, c=color, marker="|", linewidths=0.8)
+    ax.set_xlim(-0.5, s.shape[0] - 0.5)
+    ax.set_ylim(-0.5, s.shape[1] - 0.5)
+    ax.set_xlabel("time step")
+    ax.set_ylabel("neuron")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def membrane_traces(membrane, neurons: Sequence[int] = (0, 1, 2), sample: int = 0, threshold: Optional[float] = None,
+                    ax=None, title: Optional[str] = None):
+    """Membrane potential over time of a few neurons, with the threshold as a dashed line."""
+    m = _as_time_by_neuron(membrane, sample, "membrane")
+    fig, ax = _figure(ax, (6, 3))
+    for i in neurons:
+        if not 0 <= i < m.shape[1]:
+            raise ValueError(f"neuron {i} out of range [0, {m.shape[1]})")
+        ax.plot(m[:, i], label=f"neuron {i}")
+    if threshold is not None:
+        ax.axhline(threshold, ls="--", c="gray", lw=1, label="threshold")
+    ax.set_xlabel("time step")
+    ax.set_ylabel("membrane")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def firing_rate_histogram(spikes, ax=None, bins: int = 20, title: Optional[str] = None):
+    """Histogram over neurons of the firing rate (spikes per step, averaged over time and batch)."""
+    s = spikes.detach().cpu().float() if isinstance(spikes, torch.Tensor) else torch.as_tensor(spikes, dtype=torch.float32)
+    if s.dim() < 2:
+        raise ValueError(f"spikes must be [T, N] or [T, B, ...], got shape {tuple(s.shape)}")
+    rates = (s.mean(dim=(0, 1)) if s.dim() > 2 else s.mean(0)).reshape(-1).numpy()
+    fig, ax = _figure(ax, (4, 3))
+    ax.hist(rates, bins=bins, range=(0, max(1e-6, float(rates.max()))), color="tab:blue")
+    ax.set_xlabel("firing rate (spikes / step)")
+    ax.set_ylabel("neurons")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def training_curves(history: List[Dict[str, float]]):
+    """Loss and accuracy per epoch (train, and validation/test when present)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    epochs = [h["epoch"] for h in history]
+    for key, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
+        for prefix, label in (("train_", "train"), ("val_", "test")):
+            if history and prefix + key in history[0]:
+                ax.plot(epochs, [h[prefix + key] for h in history], marker=".", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.legend()
+    return fig

@@ -1,0 +1,24 @@
+"""Worker for tests/test_distributed.py, launched by torchrun: one training step of a small
+spiking MLP with DistributedDataParallel, each process on its half of a global batch of 8.
+Rank 0 saves the parameters to the path given as the first argument."""
+
+import sys
+
+import torch
+
+from neurosim.models import SpikingMLP
+from neurosim.training import Trainer, init_distributed, make_encoder
+
+from ddp_reference import GLOBAL_BATCH, LR, build, dataset  # noqa: E402  (beside this file)
+
+context = init_distributed("cpu")
+assert context.world_size == 2, context
+model = build()
+trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=LR), encoder=make_encoder("direct", 10),
+                  batch_size=GLOBAL_BATCH // context.world_size, shuffle=False, progress=False, device="cpu")
+trainer.fit(dataset(), epochs=1)
+assert trainer.history[0]["train_accuracy"] >= 0  # metrics were reduced over both processes
+if context.is_main:
+    torch.save({k: v.detach().clone() for k, v in trainer.module.state_dict().items()}, sys.argv[1])
+torch.distributed.barrier()
+torch.distributed.destroy_process_group()

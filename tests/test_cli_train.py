@@ -1,0 +1,85 @@
+"""`neurosim train`: results.json, plots, data sets by name, checkpoint/resume, clear errors."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import neurosim
+from neurosim import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytest.importorskip("sklearn")
+
+
+@pytest.fixture(autouse=True)
+def _keep_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_train_subprocess_writes_results_and_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "neurosim.cli", "train", "--epochs", "3", "--T", "8",
+                           "--limit", "400", "--hidden", "32", "--lr", "1e-2", "--no-progress", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "test accuracy" in proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert {"test_accuracy", "epochs", "final_train_loss"} <= set(results)
+    assert results["epochs"] == 3 and 0.0 <= results["test_accuracy"] <= 1.0
+    assert results["final_train_loss"] == results["history"][-1]["train_loss"]
+    assert results["test_accuracy"] > 0.3  # three short epochs already beat chance (0.1) clearly
+    for name in ("training_curves.png", "raster.png", "firing_rates.png", "membrane.png"):
+        assert (out / name).stat().st_size > 1000, name
+    with open(out / "metrics.csv") as f:
+        assert len(list(csv.DictReader(f))) == 3
+
+
+def test_python_dash_m_neurosim_works():
+    proc = subprocess.run([sys.executable, "-m", "neurosim", "train", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "--dataset" in proc.stdout and "--resume" in proc.stdout
+
+
+def test_synthetic_dataset_with_checkpoint_and_resume(tmp_path):
+    pytest.importorskip("tonic")
+    out, ck = tmp_path / "syn", tmp_path / "ck.pt"
+    common = ["train", "--dataset", "synthetic", "--T", "6", "--hidden", "16", "--no-plots", "--no-progress",
+              "--out", str(out), "--checkpoint", str(ck)]
+    assert cli.main(common + ["--epochs", "1"]) == 0
+    assert cli.main(common + ["--epochs", "2", "--resume", str(ck)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["epochs"] == 2 and len(results["history"]) == 2
+    assert results["train_samples"] == 300 and results["test_samples"] == 100  # Train/ and Test/ folders
+    assert results["layers"] == [2 * 17 * 17, 16, 10]
+
+
+def test_shd_file(tmp_path):
+    pytest.importorskip("tonic")
+    path = neurosim.data.make_synthetic_shd(tmp_path / "shd_train.h5", n_samples=40, n_classes=4)
+    out = tmp_path / "shd"
+    assert cli.main(["train", "--dataset", f"shd:{path}", "--epochs", "1", "--T", "10", "--hidden", "16",
+                     "--no-plots", "--no-progress", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["layers"] == [70, 16, 4] and results["test_samples"] == 8
+
+
+def test_errors_are_one_clear_line(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", "cifar10"]) == 2
+    assert "unknown data set 'cifar10'" in capsys.readouterr().err
+    assert cli.main(["train", "--dataset", f"nmnist:{tmp_path / 'nowhere'}", "--out", str(tmp_path / "o")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert cli.main(["train", "--epochs", "1", "--limit", "20", "--no-plots", "--no-progress",
+                     "--resume", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "o")]) == 2
+    assert "bad.pt" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert cli.main(["train", "--device", "cuda", "--out", str(tmp_path / "o")]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
