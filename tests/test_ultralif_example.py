@@ -42,3 +42,13 @@ def test_rate_encoding_follows_p_equal_half_x(example):
     torch.testing.assert_close(spikes.mean((0, 1)), torch.tensor([0.0, 0.25, 0.5]), atol=0.02, rtol=0)
     direct = example.encode(x, steps=2, generator=torch.Generator(), encoding="direct")
     assert torch.equal(direct[1], x)
+
+
+def test_synthetic_event_frames_feed_the_same_network(example):
+    pytest.importorskip("tonic")
+    (x_train, y_train), (x_test, y_test) = example.load_synthetic_events(steps=2)
+    assert x_train.shape == (2, 600, 17 * 17 * 2) and x_test.shape == (2, 200, 17 * 17 * 2)
+    assert sorted(set(y_train.tolist())) == list(range(10))
+    assert x_train.sum() > 0 and (x_train >= 0).all()  # event counts
+    logits, spikes = example.OneHiddenLayerSNN("ultradlif", n_in=x_train.shape[-1])(x_train[:, :8])
+    assert logits.shape == (8, 10) and spikes.shape == (2, 8, 64)

@@ -48,10 +48,12 @@ def synthetic_nmnist_events(label: int, rng: np.random.Generator, *, n_classes: 
 
 
 def make_synthetic_nmnist(root, splits: Optional[Dict[str, int]] = None, n_classes: int = 10,
-                          seed: int = 0) -> str:
+                          seed: int = 0, **event_options) -> str:
     """Writes N-MNIST-layout ``.bin`` files ``root/<split>/<label>/<index>.bin``.
 
-    ``splits`` maps a folder name to samples per class (default ``{"Train": 20, "Test": 10}``).
+    ``splits`` maps a folder name to samples per class (default ``{"Train": 20, "Test": 10}``);
+    ``event_options`` (``events_per_pixel``, ``noise_events``) set the difficulty, see
+    :func:`synthetic_nmnist_events`.
     Returns ``root``; read it with :class:`neurosim.data.NMNISTFolder` or tonic's reader.
     """
     splits = {"Train": 20, "Test": 10} if splits is None else splits
@@ -61,7 +63,7 @@ def make_synthetic_nmnist(root, splits: Optional[Dict[str, int]] = None, n_class
             folder = os.path.join(os.fspath(root), split, str(label))
             os.makedirs(folder, exist_ok=True)
             for i in range(per_class):
-                events = synthetic_nmnist_events(label, rng, n_classes=n_classes)
+                events = synthetic_nmnist_events(label, rng, n_classes=n_classes, **event_options)
                 write_nmnist(os.path.join(folder, f"{i:05d}.bin"), events)
     return os.fspath(root)
 
