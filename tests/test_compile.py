@@ -29,3 +29,21 @@ def test_compile_fullgraph_matches_eager(backend):
     assert torch.equal(out, eager)
     for p, g in zip(model.parameters(), grads):
         torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not _compiler_available(), reason="no C++ compiler for the inductor backend")
+@pytest.mark.skipif(not any(b == "cpp" for b, _ in NATIVE), reason="native extension not built")
+@pytest.mark.parametrize("neuron", ["UltraPLIF", "UltraDPLIF"])
+def test_compile_fullgraph_ultra_neurons(neuron):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), getattr(neurosim, neuron)(backend="cpp"))
+    x = torch.randn(12, 3, 6)
+    eager = model(x)
+    eager.sum().backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    out = torch.compile(model, fullgraph=True)(x)
+    out.sum().backward()
+    torch.testing.assert_close(out, eager, rtol=1e-6, atol=1e-7)
+    for p, g in zip(model.parameters(), grads):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
