@@ -3,7 +3,7 @@ training step with loss = spikes.sum()), measured in one run with the implementa
 round by round (best total time per implementation). Target: UltraLIF forward+backward <= 1.5x
 LIF at n = 8192. Prints a table and writes JSON.
 
-    python benchmarks/ultralif_vs_lif.py [--sizes 512 8192] [--rounds 3] [--out benchmarks/results]
+    python benchmarks/ultralif_vs_lif.py [--sizes 512 2048 8192] [--rounds 5] [--ring-max-n 2048]
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from neurosim.bench.lif import measure
 TARGET_RATIO = 1.5
 
 
-def implementations(n: int, device: torch.device, reference_max_n: int) -> list[str]:
+def implementations(n: int, device: torch.device, reference_max_n: int, ring_max_n: int = 0) -> list[str]:
     native = "cuda" if device.type == "cuda" else "cpp"
-    names = [f"neurosim-{native}", f"ultralif-{native}", f"ultradlif-{native}"]
+    names = [f"neurosim-{native}", f"ultralif-{native}"]
+    if n <= ring_max_n:
+        names.append(f"ultradlif-{native}")
     if n <= reference_max_n:  # the pure-PyTorch reference: what a hand-written UltraLIF costs
         names.append("ultralif-torch")
     return names
@@ -33,9 +35,10 @@ def implementations(n: int, device: torch.device, reference_max_n: int) -> list[
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 8192])
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best total counts")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; the best total counts")
     parser.add_argument("--reps", type=int, default=3, help="timed steps per implementation and round")
     parser.add_argument("--reference-max-n", type=int, default=512)
+    parser.add_argument("--ring-max-n", type=int, default=2048, help="largest n for UltraDLIF")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=os.path.join("benchmarks", "results"))
     args = parser.parse_args(argv)
@@ -43,7 +46,7 @@ def main(argv=None) -> int:
     best = {}
     for _ in range(args.rounds):
         for n in args.sizes:
-            for impl in implementations(n, device, args.reference_max_n):
+            for impl in implementations(n, device, args.reference_max_n, args.ring_max_n):
                 r = measure(impl, "lif", n, device, reps=args.reps)
                 key = (impl, n)
                 if key not in best or r.best_total_ms < best[key].best_total_ms:
