@@ -147,6 +147,16 @@ class RingTrack:
         v = velocity.to(torch.float64).unsqueeze(-1) / self.velocity_scale
         return torch.cat([v.clamp_min(0), (-v).clamp_min(0)], dim=-1).to(self.dtype)
 
+    def replicate(self, copies: int, *, sim: int = 0, seed=None) -> "RingTrack":
+        """``copies`` agents on simulation ``sim``'s place fields, each from a random start."""
+        if not 0 <= sim < self.batch:
+            raise ValueError(f"sim: expected 0 <= sim < {self.batch}, got {sim}")
+        clone = RingTrack(copies, self.length, self.centres.shape[1], self.width, self.speed_mean, self.speed_sd,
+                          self.speed_coherence, self.dt, seed=seed, dtype=self.dtype)
+        clone.velocity_scale = self.velocity_scale
+        clone.centres = self.centres[sim:sim + 1].expand(copies, -1).clone()
+        return clone
+
     def remap(self) -> None:
         """Shuffles the place fields among the place cells (a fresh permutation per simulation)."""
         order = torch.argsort(torch.rand(self.centres.shape, generator=self.generator), dim=1)

@@ -188,23 +188,25 @@ class HelmholtzHippocampus:
     def weights(self) -> dict:
         return {"p_apical": self.w_p_apical, "g_basal": self.w_g_basal, "g_apical": self.w_g_apical}
 
-    def replicate(self, copies: int, *, seed=None) -> "HelmholtzHippocampus":
-        """A new model with ``copies`` simulations, each a copy of simulation 0 (weights, traces,
-        activity, loss state); e.g. to run many test trials of one trained network at once."""
+    def replicate(self, copies: int, *, sim: int = 0, seed=None) -> "HelmholtzHippocampus":
+        """A new model with ``copies`` simulations, each a copy of simulation ``sim`` (weights,
+        traces, activity, loss state); e.g. to run many test trials of one trained network at once."""
         if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
             raise ValueError(f"copies: expected an int >= 1, got {copies!r}")
+        if not 0 <= sim < self.batch:
+            raise ValueError(f"sim: expected 0 <= sim < {self.batch}, got {sim}")
         clone = HelmholtzHippocampus(self.config, copies, dtype=self.dtype, device=self.device, seed=seed,
                                      backend=self.backend)
         for name in ("w_p_apical", "w_g_basal", "w_g_apical", "trace_p_apical", "trace_g_basal", "trace_g_apical",
                      "g_apical_input", "last_velocity_cells"):
-            src = getattr(self, name)[:1]
+            src = getattr(self, name)[sim:sim + 1]
             setattr(clone, name, src.expand(copies, *src.shape[1:]).contiguous())
         for name in ("p_rates", "g_rates", "noise_p", "noise_g"):
-            src = getattr(self, name)[:, :1]
+            src = getattr(self, name)[:, sim:sim + 1]
             setattr(clone, name, src.expand(src.shape[0], copies, src.shape[2]).contiguous())
         clone.time, clone.steps_done = self.time, self.steps_done
         if self._loss_state is not None:
-            clone._loss_state = np.repeat(self._loss_state[:1], copies, axis=0)
+            clone._loss_state = np.repeat(self._loss_state[sim:sim + 1], copies, axis=0)
         return clone
 
     # ------------------------------------------------------------------------------------- running
