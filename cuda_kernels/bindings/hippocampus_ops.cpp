@@ -53,14 +53,14 @@ HippocampusStepLaunch prepare(const at::Tensor& v_basal, const at::Tensor& v_api
   const int64_t S = v_basal.size(0), N = v_basal.size(1);
   check_like(v_basal, v_basal, "v_basal", {S, N});
   check_like(v_apical, v_basal, "v_apical", {S, N});
-  check_like(noise, v_basal, "noise", {S, 2, N});
-  check_like(draws, v_basal, "draws", {S, 2, N});
+  check_like(noise, v_basal, "noise", {2, S, N});
+  check_like(draws, v_basal, "draws", {2, S, N});
   check_compartment(w_basal, trace_basal, x_basal, v_basal, "basal");
   check_compartment(w_apical, trace_apical, x_apical, v_basal, "apical");
   check_params(basal_params, basal_dendrite, "basal");
   check_params(apical_params, apical_dendrite, "apical");
-  rates = at::empty({S, 3, N}, v_basal.options());
-  errors = at::empty({S, 2, N}, v_basal.options());
+  rates = at::empty({3, S, N}, v_basal.options());
+  errors = at::empty({2, S, N}, v_basal.options());
   HippocampusStepLaunch l{};
   l.v_basal = v_basal.data_ptr(); l.v_apical = v_apical.data_ptr();
   l.noise = noise.data_ptr(); l.draws = draws.data_ptr();

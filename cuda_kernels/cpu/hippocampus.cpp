@@ -8,8 +8,9 @@
 namespace neurosim {
 namespace {
 
-// Roughly the number of synapse updates below which a step is not worth splitting over threads.
-constexpr int64_t kSerialWork = 32768;
+// Roughly the number of synapse updates below which a step is not worth splitting over threads:
+// waking OpenMP workers costs tens of microseconds (far more on a busy machine), one row ~0.3 us.
+constexpr int64_t kSerialWork = 1 << 18;
 
 template <typename A>
 void step_typed(const HippocampusStepLaunch& launch) {

@@ -65,7 +65,7 @@ def _fake_step(v_basal, v_apical, noise, draws, w_basal, trace_basal, x_basal, w
                x_apical, apical_fraction, pi_rate, basal_params, apical_params, basal_dendrite,
                apical_dendrite):
     sims, neurons = v_basal.shape
-    return v_basal.new_empty((sims, 3, neurons))
+    return v_basal.new_empty((3, sims, neurons))
 
 
 if native_built():
@@ -98,8 +98,8 @@ def check_layer_step(v_basal, v_apical, noise, draws, w_basal, trace_basal, x_ba
     sims, neurons = v_basal.shape
     _check_tensor(v_basal, "v_basal", (sims, neurons), v_basal)
     _check_tensor(v_apical, "v_apical", (sims, neurons), v_basal)
-    _check_tensor(noise, "noise", (sims, 2, neurons), v_basal)
-    _check_tensor(draws, "draws", (sims, 2, neurons), v_basal)
+    _check_tensor(noise, "noise", (2, sims, neurons), v_basal)
+    _check_tensor(draws, "draws", (2, sims, neurons), v_basal)
     for name, w, trace, x in (("basal", w_basal, trace_basal, x_basal), ("apical", w_apical, trace_apical, x_apical)):
         if not isinstance(x, torch.Tensor) or x.dim() != 2:
             raise ValueError(f"x_{name}: expected an [S, inputs] tensor")
@@ -133,7 +133,7 @@ def hippocampus_layer_step(v_basal, v_apical, noise, draws, w_basal, trace_basal
                            trace_apical, x_apical, *, apical_fraction: float, pi_rate: float,
                            basal: CompartmentConstants, apical: CompartmentConstants,
                            backend: str = "auto") -> torch.Tensor:
-    """One validated layer step; returns rates [S, 3, N] (basal, apical, soma) and updates ``noise``,
+    """One validated layer step; returns rates [3, S, N] (basal, apical, soma) and updates ``noise``,
     the weights and the traces of compartments with eta > 0 in place. ``apical_fraction`` is the
     weight of the apical compartment at the soma (0 = wake, basal drives; 1 = sleep, apical drives)."""
     check_layer_step(v_basal, v_apical, noise, draws, w_basal, trace_basal, x_basal, w_apical, trace_apical,

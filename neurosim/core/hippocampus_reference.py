@@ -1,7 +1,7 @@
 """Pure-PyTorch reference of the hippocampal layer step (the native op's specification).
 
 It mutates ``noise``, the weights and the plasticity traces in place, exactly like
-``torch.ops.neurosim.hippocampus_layer_step``, and returns the rates ``[S, 3, N]``
+``torch.ops.neurosim.hippocampus_layer_step``, and returns the rates ``[3, S, N]``
 (basal, apical, soma). See cuda_kernels/include/neurosim/hippocampus.h for the equations.
 """
 
@@ -43,13 +43,13 @@ def hippocampus_layer_step_reference(v_basal, v_apical, noise, draws, w_basal, t
     for c, (v, params, dendrite) in enumerate(((v_basal, basal_params, basal_dendrite),
                                                 (v_apical, apical_params, apical_dendrite))):
         keep, kick, gain = params[0], params[1], params[2]
-        noise[:, c].copy_(keep * noise[:, c] + kick * draws[:, c])
+        noise[c].copy_(keep * noise[c] + kick * draws[c])
         rate, slope = _rate_and_slope(v, dendrite)
-        rates.append(rate + gain * noise[:, c])
+        rates.append(rate + gain * noise[c])
         errors.append(slope)
     soma = (1 - apical_fraction) * rates[0] + apical_fraction * rates[1]
     err_basal = (soma - rates[0]) * errors[0]
     err_apical = (soma - rates[1]) * errors[1]
     _learn(w_basal, trace_basal, x_basal, err_basal, pi_rate, basal_params)
     _learn(w_apical, trace_apical, x_apical, err_apical, pi_rate, apical_params)
-    return torch.stack([rates[0], rates[1], soma], dim=1)
+    return torch.stack([rates[0], rates[1], soma])

@@ -62,7 +62,9 @@ NEUROSIM_HD A sign_of(A w) {
 }
 
 // Raw pointers of one layer step. Rows are (simulation s, neuron i), row index = s * N + i.
-// rates: [S, 3, N] (basal, apical, soma); noise/draws/errors: [S, 2, N] (basal, apical);
+// Compartment-major layouts keep each compartment's [S, N] block contiguous (the soma block feeds
+// the next matrix product directly): rates [3, S, N] (basal, apical, soma); noise, draws and
+// errors [2, S, N] (basal, apical);
 // w_c / trace_c: [S, N, cols_c]; x_c: [S, inputs_c]; cols_c is inputs_c or inputs_c + 1 (bias).
 template <typename A> struct HippocampusStepArgs {
   const A* v_basal;
@@ -82,8 +84,8 @@ template <typename A> struct HippocampusStepArgs {
 // Dendrites and soma of one neuron of one simulation; writes its rates and both errors.
 template <typename A>
 NEUROSIM_HD void hippocampus_neuron(const HippocampusStepArgs<A>& p, int64_t row) {
-  const int64_t s = row / p.neurons, i = row % p.neurons;
-  const int64_t nb = (s * 2) * p.neurons + i, na = nb + p.neurons;
+  const int64_t block = p.sims * p.neurons;
+  const int64_t nb = row, na = block + row;
   const A vb = p.v_basal[row], va = p.v_apical[row];
   const A xi_b = p.basal.noise_keep * p.noise[nb] + p.basal.noise_kick * p.draws[nb];
   const A xi_a = p.apical.noise_keep * p.noise[na] + p.apical.noise_kick * p.draws[na];
@@ -92,10 +94,9 @@ NEUROSIM_HD void hippocampus_neuron(const HippocampusStepArgs<A>& p, int64_t row
   const A rb = dendrite_rate(vb, p.basal.dendrite) + p.basal.noise_gain * xi_b;
   const A ra = dendrite_rate(va, p.apical.dendrite) + p.apical.noise_gain * xi_a;
   const A soma = (A(1) - p.apical_fraction) * rb + p.apical_fraction * ra;
-  const int64_t r0 = (s * 3) * p.neurons + i;
-  p.rates[r0] = rb;
-  p.rates[r0 + p.neurons] = ra;
-  p.rates[r0 + 2 * p.neurons] = soma;
+  p.rates[row] = rb;
+  p.rates[block + row] = ra;
+  p.rates[2 * block + row] = soma;
   p.errors[nb] = (soma - rb) * dendrite_slope(vb, p.basal.dendrite);
   p.errors[na] = (soma - ra) * dendrite_slope(va, p.apical.dendrite);
 }
@@ -121,8 +122,7 @@ NEUROSIM_HD CompartmentView<A> compartment_view(const HippocampusStepArgs<A>& p,
 
 template <typename A>
 NEUROSIM_HD A error_of_row(const HippocampusStepArgs<A>& p, int which, int64_t row) {
-  const int64_t s = row / p.neurons, i = row % p.neurons;
-  return p.errors[(s * 2 + which) * p.neurons + i];
+  return p.errors[which * p.sims * p.neurons + row];
 }
 
 // One weight element (row * cols + col) of one compartment: the CUDA kernels' per-thread body.
