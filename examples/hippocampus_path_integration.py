@@ -141,9 +141,13 @@ def main(argv=None):
         track.speed_mean = 0.2
         model.config.eta = dict(model.config.eta, g_apical=0.0)  # freeze the ring (recurrent and CVC weights)
         model.reset_activity()
-        # Just after the remap: a decoder fitted on 10 min of wake-mode activity, no relearning.
-        r, pos = collect(model, track, args.decoder_minutes, steps_per_minute, sample_every, "wake")
-        just_after = path_integration_trials(model, track, PositionDecoder(track.length, args.decoder).fit(r, pos),
+        # Just after the remap: a decoder fitted on 10 min of wake-mode activity, no relearning. As in
+        # the authors' notebook this probe is a side branch (they remap again before retraining): it runs
+        # on a copy, so the retraining below starts right at the remap.
+        probe_model, probe_track = model.replicate(1, seed=args.seed + 6), track.replicate(1, seed=args.seed + 6)
+        r, pos = collect(probe_model, probe_track, args.decoder_minutes, steps_per_minute, sample_every, "wake")
+        just_after = path_integration_trials(probe_model, probe_track,
+                                             PositionDecoder(track.length, args.decoder).fit(r, pos),
                                              trials=args.trials, spin_up_steps=second, test_steps=second,
                                              seed=args.seed + 4)
         _, rates, positions = train(model, track, args.remap_minutes, steps_per_minute, args.decoder_minutes,
