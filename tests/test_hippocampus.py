@@ -1,0 +1,254 @@
+"""The theta-gated hippocampal model: the fused layer-step op against its PyTorch reference,
+opcheck, the gate, the learning rule's wake/sleep gating, short training and path-integration runs
+at toy size, environments, and bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import NATIVE, needs_native
+from neurosim.core.hippocampus_op import CompartmentConstants, hippocampus_layer_step
+from neurosim.models.hippocampus import (GaussianProcessLatents, HelmholtzHippocampus, HippocampusConfig,
+                                         LatentMixing, RingTrack, ThetaGate)
+from neurosim.models.hippocampus.analysis import PositionDecoder, autocorrelation, path_integration_trials
+
+DEVICES = [d for _, d in NATIVE]
+
+
+def step_inputs(S=3, N=7, Mb=5, Ma=9, bias_basal=True, bias_apical=False, dtype=torch.float64, device="cpu",
+                seed=0):
+    g = torch.Generator().manual_seed(seed)
+
+    def r(*shape, scale=1.0):
+        return (torch.randn(*shape, generator=g, dtype=torch.float64) * scale).to(device, dtype)
+
+    return [r(S, N), r(S, N), r(2, S, N, scale=0.1), r(2, S, N), r(S, N, Mb + bias_basal), r(S, N, Mb + bias_basal, scale=0.1),
+            r(S, Mb), r(S, N, Ma + bias_apical), r(S, N, Ma + bias_apical, scale=0.1), r(S, Ma)]
+
+
+def constants(dendrite_basal="retanh", dendrite_apical="linear", eta_basal=0.01, eta_apical=0.02):
+    basal = CompartmentConstants.make(dt=0.025, noise_sd=0.01, noise_tau=0.3, eta=eta_basal, l1=1e-3, l2=5e-3,
+                                      dendrite=dendrite_basal)
+    apical = CompartmentConstants.make(dt=0.025, noise_sd=0.05, noise_tau=0.3, eta=eta_apical,
+                                       dendrite=dendrite_apical)
+    return basal, apical
+
+
+@needs_native
+@pytest.mark.parametrize("backend,device", NATIVE)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dendrites", [("linear", "linear"), ("retanh", "linear"), ("retanh", "retanh")])
+@pytest.mark.parametrize("bias", [(True, False), (False, True)])
+@pytest.mark.parametrize("fraction", [0.0, 0.35, 1.0])
+def test_layer_step_matches_reference(backend, device, dtype, dendrites, bias, fraction):
+    basal, apical = constants(*dendrites)
+    ours = step_inputs(bias_basal=bias[0], bias_apical=bias[1], dtype=dtype, device=device)
+    ref = [t.clone() for t in ours]
+    for _ in range(3):  # several steps: the traces and weights carry over
+        out = hippocampus_layer_step(*ours, apical_fraction=fraction, pi_rate=0.25, basal=basal, apical=apical,
+                                     backend=backend)
+        expected = hippocampus_layer_step(*ref, apical_fraction=fraction, pi_rate=0.25, basal=basal, apical=apical,
+                                          backend="torch")
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(out, expected, **tol)
+    for name, a, b in zip(("noise", "w_basal", "trace_basal", "w_apical", "trace_apical"),
+                          (ours[2], ours[4], ours[5], ours[7], ours[8]), (ref[2], ref[4], ref[5], ref[7], ref[8])):
+        torch.testing.assert_close(a, b, **tol, msg=name)
+
+
+@needs_native
+def test_layer_step_frozen_compartment_is_untouched():
+    basal, apical = constants(eta_basal=0.0)
+    ins = step_inputs()
+    w_before, trace_before = ins[4].clone(), ins[5].clone()
+    hippocampus_layer_step(*ins, apical_fraction=0.5, pi_rate=0.25, basal=basal, apical=apical, backend="cpp")
+    assert torch.equal(ins[4], w_before) and torch.equal(ins[5], trace_before)
+    assert not torch.equal(ins[7], step_inputs()[7])  # while the plastic one moved
+
+
+@needs_native
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_opcheck_hippocampus_layer_step(device, dtype):
+    basal, apical = constants()
+    args = tuple(step_inputs(dtype=dtype, device=device)) + (0.25, 0.25, basal.params(), apical.params(),
+                                                                basal.dendrite, apical.dendrite)
+    torch.library.opcheck(torch.ops.neurosim.hippocampus_layer_step.default, args)
+
+
+def test_theta_gate_5hz_at_25ms_gives_4_wake_then_4_sleep():
+    model = HelmholtzHippocampus(HippocampusConfig.latents(), 1, seed=0)
+    apical = model.gate_schedule(24)
+    assert apical.tolist() == [0, 0, 0, 0, 1, 1, 1, 1] * 3  # wake = basal drives = apical weight 0
+    assert model.gate_schedule(5, "wake").tolist() == [0] * 5
+    assert model.gate_schedule(5, "sleep").tolist() == [1] * 5
+
+
+def test_theta_gate_maps_to_the_authors_code():
+    """wake(t) = 1 - theta_code(t + half a period), theta_code written from the authors' definition."""
+    gate = ThetaGate(5.0)
+    t = np.arange(200) * 0.025 + 0.0125  # off the step grid, away from the edges
+
+    def theta_code(times, freq=5.0, frac=0.5, offset=0.0):
+        phase = np.mod(np.mod(times * freq, 1.0) + offset, 1.0)
+        return (phase < frac).astype(float)
+
+    np.testing.assert_array_equal(gate.wake(t), 1 - theta_code(t + 0.5 / 5.0))
+    np.testing.assert_array_equal(gate.apical_fraction(t), theta_code(t, offset=0.5))
+    sine = ThetaGate(5.0, shape="sine").wake(t)
+    assert sine.min() >= 0 and sine.max() <= 1
+    assert sine[:4].mean() > 0.5 > sine[4:8].mean()  # the first half of each cycle is mostly wake
+
+
+def noiseless_linear_model(**overrides):
+    config = HippocampusConfig.latents(
+        n_features=6, n_p=6, n_g=3, noise_sd={"p_basal": 0.0, "p_apical": 0.0, "g_basal": 0.0, "g_apical": 0.0},
+        l2={"p_apical": 0.0, "g_basal": 0.0, "g_apical": 0.0}, eta={"p_apical": 0.05, "g_basal": 0.05, "g_apical": 0.05},
+        **overrides)
+    return HelmholtzHippocampus(config, 2, dtype=torch.float64, seed=1)
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+@pytest.mark.parametrize("mode", ["wake", "sleep"])
+def test_driving_compartment_gets_no_weight_change(mode, backend):
+    model = noiseless_linear_model()
+    model = HelmholtzHippocampus(model.config, 2, dtype=torch.float64, seed=1, backend=backend)
+    features = torch.randn(60, 2, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    model.run(features[:20], mode="wake", learn=False)  # from rest everything is 0: excite the network first
+    before = {k: v.clone() for k, v in model.weights().items()}
+    model.run(features[20:], mode=mode)
+    changed = {k: not torch.equal(before[k], v) for k, v in model.weights().items()}
+    if mode == "wake":  # basal drives: g's basal (recognition) weights stay, the apical ones learn
+        assert changed == {"p_apical": True, "g_basal": False, "g_apical": True}
+    else:  # apical drives: only the basal (inference) weights learn
+        assert changed == {"p_apical": False, "g_basal": True, "g_apical": False}
+
+
+def test_batched_simulations_are_independent_copies():
+    model = noiseless_linear_model()
+    copies = model.replicate(3, sim=1)
+    features = torch.randn(50, 1, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    single = model.replicate(1, sim=1).run(features, noise=False)
+    batched = copies.run(features.expand(50, 3, 6).contiguous(), noise=False)
+    for s in range(3):
+        torch.testing.assert_close(batched.p[:, :, s], single.p[:, :, 0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(copies.w_g_apical[s], copies.w_g_apical[0])
+
+
+def test_short_training_lowers_the_mismatch():
+    config = HippocampusConfig.latents()
+    S = 2
+    model = HelmholtzHippocampus(config, S, seed=0)
+    latents = GaussianProcessLatents(5, 1.0, config.dt, batch=S, seed=1, block_steps=8000)
+    mixing = LatentMixing(5, config.n_features, batch=S, seed=2)
+    before = model.run(mixing(latents.sample(1200)), learn=False, record=()).mismatch.mean(0)
+    model.run(mixing(latents.sample(8 * 2400)), record=())  # 8 simulated minutes
+    after = model.run(mixing(latents.sample(1200)), learn=False, record=()).mismatch.mean(0)
+    assert (after < 0.6 * before).all(), (before, after)
+
+
+def test_short_path_integration_decodes_better_than_chance():
+    config = HippocampusConfig.path_integration(n=40)
+    model = HelmholtzHippocampus(config, 1, seed=0)
+    track = RingTrack(1, n_place_cells=40, width=0.1, seed=1)
+    minute = 2400
+    for _ in range(4):
+        sample = track.sample(minute)
+        model.run(sample.place_cells, sample.velocity_cells, record=())
+    sample = track.sample(minute)
+    rec = model.run(sample.place_cells, sample.velocity_cells, learn=False, record=("p",))
+    decoder = PositionDecoder(track.length, "ridge").fit(rec.p[::4, 2, 0].numpy(), sample.position[::4, 0].numpy())
+    errors = path_integration_trials(model, track, decoder, trials=20, spin_up_steps=40, test_steps=20)
+    chance = 0.25  # mean periodic distance of a uniform guess on a 1 m ring
+    assert errors[:, 0].mean() < 0.5 * chance
+    assert errors.mean() < 0.8 * chance
+
+
+def test_gaussian_process_latents_have_the_rbf_autocorrelation():
+    latents = GaussianProcessLatents(4, 1.0, 0.025, batch=2, seed=0, block_steps=4000)
+    z = latents.sample(12000).double()  # crosses two block joins
+    assert abs(z.var().item() - 1.0) < 0.15
+    acf = autocorrelation(z.reshape(12000, -1).numpy(), 80)
+    lags = np.arange(81) * 0.025
+    assert np.abs(acf - np.exp(-lags**2 / 2)).max() < 0.15
+
+
+def test_ring_track_statistics_and_remap():
+    track = RingTrack(4, seed=0)
+    sample = track.sample(20000)
+    assert abs(sample.velocity.std().item() - 0.5) < 0.08
+    assert float(sample.position.min()) >= 0 and float(sample.position.max()) < 1
+    assert torch.allclose(sample.place_cells.amax(-1), torch.ones(()), atol=0.05)  # always near some field
+    centres = track.centres.clone()
+    track.remap()
+    assert torch.equal(track.centres.sort(dim=1).values, centres.sort(dim=1).values)
+    assert not torch.equal(track.centres, centres)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(frequency=0.0), "frequency"),
+    (dict(frequency=-5.0), "frequency"),
+    (dict(frequency=float("nan")), "frequency"),
+    (dict(shape="triangle"), "shape"),
+    (dict(wake_fraction=1.0), "wake_fraction"),
+])
+def test_bad_theta_gate(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ThetaGate(**kwargs)
+
+
+@pytest.mark.parametrize("overrides,match", [
+    (dict(dt=0.2), "dt"),                      # dt >= the 5 Hz period
+    (dict(theta=ThetaGate(50.0)), "dt"),       # 25 ms >= a 20 ms period
+    (dict(n_p=40), "n_p"),                     # p's basal input is the identity of the features
+    (dict(n_g=0), "n_g"),
+    (dict(tau_pi=float("nan")), "tau_pi"),
+    (dict(eta={"p_apical": float("nan"), "g_basal": 0.1, "g_apical": 0.1}), "eta"),
+    (dict(noise_sd={"p_basal": 0.01, "p_apical": float("inf"), "g_basal": 0.01, "g_apical": 0.01}), "noise_sd"),
+    (dict(g_dendrite="sigmoid"), "g_dendrite"),
+])
+def test_bad_config(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        HelmholtzHippocampus(HippocampusConfig.latents(**overrides))
+
+
+def test_bad_run_inputs():
+    model = HelmholtzHippocampus(HippocampusConfig.latents(), 2, seed=0)
+    with pytest.raises(ValueError, match="features"):
+        model.run(torch.zeros(10, 2, 49))
+    with pytest.raises(ValueError, match="features"):
+        model.run(torch.full((10, 2, 50), float("nan")))
+    with pytest.raises(ValueError, match="mode"):
+        model.run(torch.zeros(10, 2, 50), mode="dream")
+    with pytest.raises(ValueError, match="velocity_cells"):
+        model.run(torch.zeros(10, 2, 50), torch.zeros(10, 2, 2))
+    pi_model = HelmholtzHippocampus(HippocampusConfig.path_integration(n=8), 1, seed=0)
+    with pytest.raises(ValueError, match="velocity_cells"):
+        pi_model.run(torch.zeros(10, 1, 8))
+
+
+def test_bad_layer_step_arguments():
+    basal, apical = constants()
+    ins = step_inputs()
+    wrong = list(ins)
+    wrong[4] = torch.zeros(3, 7, 9, dtype=torch.float64)  # neither inputs nor inputs + 1 columns
+    with pytest.raises(ValueError, match="w_basal"):
+        hippocampus_layer_step(*wrong, apical_fraction=0.5, pi_rate=0.25, basal=basal, apical=apical)
+    wrong = list(ins)
+    wrong[1] = ins[1].float()
+    with pytest.raises(TypeError, match="v_apical"):
+        hippocampus_layer_step(*wrong, apical_fraction=0.5, pi_rate=0.25, basal=basal, apical=apical)
+    with pytest.raises(ValueError, match="apical_fraction"):
+        hippocampus_layer_step(*ins, apical_fraction=1.5, pi_rate=0.25, basal=basal, apical=apical)
+    with pytest.raises(ValueError, match="pi_rate"):
+        hippocampus_layer_step(*ins, apical_fraction=0.5, pi_rate=float("nan"), basal=basal, apical=apical)
+    with pytest.raises(ValueError, match="noise_tau"):
+        CompartmentConstants.make(dt=0.025, noise_sd=0.01, noise_tau=0.01, eta=0.1)
+    with pytest.raises(ValueError, match="eta"):
+        CompartmentConstants.make(dt=0.025, noise_sd=0.01, noise_tau=0.3, eta=float("nan"))
+    grad = list(ins)
+    grad[0] = ins[0].clone().requires_grad_()
+    with pytest.raises(ValueError, match="grad"):
+        hippocampus_layer_step(*grad, apical_fraction=0.5, pi_rate=0.25, basal=basal, apical=apical)
