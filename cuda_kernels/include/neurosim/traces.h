@@ -1,0 +1,79 @@
+// Exponential trace math, written once for the CUDA kernel and the CPU twin. A trace follows one
+// neuron of one batch element (a "column") through all T steps:
+//
+//   forward:  z_t = decay * z_{t-1} + x_t      (t = 0 .. T-1, z_{-1} = z0)
+//   reverse:  z_t = decay * z_{t+1} + x_t      (t = T-1 .. 0, z_T  = z0)
+//
+// The forward form gives STDP's presynaptic and postsynaptic traces. The reverse form gives the
+// backward pass of the forward form, and it turns a reward-modulated eligibility trace into a trace
+// of the modulator: sum_t r_t e_t with e_t = decay e_{t-1} + D_t equals sum_t D_t R_t with
+// R_t = decay R_{t+1} + r_t, so three-factor learning never stores a per-synapse trace.
+#pragma once
+
+#include "neurosim/common.h"
+
+namespace neurosim {
+
+// Raw-pointer entry of the trace op (what the torch binding fills in). `dtype` is the storage type
+// of x and trace; z0, decay and z_final are in the accumulation type.
+struct TraceLaunch {
+  const void* x; const void* z0; const void* decay;
+  void* trace; void* z_final;
+  int64_t steps, columns, features;
+  bool decay_per_feature, reverse;
+  DType dtype;
+};
+
+template <typename T, typename A> struct TraceArgs {
+  const T* x;       // [T, M], column index = b * F + f
+  const A* z0;      // [M]
+  const A* decay;   // [1] or [F]
+  T* trace;         // [T, M]
+  A* z_final;       // [M]
+  int64_t steps, columns, features;
+  bool decay_per_feature;
+};
+
+template <typename A>
+NEUROSIM_HD A trace_step(A z_prev, A x, A decay) {
+  return decay * z_prev + x;
+}
+
+// W adjacent columns from col0 through all T steps (time outer, lanes inner so lanes vectorise).
+template <int W, bool kReverse, typename T, typename A>
+NEUROSIM_HD void trace_columns(const TraceArgs<T, A>& p, int64_t col0) {
+  A z[W], decay[W];
+  for (int l = 0; l < W; ++l) {
+    z[l] = p.z0[col0 + l];
+    decay[l] = param_at(p.decay, p.decay_per_feature, (col0 + l) % p.features);
+  }
+  for (int64_t k = 0; k < p.steps; ++k) {
+    const int64_t t = kReverse ? p.steps - 1 - k : k;
+    const T* xr = p.x + t * p.columns + col0;
+    T* zr = p.trace + t * p.columns + col0;
+#if !defined(__CUDA_ARCH__)
+#pragma omp simd
+#endif
+    for (int l = 0; l < W; ++l) {
+      z[l] = trace_step(z[l], static_cast<A>(xr[l]), decay[l]);
+      zr[l] = static_cast<T>(z[l]);
+    }
+  }
+  for (int l = 0; l < W; ++l) p.z_final[col0 + l] = z[l];
+}
+
+template <typename T>
+TraceArgs<T, typename AccType<T>::type> typed_trace_args(const TraceLaunch& a) {
+  using A = typename AccType<T>::type;
+  return TraceArgs<T, A>{static_cast<const T*>(a.x), static_cast<const A*>(a.z0),
+                         static_cast<const A*>(a.decay), static_cast<T*>(a.trace),
+                         static_cast<A*>(a.z_final), a.steps, a.columns, a.features,
+                         a.decay_per_feature};
+}
+
+void trace_cpu(const TraceLaunch& a);
+
+// `stream` is a cudaStream_t; returns a cudaError_t (0 on success).
+int trace_cuda(const TraceLaunch& a, void* stream);
+
+}  // namespace neurosim
