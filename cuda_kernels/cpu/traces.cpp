@@ -9,20 +9,24 @@
 namespace neurosim {
 namespace {
 
-// One block streams 4 KiB of each time row while its traces stay in registers/L1; the columns
-// that do not fill a block are run one by one.
-template <typename T> constexpr int block_lanes() { return 4096 / static_cast<int>(sizeof(T)); }
+// A block streams 4 KiB of each time row while its traces stay in registers/L1; columns left
+// over go in 64-byte blocks, then singly (a single column walks T rows one element at a time).
+template <typename T> constexpr int wide_lanes() { return 4096 / static_cast<int>(sizeof(T)); }
+template <typename T> constexpr int narrow_lanes() { return 64 / static_cast<int>(sizeof(T)); }
 
 template <bool kReverse, typename T>
 void run_columns(const TraceArgs<T, typename AccType<T>::type>& args) {
-  constexpr int W = block_lanes<T>();
-  const int64_t blocks = args.columns / W;
-  const int64_t tail_start = blocks * W;
-  const int64_t total = blocks + (args.columns - tail_start);
+  constexpr int Wide = wide_lanes<T>(), Narrow = narrow_lanes<T>();
+  const int64_t wide_blocks = args.columns / Wide;
+  const int64_t narrow_start = wide_blocks * Wide;
+  const int64_t narrow_blocks = (args.columns - narrow_start) / Narrow;
+  const int64_t single_start = narrow_start + narrow_blocks * Narrow;
+  const int64_t total = wide_blocks + narrow_blocks + (args.columns - single_start);
   at::parallel_for(0, total, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      if (i < blocks) trace_columns<W, kReverse>(args, i * W);
-      else trace_columns<1, kReverse>(args, tail_start + (i - blocks));
+      if (i < wide_blocks) trace_columns<Wide, kReverse>(args, i * Wide);
+      else if (i < wide_blocks + narrow_blocks) trace_columns<Narrow, kReverse>(args, narrow_start + (i - wide_blocks) * Narrow);
+      else trace_columns<1, kReverse>(args, single_start + (i - wide_blocks - narrow_blocks));
     }
   });
 }
