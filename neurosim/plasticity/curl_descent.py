@@ -77,18 +77,18 @@ def make_task(inputs: int, hidden: int, samples: int, *, networks: int = 1, test
     return Task(teacher, student, x_train, x_test)
 
 
-def curl_descent_update(student: Networks, teacher: Networks, x: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor,
+def curl_descent_update(student: Networks, x: torch.Tensor, y: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor,
                         lr: float, nonlinearity: str = "linear") -> Networks:
     """One minibatch update ``(dW1, dW2)`` for every network: ``-lr <delta h^T> D``.
 
-    ``d1`` [M] or [K, M] flips inputs (columns of W1), ``d2`` [N] or [K, N] hidden units (columns
-    of W2); all +1 is gradient descent (without phi' at the output, as in the authors' code).
+    ``x`` [S, M] inputs, ``y`` [K, S, 1] the teachers' outputs. ``d1`` [M] or [K, M] flips inputs
+    (columns of W1), ``d2`` [N] or [K, N] hidden units (columns of W2); all +1 is gradient descent
+    (without phi' at the output, as in the authors' code).
     """
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
     a, h, y_hat = forward(student, x, nonlinearity)
-    _, _, y = forward(teacher, x, nonlinearity)
-    delta2 = y_hat - y                                                   # [K, S, 1]
+    delta2 = y_hat - y                                                       # [K, S, 1]
     delta1 = torch.matmul(delta2, student.w2) * _phi_prime(a, nonlinearity)  # [K, S, N]
     batch = x.shape[0]
     d1 = d1.to(x.dtype).reshape(-1, 1, x.shape[1])
@@ -98,66 +98,76 @@ def curl_descent_update(student: Networks, teacher: Networks, x: torch.Tensor, d
     return Networks(dw1, dw2)
 
 
-def error(nets: Networks, teacher: Networks, x: torch.Tensor, nonlinearity: str) -> torch.Tensor:
-    """``1/2 mean (y_hat - y)^2`` per network [K]."""
-    y_hat = forward(nets, x, nonlinearity)[2]
-    y = forward(teacher, x, nonlinearity)[2]
-    return 0.5 * (y_hat - y).square().mean(dim=(1, 2))
+def error(nets: Networks, x: torch.Tensor, y: torch.Tensor, nonlinearity: str) -> torch.Tensor:
+    """``1/2 mean (y_hat - y)^2`` per network [K] for inputs x [S, M] and targets y [K, S, 1]."""
+    return 0.5 * (forward(nets, x, nonlinearity)[2] - y).square().mean(dim=(1, 2))
 
 
 class History(NamedTuple):
+    epochs: torch.Tensor
+    """[R] the epochs at which errors were recorded (0 = before training)."""
     train_error: torch.Tensor
-    """[epochs + 1, K], before training and after every epoch."""
+    """[R, K] training error at those epochs."""
     test_error: torch.Tensor
+    """[R, K]."""
     max_train_error: torch.Tensor
-    """[K] the largest training error seen (for runs started at the teacher)."""
+    """[K] the largest recorded training error (for runs started at the teacher)."""
     student: Networks
 
 
 def train(task: Task, d1: torch.Tensor, d2: torch.Tensor, *, epochs: int, lr: float = 0.1, batch: int = 10,
           nonlinearity: str = "linear", rescale: bool = True, start: Optional[Networks] = None,
-          stop_below: Optional[float] = None, seed: int = 0) -> History:
+          stop_below: Optional[float] = None, record_every: int = 1, seed: int = 0) -> History:
     """Minibatch curl descent for every network of ``task`` (per-step rate ``lr * batch / P``).
 
     Args:
         d1, d2: sign vectors (see :func:`curl_descent_update`); ones for gradient descent.
         start: initial student weights (default ``task.student``; pass the teacher to test stability).
         stop_below: stop once every network's training error is below this value.
+        record_every: record the errors every this many epochs (and after the last one).
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")
+    for name, v in (("epochs", epochs), ("record_every", record_every), ("batch", batch)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "epochs" else 1):
+            raise ValueError(f"{name}: expected a {'non-negative' if name == 'epochs' else 'positive'} int, got {v!r}")
     lr = check_number(lr, "lr", positive=True)
     x = task.x_train
     samples = x.shape[0]
     step_lr = lr * batch / samples
+    y_train = forward(task.teacher, x, nonlinearity)[2]
+    y_test = forward(task.teacher, task.x_test, nonlinearity)[2]
     nets = Networks(*(w.clone() for w in (start or task.student)))
     norm1 = torch.linalg.matrix_norm(nets.w1, keepdim=True)
     norm2 = torch.linalg.matrix_norm(nets.w2, keepdim=True)
     g = torch.Generator().manual_seed(seed)
-    train_hist = [error(nets, task.teacher, x, nonlinearity)]
-    test_hist = [error(nets, task.teacher, task.x_test, nonlinearity)]
-    for _ in range(epochs):
+    recorded = [0]
+    train_hist = [error(nets, x, y_train, nonlinearity)]
+    test_hist = [error(nets, task.x_test, y_test, nonlinearity)]
+    for epoch in range(1, epochs + 1):
         order = torch.randperm(samples, generator=g)
         for begin in range(0, samples, batch):
-            xb = x[order[begin:begin + batch]]
-            dw1, dw2 = curl_descent_update(nets, task.teacher, xb, d1, d2, step_lr, nonlinearity)
+            idx = order[begin:begin + batch]
+            dw1, dw2 = curl_descent_update(nets, x[idx], y_train[:, idx], d1, d2, step_lr, nonlinearity)
             w1, w2 = nets.w1 + dw1, nets.w2 + dw2
             if rescale:
                 w1 = w1 * (norm1 / torch.linalg.matrix_norm(w1, keepdim=True))
                 w2 = w2 * (norm2 / torch.linalg.matrix_norm(w2, keepdim=True))
             nets = Networks(w1, w2)
-        train_hist.append(error(nets, task.teacher, x, nonlinearity))
-        test_hist.append(error(nets, task.teacher, task.x_test, nonlinearity))
-        if stop_below is not None and bool((train_hist[-1] < stop_below).all()):
-            break
+        if epoch % record_every == 0 or epoch == epochs:
+            recorded.append(epoch)
+            train_hist.append(error(nets, x, y_train, nonlinearity))
+            test_hist.append(error(nets, task.x_test, y_test, nonlinearity))
+            if stop_below is not None and bool((train_hist[-1] < stop_below).all()):
+                break
     train_errors = torch.stack(train_hist)
-    return History(train_errors, torch.stack(test_hist), train_errors.max(0).values, nets)
+    return History(torch.tensor(recorded), train_errors, torch.stack(test_hist), train_errors.max(0).values, nets)
 
 
-def epochs_to_reach(errors: torch.Tensor, threshold: float) -> torch.Tensor:
-    """First epoch at which each network's error [epochs + 1, K] is below threshold (inf if never)."""
+def epochs_to_reach(history: History, threshold: float, test: bool = False) -> torch.Tensor:
+    """First recorded epoch at which each network's training (or test) error is below threshold
+    (inf if never), [K]."""
+    errors = history.test_error if test else history.train_error
     below = errors < threshold
-    first = below.to(torch.int64).argmax(0).to(torch.float64)
+    first = history.epochs[below.to(torch.int64).argmax(0)].to(torch.float64)
     return torch.where(below.any(0), first, torch.full_like(first, float("inf")))
 
 
