@@ -72,14 +72,13 @@ def speedup(samples, seeds, max_epochs, rescale):
     hist = cd.train(task, torch.ones(100), d2, epochs=max_epochs, batch=10, nonlinearity="tanh", rescale=rescale,
                     stop_below=1e-3, record_every=10)
     reached = cd.epochs_to_reach(hist, 1e-3)
-    gd, curl = reached[:seeds], reached[seeds:]
-    fmt = lambda v: ", ".join("never" if not np.isfinite(e) else f"{int(e)}" for e in v.tolist())  # noqa: E731
+    gd, curl = reached[:seeds].numpy(), reached[seeds:].numpy()
+    fmt = lambda v: ", ".join("never" if not np.isfinite(e) else f"{int(e)}" for e in v)  # noqa: E731
     paper_gd, paper_curl = PAPER_EPOCHS.get(samples, (float("nan"), float("nan")))
     print(f"{'':6s} {'median':>8s} {'paper':>7s}   per seed")
-    print(f"{'GD':6s} {gd.median().item():8.0f} {paper_gd:7.0f}   {fmt(gd)}")
-    print(f"{'curl':6s} {curl.median().item():8.0f} {paper_curl:7.0f}   {fmt(curl)}")
-    print(f"speed-up GD / curl (median): ours {gd.median().item() / curl.median().item():.2f}, "
-          f"paper {paper_gd / paper_curl:.2f}")
+    print(f"{'GD':6s} {np.median(gd):8.0f} {paper_gd:7.0f}   {fmt(gd)}")
+    print(f"{'curl':6s} {np.median(curl):8.0f} {paper_curl:7.0f}   {fmt(curl)}")
+    print(f"speed-up GD / curl (median): ours {np.median(gd) / np.median(curl):.2f}, paper {paper_gd / paper_curl:.2f}")
 
 
 def main(argv=None):

@@ -129,3 +129,11 @@ def test_bad_input_errors():
     layer(torch.rand(5, 2, 6))
     with pytest.raises(ValueError, match="modulator"):
         learner.step(torch.full((5,), float("nan")))
+
+
+def test_recorded_activity_that_does_not_fit_the_weight_is_rejected():
+    layer = nn.Linear(6, 4, bias=False)
+    learner = P.Learner(layer, FixedOutput(torch.zeros(5, 2, 3)), "stdp")
+    learner.neuron(layer(torch.zeros(5, 2, 6)))
+    with pytest.raises(ValueError, match="does not match the weight"):
+        learner.step()
