@@ -140,3 +140,14 @@ def test_bad_input_errors():
         exp_trace(x, decay=0.5, reverse=1)
     with pytest.raises(ValueError, match="backend"):
         exp_trace(x, decay=0.5, backend="gpu")
+
+
+@needs_native
+@pytest.mark.parametrize("reverse", [False, True])
+def test_wide_layers_match_reference(reverse):
+    # 9001 columns: more than one 4096-column run per CPU thread, plus an odd tail.
+    x, state, decay = _inputs(6, 3, 3001, torch.float32, 11, True)
+    got = exp_trace(x, state.float(), decay=decay.float(), reverse=reverse, backend="cpp")
+    want = exp_trace(x, state.float(), decay=decay.float(), reverse=reverse, backend="torch")
+    torch.testing.assert_close(got.trace, want.trace)
+    torch.testing.assert_close(got.state, want.state)

@@ -20,31 +20,40 @@ void event_matmul_typed(const EventMatmulLaunch& launch) {
   const int64_t S = launch.samples, n_ev = launch.n_events, n_dense = launch.n_dense;
   const A scale = static_cast<A>(launch.scale);
 
-  // Compress: per sample, the columns and values of its nonzero events (two passes: count, fill).
-  std::vector<int64_t> offsets(S + 1, 0);
-  at::parallel_for(0, S, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t s = begin; s < end; ++s) {
-      const T* row = events + s * n_ev;
-      int64_t count = 0;
-      for (int64_t a = 0; a < n_ev; ++a) count += static_cast<A>(row[a]) != A(0);
-      offsets[s + 1] = count;
+  // Compress, in one pass over `events`: each block of samples lists its nonzero events in its own
+  // buffers; the per-sample offsets then point into one concatenation of the blocks.
+  constexpr int64_t kSamplesPerBlock = 256;
+  const int64_t blocks = (S + kSamplesPerBlock - 1) / kSamplesPerBlock;
+  std::vector<std::vector<int32_t>> block_columns(blocks);
+  std::vector<std::vector<A>> block_values(blocks);
+  std::vector<int64_t> counts(S + 1, 0);
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t blk = begin; blk < end; ++blk) {
+      auto& cols = block_columns[blk];
+      auto& vals = block_values[blk];
+      for (int64_t s = blk * kSamplesPerBlock; s < std::min(S, (blk + 1) * kSamplesPerBlock); ++s) {
+        const T* row = events + s * n_ev;
+        const size_t before = cols.size();
+        for (int64_t a = 0; a < n_ev; ++a) {
+          const A v = static_cast<A>(row[a]);
+          if (v != A(0)) {
+            cols.push_back(static_cast<int32_t>(a));
+            vals.push_back(v * scale);
+          }
+        }
+        counts[s + 1] = static_cast<int64_t>(cols.size() - before);
+      }
     }
   });
-  for (int64_t s = 0; s < S; ++s) offsets[s + 1] += offsets[s];
+  std::vector<int64_t> offsets(S + 1, 0);
+  for (int64_t s = 0; s < S; ++s) offsets[s + 1] = offsets[s] + counts[s + 1];
   std::vector<int32_t> columns(offsets[S]);
   std::vector<A> values(offsets[S]);
-  at::parallel_for(0, S, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t s = begin; s < end; ++s) {
-      const T* row = events + s * n_ev;
-      int64_t k = offsets[s];
-      for (int64_t a = 0; a < n_ev; ++a) {
-        const A v = static_cast<A>(row[a]);
-        if (v != A(0)) {
-          columns[k] = static_cast<int32_t>(a);
-          values[k] = v * scale;
-          ++k;
-        }
-      }
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t at_offset = offsets[blk * kSamplesPerBlock];
+      std::copy(block_columns[blk].begin(), block_columns[blk].end(), columns.begin() + at_offset);
+      std::copy(block_values[blk].begin(), block_values[blk].end(), values.begin() + at_offset);
     }
   });
 

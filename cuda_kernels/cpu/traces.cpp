@@ -4,29 +4,30 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "neurosim/traces.h"
 
 namespace neurosim {
 namespace {
 
-// A block streams 4 KiB of each time row while its traces stay in registers/L1; columns left
-// over go in 64-byte blocks, then singly (a single column walks T rows one element at a time).
-template <typename T> constexpr int wide_lanes() { return 4096 / static_cast<int>(sizeof(T)); }
-template <typename T> constexpr int narrow_lanes() { return 64 / static_cast<int>(sizeof(T)); }
+// Each thread takes one contiguous range of columns and walks it time-outer in runs of at most
+// kMaxRun columns: every step streams one long contiguous piece of the row (prefetch-friendly)
+// while the run's traces stay in L1/L2. Ranges are at least 64 bytes wide so threads never share
+// a cache line of output.
+constexpr int64_t kMaxRun = 4096;
 
 template <bool kReverse, typename T>
 void run_columns(const TraceArgs<T, typename AccType<T>::type>& args) {
-  constexpr int Wide = wide_lanes<T>(), Narrow = narrow_lanes<T>();
-  const int64_t wide_blocks = args.columns / Wide;
-  const int64_t narrow_start = wide_blocks * Wide;
-  const int64_t narrow_blocks = (args.columns - narrow_start) / Narrow;
-  const int64_t single_start = narrow_start + narrow_blocks * Narrow;
-  const int64_t total = wide_blocks + narrow_blocks + (args.columns - single_start);
-  at::parallel_for(0, total, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      if (i < wide_blocks) trace_columns<Wide, kReverse>(args, i * Wide);
-      else if (i < wide_blocks + narrow_blocks) trace_columns<Narrow, kReverse>(args, narrow_start + (i - wide_blocks) * Narrow);
-      else trace_columns<1, kReverse>(args, single_start + (i - wide_blocks - narrow_blocks));
+  using A = typename AccType<T>::type;
+  const int64_t threads = at::get_num_threads();
+  const int64_t min_width = 64 / static_cast<int64_t>(sizeof(T));
+  const int64_t grain = std::max<int64_t>(min_width, (args.columns + threads - 1) / threads);
+  at::parallel_for(0, args.columns, grain, [&](int64_t begin, int64_t end) {
+    std::vector<A> z(std::min(kMaxRun, end - begin)), decay(z.size());
+    for (int64_t col0 = begin; col0 < end; col0 += kMaxRun) {
+      trace_columns<kReverse>(args, col0, std::min(kMaxRun, end - col0), z.data(), decay.data());
     }
   });
 }

@@ -14,7 +14,8 @@ constexpr int kThreads = 256;
 template <bool kReverse, typename T, typename A>
 __global__ void trace_kernel(const TraceArgs<T, A> args) {
   const int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (col < args.columns) trace_columns<1, kReverse>(args, col);
+  A z, decay;
+  if (col < args.columns) trace_columns<kReverse>(args, col, 1, &z, &decay);
 }
 
 template <typename T>

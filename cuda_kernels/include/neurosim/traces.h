@@ -39,11 +39,13 @@ NEUROSIM_HD A trace_step(A z_prev, A x, A decay) {
   return decay * z_prev + x;
 }
 
-// W adjacent columns from col0 through all T steps (time outer, lanes inner so lanes vectorise).
-template <int W, bool kReverse, typename T, typename A>
-NEUROSIM_HD void trace_columns(const TraceArgs<T, A>& p, int64_t col0) {
-  A z[W], decay[W];
-  for (int l = 0; l < W; ++l) {
+// `width` adjacent columns from col0 through all T steps, time outer and columns inner (the
+// inner loop vectorises and streams one contiguous piece of each time row). `z` and `decay` are
+// caller-provided scratch of `width` entries: registers on the GPU (width 1), a per-thread buffer
+// on the CPU (one long run of columns per thread).
+template <bool kReverse, typename T, typename A>
+NEUROSIM_HD void trace_columns(const TraceArgs<T, A>& p, int64_t col0, int64_t width, A* z, A* decay) {
+  for (int64_t l = 0; l < width; ++l) {
     z[l] = p.z0[col0 + l];
     decay[l] = param_at(p.decay, p.decay_per_feature, (col0 + l) % p.features);
   }
@@ -54,12 +56,12 @@ NEUROSIM_HD void trace_columns(const TraceArgs<T, A>& p, int64_t col0) {
 #if !defined(__CUDA_ARCH__)
 #pragma omp simd
 #endif
-    for (int l = 0; l < W; ++l) {
+    for (int64_t l = 0; l < width; ++l) {
       z[l] = trace_step(z[l], static_cast<A>(xr[l]), decay[l]);
       zr[l] = static_cast<T>(z[l]);
     }
   }
-  for (int l = 0; l < W; ++l) p.z_final[col0 + l] = z[l];
+  for (int64_t l = 0; l < width; ++l) p.z_final[col0 + l] = z[l];
 }
 
 template <typename T>
