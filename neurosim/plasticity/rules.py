@@ -223,9 +223,28 @@ def stdp(pre: torch.Tensor, post: torch.Tensor, pre_trace: Optional[torch.Tensor
         dW [n_out, n_in] (batch mean, summed over time).
     """
     a_plus, a_minus = check_number(a_plus, "a_plus"), check_number(a_minus, "a_minus")
-    pre_trace, post_trace = _stdp_args(pre, post, pre_trace, post_trace, tau_plus, tau_minus, dt, backend)
     factors = _weight_factors(weight, dependence, w_min, w_max, post.shape[-1], pre.shape[-1])
+    if pre_trace is None and post_trace is None and factors[0] is None and pre.dim() == 3 and _use_events(pre, backend):
+        return _additive_stdp_over_pre_spikes(pre, post, a_plus, a_minus, tau_plus, tau_minus, dt, backend)
+    pre_trace, post_trace = _stdp_args(pre, post, pre_trace, post_trace, tau_plus, tau_minus, dt, backend)
     return _stdp_from_parts(post, pre_trace, post_trace, pre, a_plus, a_minus, factors, backend)
+
+
+def _additive_stdp_over_pre_spikes(pre, post, a_plus, a_minus, tau_plus, tau_minus, dt, backend):
+    """Additive whole-sequence STDP as ONE event-driven sum over the presynaptic spikes.
+
+    Swapping the sums of the LTP term, ``sum_t post_t x_t^T = sum_t R_t pre_t^T`` with
+    ``R_t = exp(-dt/tau_plus) R_{t+1} + post_t`` (the reverse-time post trace), so
+    ``dW^T = sum over pre spikes of (a_plus R - a_minus y)``: both traces come from the post spikes
+    (two native calls) and the spike-driven accumulation runs once instead of twice.
+    """
+    _pair(pre, post)
+    decay_plus = math.exp(-check_number(dt, "dt", True) / check_number(tau_plus, "tau_plus", True))
+    decay_minus = math.exp(-dt / check_number(tau_minus, "tau_minus", True))
+    future = exp_trace(post, decay=decay_plus, reverse=True, backend=backend).trace
+    past = exp_trace(post, decay=decay_minus, backend=backend).trace
+    rows = torch.add(future.mul_(a_plus), past, alpha=-a_minus)
+    return _spike_outer(pre, rows, 1.0, backend).transpose(0, 1)
 
 
 def stdp_per_sample(pre: torch.Tensor, post: torch.Tensor, pre_trace: torch.Tensor, post_trace: torch.Tensor,
