@@ -191,3 +191,13 @@ def test_bad_input_errors():
         P.stdp(pre, post, dependence="power")
     with pytest.raises(TypeError, match="pre"):
         P.hebbian([1.0], post)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("a_plus, a_minus", [(0.0, 0.5), (0.3, 0.0)])
+def test_stdp_with_one_amplitude_zero(backend, a_plus, a_minus):
+    pre, post = random_spikes(30, 2, 9, 7, rate=0.15, seed=8)
+    got = P.stdp(pre, post, a_plus=a_plus, a_minus=a_minus, tau_plus=6.0, tau_minus=4.0, backend=backend)
+    want = step_by_step_stdp(pre, post, a_plus, a_minus, 6.0, 4.0)
+    assert want.abs().sum() > 0
+    torch.testing.assert_close(got, want)

@@ -241,10 +241,13 @@ def _additive_stdp_over_pre_spikes(pre, post, a_plus, a_minus, tau_plus, tau_min
     _pair(pre, post)
     decay_plus = math.exp(-check_number(dt, "dt", True) / check_number(tau_plus, "tau_plus", True))
     decay_minus = math.exp(-dt / check_number(tau_minus, "tau_minus", True))
-    future = exp_trace(post, decay=decay_plus, reverse=True, backend=backend).trace
     past = exp_trace(post, decay=decay_minus, backend=backend).trace
-    rows = torch.add(future.mul_(a_plus), past, alpha=-a_minus)
-    return _spike_outer(pre, rows, 1.0, backend).transpose(0, 1)
+    if a_plus == 0.0:
+        return _spike_outer(pre, past, -a_minus, backend).transpose(0, 1)
+    future = exp_trace(post, decay=decay_plus, reverse=True, backend=backend).trace
+    # a+ R - a- y = a+ (R - (a-/a+) y): one in-place pass, a+ goes into the sum's scale.
+    rows = torch.add(future, past, alpha=-a_minus / a_plus, out=future)
+    return _spike_outer(pre, rows, a_plus, backend).transpose(0, 1)
 
 
 def stdp_per_sample(pre: torch.Tensor, post: torch.Tensor, pre_trace: torch.Tensor, post_trace: torch.Tensor,
