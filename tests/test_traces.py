@@ -151,3 +151,15 @@ def test_wide_layers_match_reference(reverse):
     want = exp_trace(x, state.float(), decay=decay.float(), reverse=reverse, backend="torch")
     torch.testing.assert_close(got.trace, want.trace)
     torch.testing.assert_close(got.state, want.state)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stdp_rows_op_matches_reference_and_opcheck(dtype):
+    from neurosim.core.trace_reference import stdp_rows_reference
+
+    post, _, _ = _inputs(33, 2, 1500, dtype, 12, False)  # 3000 columns: several runs per thread
+    got = torch.ops.neurosim.stdp_rows(post, 0.9, 0.7, 0.4)
+    want = stdp_rows_reference(post, 0.9, 0.7, 0.4)
+    torch.testing.assert_close(got, want)
+    torch.library.opcheck(torch.ops.neurosim.stdp_rows.default, (post[:, :, :20].contiguous(), 0.9, 0.7, 0.4))

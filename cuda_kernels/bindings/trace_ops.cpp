@@ -70,19 +70,47 @@ std::tuple<at::Tensor, at::Tensor> trace_cuda_impl(const at::Tensor& x, const at
 }
 #endif
 
+std::tuple<at::Tensor, StdpRowsLaunch> prepare_stdp_rows(const at::Tensor& post, double decay_plus,
+                                                         double decay_minus, double ratio) {
+  TORCH_CHECK(post.dim() == 3 && post.is_contiguous(), "neurosim: post must be a contiguous [T, B, F] tensor");
+  auto rows = at::empty_like(post);
+  StdpRowsLaunch launch{post.data_ptr(), rows.data_ptr(), post.size(0), post.size(1) * post.size(2),
+                        decay_plus, decay_minus, ratio, trace_storage_code(post)};
+  return {rows, launch};
+}
+
+at::Tensor stdp_rows_cpu_impl(const at::Tensor& post, double decay_plus, double decay_minus, double ratio) {
+  auto [rows, launch] = prepare_stdp_rows(post, decay_plus, decay_minus, ratio);
+  stdp_rows_cpu(launch);
+  return rows;
+}
+
+#ifdef NEUROSIM_WITH_CUDA
+at::Tensor stdp_rows_cuda_impl(const at::Tensor& post, double decay_plus, double decay_minus, double ratio) {
+  const c10::cuda::CUDAGuard guard(post.device());
+  auto [rows, launch] = prepare_stdp_rows(post, decay_plus, decay_minus, ratio);
+  const int err = stdp_rows_cuda(launch, at::cuda::getCurrentCUDAStream().stream());
+  TORCH_CHECK(err == 0, "neurosim: CUDA launch of stdp_rows failed with error code ", err);
+  return rows;
+}
+#endif
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(neurosim, m) {
   m.def("exp_trace(Tensor x, Tensor z0, Tensor decay, bool reverse) -> (Tensor trace, Tensor z_final)");
+  m.def("stdp_rows(Tensor post, float decay_plus, float decay_minus, float ratio) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(neurosim, CPU, m) {
   m.impl("exp_trace", &trace_cpu_impl);
+  m.impl("stdp_rows", &stdp_rows_cpu_impl);
 }
 
 #ifdef NEUROSIM_WITH_CUDA
 TORCH_LIBRARY_IMPL(neurosim, CUDA, m) {
   m.impl("exp_trace", &trace_cuda_impl);
+  m.impl("stdp_rows", &stdp_rows_cuda_impl);
 }
 #endif
 

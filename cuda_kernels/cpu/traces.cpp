@@ -39,7 +39,32 @@ void trace_typed(const TraceLaunch& launch) {
   else run_columns<false>(args);
 }
 
+template <typename T>
+void stdp_rows_typed(const StdpRowsLaunch& launch) {
+  using A = typename AccType<T>::type;
+  const auto args = typed_stdp_rows_args<T>(launch);
+  const int64_t threads = at::get_num_threads();
+  const int64_t min_width = 64 / static_cast<int64_t>(sizeof(T));
+  const int64_t grain = std::max<int64_t>(min_width, (args.columns + threads - 1) / threads);
+  at::parallel_for(0, args.columns, grain, [&](int64_t begin, int64_t end) {
+    std::vector<A> z(std::min(kMaxRun, end - begin));
+    for (int64_t col0 = begin; col0 < end; col0 += kMaxRun) {
+      stdp_rows_columns(args, col0, std::min(kMaxRun, end - col0), z.data());
+    }
+  });
+}
+
 }  // namespace
+
+void stdp_rows_cpu(const StdpRowsLaunch& a) {
+  switch (a.dtype) {
+    case DType::Float64: stdp_rows_typed<double>(a); break;
+    case DType::Float16: stdp_rows_typed<c10::Half>(a); break;
+    case DType::BFloat16: stdp_rows_typed<c10::BFloat16>(a); break;
+    case DType::Float32:
+    default: stdp_rows_typed<float>(a); break;
+  }
+}
 
 void trace_cpu(const TraceLaunch& a) {
   switch (a.dtype) {

@@ -28,7 +28,34 @@ int trace_typed(const TraceLaunch& launch, cudaStream_t stream) {
   return static_cast<int>(cudaGetLastError());
 }
 
+template <typename T, typename A>
+__global__ void stdp_rows_kernel(const StdpRowsArgs<T, A> args) {
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  A z;
+  if (col < args.columns) stdp_rows_columns(args, col, 1, &z);
+}
+
+template <typename T>
+int stdp_rows_typed(const StdpRowsLaunch& launch, cudaStream_t stream) {
+  const auto args = typed_stdp_rows_args<T>(launch);
+  if (args.columns == 0) return 0;
+  const unsigned blocks = static_cast<unsigned>((args.columns + kThreads - 1) / kThreads);
+  stdp_rows_kernel<<<blocks, kThreads, 0, stream>>>(args);
+  return static_cast<int>(cudaGetLastError());
+}
+
 }  // namespace
+
+int stdp_rows_cuda(const StdpRowsLaunch& a, void* stream) {
+  const auto s = static_cast<cudaStream_t>(stream);
+  switch (a.dtype) {
+    case DType::Float64: return stdp_rows_typed<double>(a, s);
+    case DType::Float16: return stdp_rows_typed<__half>(a, s);
+    case DType::BFloat16: return stdp_rows_typed<__nv_bfloat16>(a, s);
+    case DType::Float32:
+    default: return stdp_rows_typed<float>(a, s);
+  }
+}
 
 int trace_cuda(const TraceLaunch& a, void* stream) {
   const auto s = static_cast<cudaStream_t>(stream);

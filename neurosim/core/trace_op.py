@@ -51,11 +51,23 @@ def _backward(ctx, grad_trace, grad_final):
     return grad_x, grad_z0, grad_decay, None
 
 
+def _fake_stdp_rows(post, decay_plus, decay_minus, ratio):
+    return torch.empty_like(post)
+
+
 if native_built():
     torch.library.register_fake("neurosim::exp_trace")(_fake_exp_trace)
+    # stdp_rows feeds a plasticity accumulator: no autograd formula.
+    torch.library.register_fake("neurosim::stdp_rows")(_fake_stdp_rows)
     torch.library.register_autograd("neurosim::exp_trace", _backward, setup_context=_setup_context)
 
 
 def exp_trace_native(x: torch.Tensor, z0: torch.Tensor, decay: torch.Tensor, reverse: bool):
     """Runs the fused trace kernel on x [T, B, F] (contiguous), z0 [B, F], decay [1] or [F]."""
     return torch.ops.neurosim.exp_trace(x, z0, decay, reverse)
+
+
+def stdp_rows_native(post: torch.Tensor, decay_plus: float, decay_minus: float, ratio: float) -> torch.Tensor:
+    """``R - ratio * y`` for post [T, B, F] (contiguous) in one kernel call: R the reverse-time trace
+    (decay_plus) and y the forward trace (decay_minus) of post, both from zero."""
+    return torch.ops.neurosim.stdp_rows(post, decay_plus, decay_minus, ratio)

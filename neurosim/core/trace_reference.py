@@ -22,3 +22,13 @@ def exp_trace_reference(x: torch.Tensor, z0: torch.Tensor, decay: torch.Tensor, 
         z = decay * z + x[t].to(z0.dtype)
         out[t] = z.to(x.dtype)
     return torch.stack(out), z
+
+
+def stdp_rows_reference(post: torch.Tensor, decay_plus: float, decay_minus: float, ratio: float) -> torch.Tensor:
+    """``R - ratio * y`` for post [T, B, *F]: R the reverse-time trace (decay_plus), y the forward
+    trace (decay_minus), both from zero; in post's dtype."""
+    acc = torch.float64 if post.dtype == torch.float64 else torch.float32
+    zeros = post.new_zeros(post.shape[1:], dtype=acc)
+    future, _ = exp_trace_reference(post, zeros, torch.tensor(decay_plus, dtype=acc), reverse=True)
+    past, _ = exp_trace_reference(post, zeros, torch.tensor(decay_minus, dtype=acc))
+    return (future.to(acc) - ratio * past.to(acc)).to(post.dtype)

@@ -18,6 +18,7 @@ import torch
 
 from neurosim.core import resolve_backend
 from neurosim.core.event_op import event_matmul_native
+from neurosim.core.trace_op import stdp_rows_native
 from neurosim.functional.trace import exp_trace
 from neurosim.plasticity._checks import (
     check_activity,
@@ -241,12 +242,12 @@ def _additive_stdp_over_pre_spikes(pre, post, a_plus, a_minus, tau_plus, tau_min
     _pair(pre, post)
     decay_plus = math.exp(-check_number(dt, "dt", True) / check_number(tau_plus, "tau_plus", True))
     decay_minus = math.exp(-dt / check_number(tau_minus, "tau_minus", True))
-    past = exp_trace(post, decay=decay_minus, backend=backend).trace
     if a_plus == 0.0:
+        past = exp_trace(post, decay=decay_minus, backend=backend).trace
         return _spike_outer(pre, past, -a_minus, backend).transpose(0, 1)
-    future = exp_trace(post, decay=decay_plus, reverse=True, backend=backend).trace
-    # a+ R - a- y = a+ (R - (a-/a+) y): one in-place pass, a+ goes into the sum's scale.
-    rows = torch.add(future, past, alpha=-a_minus / a_plus, out=future)
+    # a+ R - a- y = a+ (R - (a-/a+) y): one native call writes the rows, a+ goes into the sum's scale.
+    flat = post.reshape(post.shape[0], post.shape[1], -1).contiguous()
+    rows = stdp_rows_native(flat, decay_plus, decay_minus, a_minus / a_plus)
     return _spike_outer(pre, rows, a_plus, backend).transpose(0, 1)
 
 

@@ -64,6 +64,62 @@ NEUROSIM_HD void trace_columns(const TraceArgs<T, A>& p, int64_t col0, int64_t w
   for (int64_t l = 0; l < width; ++l) p.z_final[col0 + l] = z[l];
 }
 
+// The presynaptic-spike rows of additive STDP, rows_t = R_t - ratio * y_t, where y is the forward
+// trace of the post spikes (decay_minus: pairs with pre spikes for LTD) and R their reverse-time
+// trace (decay_plus: the LTP term seen from the pre spike). One forward pass writes -ratio * y, one
+// reverse pass adds R, so neither trace is stored on its own.
+struct StdpRowsLaunch {
+  const void* post; void* rows;
+  int64_t steps, columns;
+  double decay_plus, decay_minus, ratio;
+  DType dtype;
+};
+
+template <typename T, typename A> struct StdpRowsArgs {
+  const T* post;  // [T, M]
+  T* rows;        // [T, M]
+  int64_t steps, columns;
+  A decay_plus, decay_minus, ratio;
+};
+
+template <typename T, typename A>
+NEUROSIM_HD void stdp_rows_columns(const StdpRowsArgs<T, A>& p, int64_t col0, int64_t width, A* z) {
+  for (int64_t l = 0; l < width; ++l) z[l] = A(0);
+  for (int64_t t = 0; t < p.steps; ++t) {
+    const T* xr = p.post + t * p.columns + col0;
+    T* out = p.rows + t * p.columns + col0;
+#if !defined(__CUDA_ARCH__)
+#pragma omp simd
+#endif
+    for (int64_t l = 0; l < width; ++l) {
+      z[l] = trace_step(z[l], static_cast<A>(xr[l]), p.decay_minus);
+      out[l] = static_cast<T>(-p.ratio * z[l]);
+    }
+  }
+  for (int64_t l = 0; l < width; ++l) z[l] = A(0);
+  for (int64_t t = p.steps - 1; t >= 0; --t) {
+    const T* xr = p.post + t * p.columns + col0;
+    T* out = p.rows + t * p.columns + col0;
+#if !defined(__CUDA_ARCH__)
+#pragma omp simd
+#endif
+    for (int64_t l = 0; l < width; ++l) {
+      z[l] = trace_step(z[l], static_cast<A>(xr[l]), p.decay_plus);
+      out[l] = static_cast<T>(static_cast<A>(out[l]) + z[l]);
+    }
+  }
+}
+
+template <typename T>
+StdpRowsArgs<T, typename AccType<T>::type> typed_stdp_rows_args(const StdpRowsLaunch& a) {
+  using A = typename AccType<T>::type;
+  return StdpRowsArgs<T, A>{static_cast<const T*>(a.post), static_cast<T*>(a.rows), a.steps, a.columns,
+                            static_cast<A>(a.decay_plus), static_cast<A>(a.decay_minus), static_cast<A>(a.ratio)};
+}
+
+void stdp_rows_cpu(const StdpRowsLaunch& a);
+int stdp_rows_cuda(const StdpRowsLaunch& a, void* stream);
+
 template <typename T>
 TraceArgs<T, typename AccType<T>::type> typed_trace_args(const TraceLaunch& a) {
   using A = typename AccType<T>::type;
