@@ -103,8 +103,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sj-steps", type=int, default=100,
                         help="SpikingJelly runs this many steps (its cost is linear in T) and is scaled up")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", default=os.path.join(RESULTS, "cpu_2core_stdp"))
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     pre = (torch.rand(args.steps, args.batch, args.n_in) < args.rate).float()
