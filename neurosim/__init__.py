@@ -5,7 +5,7 @@ from neurosim.core import backends
 from neurosim import functional
 from neurosim.functional import LIFResult, UltraResult
 from neurosim.neurons import LIF, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
-from neurosim import data, models, training, viz
+from neurosim import data, models, plasticity, training, viz
 
 __version__ = "0.1.0"
 
@@ -21,6 +21,7 @@ __all__ = [
     "data",
     "functional",
     "models",
+    "plasticity",
     "surrogate",
     "training",
     "viz",

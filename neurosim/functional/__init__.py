@@ -1,6 +1,7 @@
 """Pure whole-sequence functions: ``f(x[T, B, ...], state, params) -> (out, state)``."""
 
 from neurosim.functional.lif import LIFResult, lif
+from neurosim.functional.trace import TraceResult, exp_trace
 from neurosim.functional.ultralif import (
     UltraResult,
     energy_proxy,
@@ -19,4 +20,6 @@ __all__ = [
     "mean_spike_rate",
     "sparsity_penalty",
     "energy_proxy",
+    "exp_trace",
+    "TraceResult",
 ]

@@ -1,0 +1,70 @@
+"""Curl Descent at toy size: the update vanishes at the teacher, hidden-layer stability boundary
+(all inputs flipped converges for c = M/N < 1/4, one flipped input fails for c >= 1), and the
+critical fraction alpha_h from the spectrum of D + W W^T."""
+
+import pytest
+import torch
+
+import neurosim.plasticity.curl_descent as cd
+from neurosim.plasticity import flipped_signs
+
+
+@pytest.fixture
+def one_thread():
+    # Tiny matrices: thread synchronisation costs more than it saves on a busy machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def paired(task: cd.Task) -> cd.Task:
+    """The same K teacher/student pairs twice (first half: GD, second half: curl)."""
+    twice = lambda w: torch.cat([w, w])  # noqa: E731
+    return cd.Task(cd.Networks(*map(twice, task.teacher)), cd.Networks(*map(twice, task.student)),
+                   task.x_train, task.x_test)
+
+
+@pytest.mark.parametrize("nonlinearity", ["linear", "tanh"])
+def test_update_is_zero_at_the_teacher(nonlinearity):
+    task = cd.make_task(12, 7, 30, networks=2, seed=3)
+    y = cd.forward(task.teacher, task.x_train, nonlinearity)[2]
+    d1, d2 = flipped_signs(12, 0.5), flipped_signs(7, 0.3)
+    dw1, dw2 = cd.curl_descent_update(task.teacher, task.x_train, y, d1, d2, 0.1, nonlinearity)
+    assert torch.equal(dw1, torch.zeros_like(dw1)) and torch.equal(dw2, torch.zeros_like(dw2))
+    # ... and not zero elsewhere, so the check can fail.
+    dw1, _ = cd.curl_descent_update(task.student, task.x_train, y, d1, d2, 0.1, nonlinearity)
+    assert dw1.abs().sum() > 0
+
+
+def test_all_inputs_flipped_still_converges_in_an_expansive_layer(one_thread):
+    task = cd.make_task(10, 100, 100, networks=3, seed=0)  # c = 0.1 < 1/4
+    history = cd.train(task, -torch.ones(10), torch.ones(100), epochs=150, batch=10, record_every=50)
+    assert bool((history.test_error[-1] < 1e-6).all())
+    assert bool((history.test_error[-1] < 1e-4 * history.test_error[0]).all())
+
+
+def test_one_flipped_input_fails_in_a_square_layer(one_thread):
+    task = paired(cd.make_task(20, 20, 100, networks=3, seed=0))  # c = 1
+    d1 = torch.cat([torch.ones(3, 20), flipped_signs(20, 1 / 20).expand(3, 20)])
+    history = cd.train(task, d1, torch.ones(20), epochs=300, batch=10, record_every=100)
+    gd, curl = history.test_error[-1][:3], history.test_error[-1][3:]
+    assert bool((gd < 1e-4).all())
+    assert bool((curl > 20 * gd).all())
+
+
+def test_critical_alpha_h_from_the_spectrum():
+    assert cd.critical_alpha_h(0.2, inputs=100, seeds=1) == 1.0     # c < 1/4: any fraction is safe
+    assert cd.critical_alpha_h(2.0, inputs=100, seeds=1) <= 0.02    # c > 1: a single flip destabilises
+    assert 0.12 <= cd.critical_alpha_h(0.4, inputs=200, seeds=2) <= 0.26  # paper (M=500): 0.17
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="inputs"):
+        cd.make_task(0, 5, 10)
+    task = cd.make_task(4, 3, 10)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        cd.curl_descent_update(task.student, task.x_train, torch.zeros(1, 10, 1, dtype=torch.float64),
+                               torch.ones(4), torch.ones(3), 0.1, "relu6")
+    with pytest.raises(ValueError, match="epochs"):
+        cd.train(task, torch.ones(4), torch.ones(3), epochs=-1)
