@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"{device.type}_ultralif_vs_lif.json")
     with open(path, "w") as f:
-        json.dump({"device": platform.processor() or platform.machine() if device.type == "cpu"
+        json.dump({"device": (platform.processor() or platform.machine()) if device.type == "cpu"
                    else torch.cuda.get_device_name(device), "threads": torch.get_num_threads(),
                    "torch": torch.__version__, "neurosim": neurosim.__version__, "rows": rows,
                    "ultralif_over_lif_at_max_n": ratio, "target": TARGET_RATIO}, f, indent=2)

@@ -108,6 +108,59 @@ def test_backend_matches_reference(backend, kind, form, per_neuron, dtype):
 
 
 @needs_native
+@pytest.mark.parametrize("backend", [b for b, _ in NATIVE])
+@pytest.mark.parametrize("form", ["library", "ablation"])
+def test_ring_of_three_matches_reference(backend, form):
+    # With 3 features every neuron's two neighbours are the other two: the smallest ring.
+    outs, grads = run("ultradlif", form, backend, N=3, T=40)
+    ref_outs, ref_grads = run("ultradlif", form, "torch", N=3, T=40)
+    for got, want in zip(outs + grads, ref_outs + ref_grads):
+        torch.testing.assert_close(got.cpu(), want, rtol=1e-10, atol=1e-11)
+
+
+@needs_native
+@pytest.mark.parametrize("form", ["library", "ablation"])
+def test_ring_gradient_stays_accurate_for_huge_membrane_over_eps(form):
+    # |W| / eps ~ 1e8: the soft max's value loses its eps log 3 part to float32 rounding, so the
+    # softmax weights must be normalised by their sum, not read off the rounded value (which
+    # gave up to 3x the reference's gradient). float32 itself limits the spike here, so the
+    # oracle is the float32 reference, which normalises with a sum.
+    gen = torch.Generator().manual_seed(4)
+    x = torch.full((3, 2, 6), 1e4) + torch.randn(3, 2, 6, generator=gen) * 1e-4
+    kw = dict(tau=0.5, eps=1e-4, theta=1e4, form=form)
+    grads = []
+    for backend in ("cpp", "torch"):
+        leaf = x.clone().requires_grad_()
+        ultradlif(leaf, backend=backend, **kw).spikes.sum().backward()
+        grads.append(leaf.grad)
+    scale = grads[1].abs().max().item()
+    assert scale > 0
+    assert (grads[0] - grads[1]).abs().max().item() <= 1e-3 * scale
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("form", ["library", "ablation"])
+def test_ring_tropical_limit(backend, form):
+    # As eps -> 0 the ring's soft max is within [0, eps log 3] of the max of its three terms.
+    eps, tau = 1e-3, 0.8
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(30, 3, 7, generator=gen, dtype=torch.float64)
+    out = ultradlif(x, tau=tau, eps=eps, form=form, record_membrane=True, backend=backend)
+    w, spikes = out.membrane, out.spikes
+    if form == "library":
+        hard = torch.maximum(torch.maximum(w.roll(1, -1), w), w.roll(-1, -1))
+        soft = (torch.logit(spikes.clamp(1e-300, 1 - 1e-16)) * eps)  # the spike reads LSE(W)
+        near = spikes.sub(0.5).abs() < 0.49  # where the logit is well conditioned
+        gap = (soft - hard)[near]
+        assert near.any() and gap.min() >= -1e-6 and gap.max() <= eps * math.log(3) + 1e-6
+    else:
+        state = torch.cat([torch.zeros(1, 3, 7, dtype=torch.float64), w[:-1] * (1 - spikes[:-1])])
+        hard = torch.maximum(torch.maximum(state.roll(1, -1), tau * state), state.roll(-1, -1)) + x
+        gap = w - hard
+        assert gap.min() >= -1e-12 and gap.max() <= eps * math.log(3) + 1e-12
+
+
+@needs_native
 @pytest.mark.parametrize("kind,form", FORMS)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_storage_computes_in_float32(kind, form, dtype):
@@ -357,6 +410,7 @@ def test_sparsity_penalty_and_energy_proxy():
     (dict(tau=1.5), "tau"),
     (dict(tau=float("nan")), "tau"),
     (dict(theta=float("inf")), "theta"),
+    (dict(eps=1e-39), "eps"),  # 1/eps would overflow float32
     (dict(backend="gpu"), "backend"),
 ])
 @pytest.mark.parametrize("kind,form", FORMS)
@@ -384,3 +438,13 @@ def test_bad_shapes_and_options():
         neurosim.UltraPLIF(tau=1.0)
     with pytest.raises(ValueError, match="form"):
         neurosim.UltraDLIF(form="b")
+    with pytest.raises(ValueError, match="tau"):
+        neurosim.UltraDLIF(form="ablation", tau=0.5)  # that form has no leak
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_element_parameters_keep_the_shape_of_x(backend):
+    x = torch.randn(3, 2, 5)
+    for kind, form in FORMS:
+        out = call(kind, form, x, eps=torch.ones(1, 1, 1), theta=torch.zeros(1, 1), backend=backend)
+        assert out.spikes.shape == x.shape and out.state.shape == x.shape[1:]

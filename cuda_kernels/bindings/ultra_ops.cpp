@@ -39,7 +39,8 @@ void check_inputs(const at::Tensor& x, const at::Tensor& a, const at::Tensor& ep
 at::Tensor acc_contiguous(const c10::optional<at::Tensor>& g, const at::Tensor& x, at::IntArrayRef shape,
                           const char* name) {
   if (!g.has_value() || !g->defined()) return at::Tensor();
-  TORCH_CHECK(g->sizes() == shape, "neurosim: the gradient of ", name, " has the wrong shape");
+  TORCH_CHECK(g->sizes() == shape && g->device() == x.device(), "neurosim: the gradient of ", name,
+              " has the wrong shape or device");
   return g->to(acc_type(x.scalar_type())).contiguous();
 }
 
@@ -79,13 +80,15 @@ UltraLifBackwardBuffers ultralif_prepare_backward(const at::Tensor& grad_spikes,
                   grad_spikes.device() == x.device(), "neurosim: grad_spikes must match x");
   TORCH_CHECK(checkpoints.dim() == 3 && checkpoints.size(0) == num_checkpoints(x.size(0)) &&
                   checkpoints.sizes().slice(1) == x.sizes().slice(1) && checkpoints.is_contiguous() &&
+                  checkpoints.device() == x.device() &&
                   checkpoints.scalar_type() == acc_type(x.scalar_type()),
               "neurosim: checkpoints do not belong to x");
   UltraLifBackwardBuffers b;
   b.gs = binding::column_view(grad_spikes, b.gs_t_stride, b.gs_c_stride);
   b.gv = acc_contiguous(grad_v_final, x, x.sizes().slice(1), "the final state");
   if (grad_membrane.has_value() && grad_membrane->defined()) {
-    TORCH_CHECK(grad_membrane->sizes() == x.sizes(), "neurosim: grad of the membrane trace has the wrong shape");
+    TORCH_CHECK(grad_membrane->sizes() == x.sizes() && grad_membrane->device() == x.device(),
+                "neurosim: grad of the membrane trace has the wrong shape or device");
     b.gm = grad_membrane->to(x.scalar_type()).contiguous();
   }
   const auto acc = x.options().dtype(acc_type(x.scalar_type()));
@@ -158,7 +161,7 @@ Forward3 ultradlif_allocate(const at::Tensor& x, const at::Tensor& v0) {
 }
 
 struct UltraDlifBackwardBuffers {
-  at::Tensor gs, gm, grad_x, carry, step_grad, step_lse, gtau, geps, gtheta;
+  at::Tensor gs, gm, grad_x, carry, step_grad, step_peak, step_inv_sum, gtau, geps, gtheta;
 };
 
 UltraDlifBackwardBuffers ultradlif_prepare_backward(const at::Tensor& grad_spikes,
@@ -184,7 +187,8 @@ UltraDlifBackwardBuffers ultradlif_prepare_backward(const at::Tensor& grad_spike
   b.carry = gv.defined() ? gv.clone() : at::zeros(state_shape, acc);
   b.grad_x = at::empty_like(x);
   b.step_grad = at::empty(state_shape, acc);
-  b.step_lse = at::empty(state_shape, acc);
+  b.step_peak = at::empty(state_shape, acc);
+  b.step_inv_sum = at::empty(state_shape, acc);
   b.gtau = at::zeros(state_shape, acc);
   b.geps = at::zeros(state_shape, acc);
   b.gtheta = at::zeros(state_shape, acc);
@@ -198,7 +202,7 @@ UltraDlifBackwardLaunch ultradlif_backward_launch(const UltraDlifBackwardBuffers
   return UltraDlifBackwardLaunch{
       b.gs.data_ptr(), b.gm.defined() ? b.gm.data_ptr() : nullptr, x.data_ptr(), v0.data_ptr(),
       membrane.data_ptr(), tau.data_ptr(), eps.data_ptr(), theta.data_ptr(), b.grad_x.data_ptr(),
-      b.carry.data_ptr(), b.step_grad.data_ptr(), b.step_lse.data_ptr(), b.gtau.data_ptr(),
+      b.carry.data_ptr(), b.step_grad.data_ptr(), b.step_peak.data_ptr(), b.step_inv_sum.data_ptr(), b.gtau.data_ptr(),
       b.geps.data_ptr(), b.gtheta.data_ptr(), x.size(0), x.size(1), x.size(2), tau.size(0) > 1,
       eps.size(0) > 1, theta.size(0) > 1, static_cast<int>(form), storage_code(x)};
 }

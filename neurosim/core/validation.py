@@ -89,6 +89,8 @@ def parameter_tensor(value, x: torch.Tensor, name: str, low=None, high=None) -> 
         return torch.tensor(float(value), dtype=accumulation_dtype(x.dtype), device=x.device)
     if value.device != x.device:
         raise ValueError(f"{name}: is on {value.device} but x is on {x.device}")
+    if value.numel() == 1:
+        return value.reshape(())  # one per layer, whatever its dims: must not broadcast x up
     features = tuple(x.shape[2:])
     if value.numel() != 1:
         try:

@@ -34,7 +34,8 @@ class UltraResult(NamedTuple):
     state: torch.Tensor
     """Membrane after the last step's reset, [B, *features], float32 (float64 for float64 input)."""
     membrane: Optional[torch.Tensor]
-    """The membrane each spike reads, [T, B, *features] in the dtype of x, if ``record_membrane``."""
+    """The membrane before the reset, [T, B, *features] in the dtype of x, if ``record_membrane``:
+    V'_t for UltraLIF, W_t for UltraDLIF (whose spike reads the soft max of W over the ring)."""
 
 
 def _check_flag(value, name: str) -> None:
@@ -47,7 +48,8 @@ def _common_parameters(x, state, eps, theta, record_membrane, backend):
     check_state(state, x)
     _check_flag(record_membrane, "record_membrane")
     eps_t = parameter_tensor(eps, x, "eps")
-    check_open_interval(eps_t, "eps", 0.0, math.inf)
+    # the kernels multiply by 1/eps, which must stay finite in the accumulation dtype
+    check_open_interval(eps_t, "eps", 1.0 / torch.finfo(accumulation_dtype(x.dtype)).max, math.inf)
     theta_t = parameter_tensor(theta, x, "theta")
     name = resolve_backend(backend, x.device)
     acc = accumulation_dtype(x.dtype)

@@ -153,17 +153,23 @@ class UltraDLIF(_UltraNeuron):
     3 features.
 
     ``form="library"`` is the authors' library form (``W = tau V + x``, the soft max read by the
-    spike); ``form="ablation"`` is their eps-ablation form (``W = LSE(V_{i-1}, V_i, V_{i+1}) + x``,
-    with no leak, so ``tau`` is unused; they used ``theta=1``).
+    spike; ``tau`` defaults to 0.9); ``form="ablation"`` is their eps-ablation form
+    (``W = LSE(V_{i-1}, V_i, V_{i+1}) + x``, with no leak, so passing ``tau`` is an error; they
+    used ``theta=1``).
     """
 
     _learn_tau = False
 
-    def __init__(self, tau=0.9, eps=1.0, theta=0.0, learn_eps: bool = True, backend: str = "auto", *,
+    def __init__(self, tau=None, eps=1.0, theta=0.0, learn_eps: bool = True, backend: str = "auto", *,
                  form: str = "library", learn_theta: bool = False, eps_range=(0.1, 20.0),
                  return_state: bool = False, record_membrane: bool = False):
         check_choice(form, RING_FORMS, "form")
         tau_used = self._learn_tau or form == "library"
+        if tau is None:
+            tau = 0.9
+        elif not tau_used:
+            raise ValueError("tau: UltraDLIF's ablation form has no leak (the centre term is not scaled); "
+                             "leave tau unset, or use UltraDPLIF for a learned centre scale")
         super().__init__(tau, eps, theta, learn_eps, backend, self._learn_tau, learn_theta, eps_range,
                          return_state, record_membrane, tau_used=tau_used)
         self.form = form

@@ -24,7 +24,12 @@ namespace neurosim {
 #if !defined(__CUDA_ARCH__)
 // Horner steps with a fused multiply-add: the build turns off FMA contraction globally (LIF must
 // match snnTorch bit for bit), so the polynomials ask for it explicitly.
+// Without hardware FMA (a portable -march) fmaf would be a scalar libm call, so use a*x + c.
+#if defined(__FMA__)
 NEUROSIM_HD float horner_step(float acc, float x, float c) { return __builtin_fmaf(acc, x, c); }
+#else
+NEUROSIM_HD float horner_step(float acc, float x, float c) { return acc * x + c; }
+#endif
 #endif
 
 // exp(x) for x <= 0 (the only use here); exactly 0 below the float range.
@@ -148,38 +153,47 @@ NEUROSIM_HD SoftMax2<A> soft_max2(A a, A b, A eps, A inv_eps) {
   return r;
 }
 
-// Three-term soft max of (a, b, c).
+// Three-term soft max of (a, b, c): its value, the peak m and 1/S with S = sum_k exp((a_k - m)/eps)
+// (so that a weight is exp((a_k - m)/eps) / S, normalised exactly even where the value has lost
+// its eps log S part to rounding), and the entropy (= dLSE/deps).
+template <typename A> struct SoftMax3 {
+  A value;
+  A peak;
+  A inv_sum;
+  A entropy;
+};
+
 template <typename A>
-NEUROSIM_HD A soft_max3(A a, A b, A c, A eps) {
+NEUROSIM_HD SoftMax3<A> soft_max3_full(A a, A b, A c, A eps) {
   // Sum the two terms that are not the (first) maximum; the maximum contributes exactly 1.
   const bool a_max = a >= b && a >= c;
   const bool b_max = !a_max && b >= c;
   const bool c_max = !a_max && !b_max;
   const A m = a_max ? a : (b_max ? b : c);
-  const A sum_others = (a_max ? A(0) : exp_nonpositive((a - m) / eps)) +
-                       (b_max ? A(0) : exp_nonpositive((b - m) / eps)) +
-                       (c_max ? A(0) : exp_nonpositive((c - m) / eps));
-  return m + eps * log1p_upto2(sum_others);
+  const A za = (a - m) / eps, zb = (b - m) / eps, zc = (c - m) / eps;  // <= 0
+  const A ea = a_max ? A(0) : exp_nonpositive(za);
+  const A eb = b_max ? A(0) : exp_nonpositive(zb);
+  const A ec = c_max ? A(0) : exp_nonpositive(zc);
+  const A l = log1p_upto2(ea + eb + ec);
+  SoftMax3<A> r;
+  r.value = m + eps * l;
+  r.peak = m;
+  r.inv_sum = A(1) / (A(1) + ea + eb + ec);
+  // H = log S - sum_k p_k z_k (the maximum's z is 0)
+  r.entropy = l - r.inv_sum * (ea * za + eb * zb + ec * zc);
+  return r;
 }
 
-// The softmax weight of argument `a` in a soft max whose value is `lse`.
 template <typename A>
-NEUROSIM_HD A soft_weight(A a, A lse, A eps) {
-  const A z = (a - lse) / eps;
-  return exp_nonpositive(z < A(0) ? z : A(0));
+NEUROSIM_HD A soft_max3(A a, A b, A c, A eps) {
+  return soft_max3_full(a, b, c, eps).value;
 }
 
-// Entropy of the three-term softmax with value `lse`: -sum_k p_k z_k, z_k = (a_k - lse)/eps <= 0.
+// The softmax weight of argument `a` in a three-term soft max with the given peak and 1/S.
 template <typename A>
-NEUROSIM_HD A soft_entropy3(A a, A b, A c, A lse, A eps) {
-  A h = A(0);
-  const A args[3] = {a, b, c};
-  for (int k = 0; k < 3; ++k) {
-    A z = (args[k] - lse) / eps;
-    z = z < A(0) ? z : A(0);
-    h -= exp_nonpositive(z) * z;
-  }
-  return h;
+NEUROSIM_HD A soft_weight(A a, A peak, A inv_sum, A eps) {
+  const A z = (a - peak) / eps;
+  return exp_nonpositive(z < A(0) ? z : A(0)) * inv_sum;
 }
 
 }  // namespace neurosim

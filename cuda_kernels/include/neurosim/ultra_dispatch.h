@@ -54,7 +54,7 @@ UltraDlifBackwardArgs<T, typename AccType<T>::type> typed_args(const UltraDlifBa
           static_cast<const T*>(a.x), static_cast<const A*>(a.v0), static_cast<const A*>(a.membrane),
           static_cast<const A*>(a.tau), static_cast<const A*>(a.eps), static_cast<const A*>(a.theta),
           static_cast<T*>(a.grad_x), static_cast<A*>(a.carry), static_cast<A*>(a.step_grad),
-          static_cast<A*>(a.step_lse), static_cast<A*>(a.grad_tau_elems), static_cast<A*>(a.grad_eps_elems),
+          static_cast<A*>(a.step_peak), static_cast<A*>(a.step_inv_sum), static_cast<A*>(a.grad_tau_elems), static_cast<A*>(a.grad_eps_elems),
           static_cast<A*>(a.grad_theta_elems), a.steps, a.batch, a.features, a.tau_per_feature,
           a.eps_per_feature, a.theta_per_feature};
 }

@@ -40,7 +40,7 @@ struct UltraDlifBackwardLaunch {
   const void* grad_spikes; const void* grad_membrane;
   const void* x; const void* v0; const void* membrane;
   const void* tau; const void* eps; const void* theta;
-  void* grad_x; void* carry; void* step_grad; void* step_lse;
+  void* grad_x; void* carry; void* step_grad; void* step_peak; void* step_inv_sum;
   void* grad_tau_elems; void* grad_eps_elems; void* grad_theta_elems;
   int64_t steps, batch, features;
   bool tau_per_feature, eps_per_feature, theta_per_feature;

@@ -51,7 +51,8 @@ template <typename T, typename A> struct UltraDlifBackwardArgs {
   T* grad_x;
   A* carry;                // [B, F]: dL/dV_T on entry, dL/dV_0 on return
   A* step_grad;            // [B, F] scratch: the gradient each centre neuron sends to its soft max
-  A* step_lse;             // [B, F] scratch: the value of that soft max
+  A* step_peak;            // [B, F] scratch: that soft max's peak ...
+  A* step_inv_sum;         // [B, F] scratch: ... and 1 / its sum of exponentials
   A* grad_tau_elems;       // [B, F] per-element partial sums, reduced by the caller
   A* grad_eps_elems;
   A* grad_theta_elems;
@@ -124,7 +125,7 @@ NEUROSIM_HD A ring_state_before(const UltraDlifBackwardArgs<T, A>& p, int64_t b,
 }
 
 // Phase A of reverse step t for centre neuron i: everything that depends on i alone, plus the
-// gradient i sends back through its soft max (kept in step_grad / step_lse for phase B).
+// gradient i sends back through its soft max (kept in step_grad / step_peak / step_inv_sum for phase B).
 template <RingForm F, bool kInterior, typename T, typename A>
 NEUROSIM_HD void ultradlif_backward_phase_a(const UltraDlifBackwardArgs<T, A>& p, int64_t b, int64_t t, int64_t i) {
   A tau, eps, theta;
@@ -136,14 +137,15 @@ NEUROSIM_HD void ultradlif_backward_phase_a(const UltraDlifBackwardArgs<T, A>& p
   const A grad_state = p.carry[e];  // dL/dV_t
   if (F == RingForm::Library) {
     const A wl = w[ring_left<kInterior>(i, n)], wc = w[i], wr = w[ring_right<kInterior>(i, n)];
-    const A lse = soft_max3(wl, wc, wr, eps);
-    const A u = (lse - theta) / eps;
+    const SoftMax3<A> lse = soft_max3_full(wl, wc, wr, eps);
+    const A u = (lse.value - theta) / eps;
     const SigmoidPair<A> s = sigmoid_pair(u);
     const A k = (grad_spike - grad_state * wc) * s.pos * s.neg / eps;  // dL/dVt_i
     p.grad_theta_elems[e] -= k;
-    p.grad_eps_elems[e] += k * (soft_entropy3(wl, wc, wr, lse, eps) - u);
+    p.grad_eps_elems[e] += k * (lse.entropy - u);
     p.step_grad[e] = k;
-    p.step_lse[e] = lse;
+    p.step_peak[e] = lse.peak;
+    p.step_inv_sum[e] = lse.inv_sum;
     p.carry[e] = grad_state * s.neg + grad_mem;  // the direct part of dL/dW_i
   } else {
     const A wc = w[i];
@@ -156,10 +158,11 @@ NEUROSIM_HD void ultradlif_backward_phase_a(const UltraDlifBackwardArgs<T, A>& p
     const A al = ring_state_before<F, false>(p, b, t, ring_left<kInterior>(i, n));
     const A ac = tau * ring_state_before<F, kInterior>(p, b, t, i);
     const A ar = ring_state_before<F, false>(p, b, t, ring_right<kInterior>(i, n));
-    const A lse = soft_max3(al, ac, ar, eps);
-    p.grad_eps_elems[e] += grad_w * soft_entropy3(al, ac, ar, lse, eps) - k * u;
+    const SoftMax3<A> lse = soft_max3_full(al, ac, ar, eps);
+    p.grad_eps_elems[e] += grad_w * lse.entropy - k * u;
     p.step_grad[e] = grad_w;
-    p.step_lse[e] = lse;
+    p.step_peak[e] = lse.peak;
+    p.step_inv_sum[e] = lse.inv_sum;
   }
 }
 
@@ -172,22 +175,23 @@ NEUROSIM_HD void ultradlif_backward_phase_b(const UltraDlifBackwardArgs<T, A>& p
   const int64_t n = p.features, e = b * n + j, te = (t * p.batch + b) * n + j;
   const int64_t jl = ring_left<kInterior>(j, n), jr = ring_right<kInterior>(j, n);
   const A* g = p.step_grad + b * n;
-  const A* lse = p.step_lse + b * n;
+  const A* peak = p.step_peak + b * n;
+  const A* inv_sum = p.step_inv_sum + b * n;
   const A eps_l = param_at(p.eps, p.eps_per_feature, jl);
   const A eps_r = param_at(p.eps, p.eps_per_feature, jr);
   const A v_prev = ring_state_before<F, kInterior>(p, b, t, j);
   if (F == RingForm::Library) {
     const A wj = p.membrane[te];
-    const A grad_w = p.carry[e] + g[j] * soft_weight(wj, lse[j], eps) +
-                     g[jl] * soft_weight(wj, lse[jl], eps_l) + g[jr] * soft_weight(wj, lse[jr], eps_r);
+    const A grad_w = p.carry[e] + g[j] * soft_weight(wj, peak[j], inv_sum[j], eps) +
+                     g[jl] * soft_weight(wj, peak[jl], inv_sum[jl], eps_l) + g[jr] * soft_weight(wj, peak[jr], inv_sum[jr], eps_r);
     p.grad_x[te] = static_cast<T>(grad_w);
     p.grad_tau_elems[e] += grad_w * v_prev;
     p.carry[e] = tau * grad_w;
   } else {
-    const A centre = g[j] * soft_weight(tau * v_prev, lse[j], eps);
+    const A centre = g[j] * soft_weight(tau * v_prev, peak[j], inv_sum[j], eps);
     p.grad_tau_elems[e] += centre * v_prev;
-    p.carry[e] = tau * centre + g[jl] * soft_weight(v_prev, lse[jl], eps_l) +
-                 g[jr] * soft_weight(v_prev, lse[jr], eps_r);
+    p.carry[e] = tau * centre + g[jl] * soft_weight(v_prev, peak[jl], inv_sum[jl], eps_l) +
+                 g[jr] * soft_weight(v_prev, peak[jr], inv_sum[jr], eps_r);
   }
 }
 
