@@ -4,20 +4,13 @@
 
 #include <limits>
 
+#include "binding_utils.h"
 #include "neurosim/events.h"
 
 namespace neurosim {
 namespace {
 
-DType event_storage_code(const at::Tensor& t) {
-  switch (t.scalar_type()) {
-    case at::kFloat: return DType::Float32;
-    case at::kDouble: return DType::Float64;
-    case at::kHalf: return DType::Float16;
-    case at::kBFloat16: return DType::BFloat16;
-    default: TORCH_CHECK(false, "neurosim: unsupported dtype ", t.scalar_type());
-  }
-}
+using binding::storage_code;
 
 at::Tensor event_matmul_cpu_impl(const at::Tensor& events, const at::Tensor& dense, double scale) {
   TORCH_CHECK(events.dim() == 2 && dense.dim() == 2 && events.is_contiguous() && dense.is_contiguous(),
@@ -28,7 +21,7 @@ at::Tensor event_matmul_cpu_impl(const at::Tensor& events, const at::Tensor& den
   const auto acc = events.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   auto out = at::zeros({events.size(1), dense.size(1)}, events.options().dtype(acc));
   event_matmul_cpu(EventMatmulLaunch{events.data_ptr(), dense.data_ptr(), out.data_ptr(), events.size(0),
-                                     events.size(1), dense.size(1), scale, event_storage_code(events)});
+                                     events.size(1), dense.size(1), scale, storage_code(events)});
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "binding_utils.h"
 #include "neurosim/traces.h"
 
 #ifdef NEUROSIM_WITH_CUDA
@@ -15,24 +16,13 @@
 namespace neurosim {
 namespace {
 
-DType trace_storage_code(const at::Tensor& t) {
-  switch (t.scalar_type()) {
-    case at::kFloat: return DType::Float32;
-    case at::kDouble: return DType::Float64;
-    case at::kHalf: return DType::Float16;
-    case at::kBFloat16: return DType::BFloat16;
-    default: TORCH_CHECK(false, "neurosim: unsupported dtype ", t.scalar_type());
-  }
-}
-
-at::ScalarType trace_acc_type(at::ScalarType storage) {
-  return storage == at::kDouble ? at::kDouble : at::kFloat;
-}
+using binding::acc_type;
+using binding::storage_code;
 
 void check_trace_args(const at::Tensor& x, const at::Tensor& z0, const at::Tensor& decay) {
   TORCH_CHECK(x.dim() == 3 && x.is_contiguous(), "neurosim: x must be a contiguous [T, B, F] tensor");
-  const auto acc = trace_acc_type(x.scalar_type());
-  trace_storage_code(x);
+  const auto acc = acc_type(x.scalar_type());
+  storage_code(x);
   TORCH_CHECK(z0.sizes() == x.sizes().slice(1) && z0.is_contiguous() && z0.scalar_type() == acc &&
                   z0.device() == x.device(),
               "neurosim: z0 must be a contiguous [B, F] tensor of the accumulation dtype");
@@ -48,7 +38,7 @@ std::tuple<at::Tensor, at::Tensor, TraceLaunch> prepare_trace(const at::Tensor& 
   auto z_final = at::empty_like(z0);
   TraceLaunch launch{x.data_ptr(), z0.data_ptr(), decay.data_ptr(), trace.data_ptr(),
                      z_final.data_ptr(), x.size(0), x.size(1) * x.size(2), x.size(2),
-                     decay.size(0) > 1, reverse, trace_storage_code(x)};
+                     decay.size(0) > 1, reverse, storage_code(x)};
   return {trace, z_final, launch};
 }
 
@@ -75,7 +65,7 @@ std::tuple<at::Tensor, StdpRowsLaunch> prepare_stdp_rows(const at::Tensor& post,
   TORCH_CHECK(post.dim() == 3 && post.is_contiguous(), "neurosim: post must be a contiguous [T, B, F] tensor");
   auto rows = at::empty_like(post);
   StdpRowsLaunch launch{post.data_ptr(), rows.data_ptr(), post.size(0), post.size(1) * post.size(2),
-                        decay_plus, decay_minus, ratio, trace_storage_code(post)};
+                        decay_plus, decay_minus, ratio, storage_code(post)};
   return {rows, launch};
 }
 

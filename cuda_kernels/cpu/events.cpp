@@ -1,11 +1,8 @@
 // CPU implementation of the event-driven outer-product sum declared in events.h.
-#include <ATen/Parallel.h>
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
-
 #include <algorithm>
 #include <vector>
 
+#include "cpu_loops.h"
 #include "neurosim/events.h"
 
 namespace neurosim {
@@ -82,13 +79,7 @@ void event_matmul_typed(const EventMatmulLaunch& launch) {
 }  // namespace
 
 void event_matmul_cpu(const EventMatmulLaunch& a) {
-  switch (a.dtype) {
-    case DType::Float64: event_matmul_typed<double>(a); break;
-    case DType::Float16: event_matmul_typed<c10::Half>(a); break;
-    case DType::BFloat16: event_matmul_typed<c10::BFloat16>(a); break;
-    case DType::Float32:
-    default: event_matmul_typed<float>(a); break;
-  }
+  cpu::dispatch_storage(a.dtype, [&](auto storage) { event_matmul_typed<decltype(storage)>(a); });
 }
 
 }  // namespace neurosim

@@ -1,12 +1,9 @@
 // CPU twin of cuda/traces.cu: the column function of traces.h over blocks of adjacent columns
 // (lanes vectorise), blocks spread over threads.
-#include <ATen/Parallel.h>
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
-
 #include <algorithm>
 #include <vector>
 
+#include "cpu_loops.h"
 #include "neurosim/traces.h"
 
 namespace neurosim {
@@ -57,23 +54,11 @@ void stdp_rows_typed(const StdpRowsLaunch& launch) {
 }  // namespace
 
 void stdp_rows_cpu(const StdpRowsLaunch& a) {
-  switch (a.dtype) {
-    case DType::Float64: stdp_rows_typed<double>(a); break;
-    case DType::Float16: stdp_rows_typed<c10::Half>(a); break;
-    case DType::BFloat16: stdp_rows_typed<c10::BFloat16>(a); break;
-    case DType::Float32:
-    default: stdp_rows_typed<float>(a); break;
-  }
+  cpu::dispatch_storage(a.dtype, [&](auto storage) { stdp_rows_typed<decltype(storage)>(a); });
 }
 
 void trace_cpu(const TraceLaunch& a) {
-  switch (a.dtype) {
-    case DType::Float64: trace_typed<double>(a); break;
-    case DType::Float16: trace_typed<c10::Half>(a); break;
-    case DType::BFloat16: trace_typed<c10::BFloat16>(a); break;
-    case DType::Float32:
-    default: trace_typed<float>(a); break;
-  }
+  cpu::dispatch_storage(a.dtype, [&](auto storage) { trace_typed<decltype(storage)>(a); });
 }
 
 }  // namespace neurosim

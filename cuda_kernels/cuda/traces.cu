@@ -4,6 +4,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "cuda_dispatch.cuh"
 #include "neurosim/traces.h"
 
 namespace neurosim {
@@ -48,24 +49,12 @@ int stdp_rows_typed(const StdpRowsLaunch& launch, cudaStream_t stream) {
 
 int stdp_rows_cuda(const StdpRowsLaunch& a, void* stream) {
   const auto s = static_cast<cudaStream_t>(stream);
-  switch (a.dtype) {
-    case DType::Float64: return stdp_rows_typed<double>(a, s);
-    case DType::Float16: return stdp_rows_typed<__half>(a, s);
-    case DType::BFloat16: return stdp_rows_typed<__nv_bfloat16>(a, s);
-    case DType::Float32:
-    default: return stdp_rows_typed<float>(a, s);
-  }
+  return cuda::dispatch_storage(a.dtype, [&](auto storage) { return stdp_rows_typed<decltype(storage)>(a, s); });
 }
 
 int trace_cuda(const TraceLaunch& a, void* stream) {
   const auto s = static_cast<cudaStream_t>(stream);
-  switch (a.dtype) {
-    case DType::Float64: return trace_typed<double>(a, s);
-    case DType::Float16: return trace_typed<__half>(a, s);
-    case DType::BFloat16: return trace_typed<__nv_bfloat16>(a, s);
-    case DType::Float32:
-    default: return trace_typed<float>(a, s);
-  }
+  return cuda::dispatch_storage(a.dtype, [&](auto storage) { return trace_typed<decltype(storage)>(a, s); });
 }
 
 }  // namespace neurosim
