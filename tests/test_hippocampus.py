@@ -164,6 +164,12 @@ def test_short_path_integration_decodes_better_than_chance():
     chance = 0.25  # mean periodic distance of a uniform guess on a 1 m ring
     assert errors[:, 0].mean() < 0.5 * chance
     assert errors.mean() < 0.8 * chance
+    # With the spin-up included, the same trials (same seed) come first-spin-up-then-test.
+    with_spin_up = path_integration_trials(model, track, decoder, trials=20, spin_up_steps=40, test_steps=20,
+                                           include_spin_up=True)
+    assert with_spin_up.shape == (20, 60)
+    np.testing.assert_allclose(with_spin_up[:, 40:], errors, atol=1e-6)
+    assert with_spin_up[:, :40].mean() < errors.mean()  # the sensory drive is on during the spin-up
 
 
 def test_gaussian_process_latents_have_the_rbf_autocorrelation():
@@ -185,6 +191,19 @@ def test_ring_track_statistics_and_remap():
     track.remap()
     assert torch.equal(track.centres.sort(dim=1).values, centres.sort(dim=1).values)
     assert not torch.equal(track.centres, centres)
+
+def test_ring_track_moves_with_the_previous_velocity_as_ratinabox():
+    # ratinabox's Agent.update moves the position with the old velocity, then updates the velocity:
+    # pos_k - pos_{k-1} = v_{k-1} dt, across chunk boundaries too.
+    track = RingTrack(3, dt=0.025, seed=4)
+    start_position, start_velocity = track.position.clone(), track.velocity.clone()
+    first, second = track.sample(50), track.sample(30)
+    position = torch.cat([start_position.unsqueeze(0), first.position.double(), second.position.double()])
+    velocity = torch.cat([start_velocity.unsqueeze(0), first.velocity.double(), second.velocity.double()])
+    step = torch.remainder(position[1:] - position[:-1] + 0.5, 1.0) - 0.5  # unwrap the ring
+    assert torch.allclose(step, velocity[:-1] * 0.025, atol=1e-6)
+    assert not torch.allclose(step, velocity[1:] * 0.025, atol=1e-4)
+
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -78,23 +78,29 @@ def ring_error(a, b, length: float = 1.0) -> np.ndarray:
 
 def path_integration_trials(model: HelmholtzHippocampus, track: RingTrack, decoder: PositionDecoder, *,
                             trials: int = 50, spin_up_steps: int = 40, test_steps: int = 40, sim: int = 0,
-                            seed: int = 0) -> np.ndarray:
+                            seed: int = 0, include_spin_up: bool = False) -> np.ndarray:
     """The authors' path-integration test, with the trials run side by side as a batch.
 
     Each trial is a copy of simulation ``sim`` of the trained model with its own agent (random start)
     on the same place fields: ``spin_up_steps`` steps in theta mode, then ``test_steps`` steps of
     pure generation (sleep mode: no sensory drive reaches any soma), noise off and no learning
-    throughout. Returns the decoding error (m) [trials, test_steps] of the p soma rates."""
+    throughout. Returns the decoding error (m) [trials, test_steps] of the p soma rates, or
+    [trials, spin_up_steps + test_steps] with ``include_spin_up`` (the window the authors' error
+    curves and remapping bars average over)."""
     trial_model = model.replicate(trials, sim=sim, seed=seed)
     trial_track = track.replicate(trials, sim=sim, seed=seed)
     warm = trial_track.sample(spin_up_steps)
-    trial_model.run(warm.place_cells, warm.velocity_cells, mode="theta", learn=False, noise=False, record=())
+    warm_rec = trial_model.run(warm.place_cells, warm.velocity_cells, mode="theta", learn=False, noise=False,
+                               record=("p",) if include_spin_up else ())
     test = trial_track.sample(test_steps)
     rec = trial_model.run(test.place_cells, test.velocity_cells, mode="sleep", learn=False, noise=False,
                           record=("p",))
-    soma = rec.p[:, 2].numpy()  # [T, trials, n_p]
-    decoded = decoder.predict(soma.reshape(-1, soma.shape[-1])).reshape(test_steps, trials)
-    return ring_error(decoded, test.position.numpy(), track.length).T
+    soma, position = rec.p[:, 2].numpy(), test.position.numpy()  # [T, trials, n_p], [T, trials]
+    if include_spin_up:
+        soma = np.concatenate([warm_rec.p[:, 2].numpy(), soma])
+        position = np.concatenate([warm.position.numpy(), position])
+    decoded = decoder.predict(soma.reshape(-1, soma.shape[-1])).reshape(position.shape)
+    return ring_error(decoded, position, track.length).T
 
 
 def g_basal_rate_maps(model: HelmholtzHippocampus, track: RingTrack, sim: int = 0, points: int = 500):

@@ -105,8 +105,10 @@ class RingSample(NamedTuple):
 class RingTrack:
     """A periodic 1-D track with an OU-velocity agent and Gaussian place cells, for S simulations.
 
-    The velocity follows ratinabox's update v <- v + (mean - v) dt / tau + sd sqrt(2 dt / tau) n,
-    then the position moves by v dt (wrapped). Place-cell centres are evenly spaced with a uniform
+    Each step follows ratinabox's Agent.update order: the position first moves by the previous
+    step's velocity (pos_k = pos_{k-1} + v_{k-1} dt, wrapped), then the velocity takes its OU step
+    v_k = v_{k-1} + (mean - v_{k-1}) dt / tau + sd sqrt(2 dt / tau) n; the velocity cells of step k
+    encode v_k. Place-cell centres are evenly spaced with a uniform
     jitter inside each slot (ratinabox's jittered default); rate = exp(-d^2 / (2 width^2)) with d
     the periodic distance. ``velocity_scale`` (the velocity cells' normaliser) is fixed at
     construction to speed_mean + speed_sd, as in ratinabox."""
@@ -175,7 +177,11 @@ class RingTrack:
 
         velocity = lfilter([1.0], [1.0, -keep], drive, axis=0, zi=keep * self.velocity.numpy()[None, :])[0]
         velocity = torch.from_numpy(np.ascontiguousarray(velocity))
-        position = torch.remainder(self.position + torch.cumsum(velocity * self.dt, dim=0), self.length)
+        # ratinabox moves the agent with the velocity it had *before* this step's OU update, so the
+        # velocity cells lead the place cells by one step (the ring is driven by v_{k-1} between
+        # steps k and k+1, while the agent moves by v_k: one step of lag, as in the authors' runs).
+        moving = torch.cat([self.velocity.unsqueeze(0), velocity[:-1]])
+        position = torch.remainder(self.position + torch.cumsum(moving * self.dt, dim=0), self.length)
         self.velocity, self.position = velocity[-1].clone(), position[-1].clone()
         return RingSample(position, velocity.to(self.dtype), self.place_cell_rates(position),
                           self.velocity_cell_rates(velocity))
