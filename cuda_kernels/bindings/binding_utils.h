@@ -38,6 +38,24 @@ inline void check_state(const at::Tensor& s, const at::Tensor& x, const char* na
               "neurosim: ", name, " must be a contiguous [B, F] tensor of the accumulation dtype");
 }
 
+// An optional upstream gradient: undefined when absent, else checked against `shape` and x's
+// device and returned contiguous in `dtype`.
+inline at::Tensor optional_grad(const c10::optional<at::Tensor>& g, const at::Tensor& x, at::IntArrayRef shape,
+                                at::ScalarType dtype, const char* name) {
+  if (!g.has_value() || !g->defined()) return at::Tensor();
+  TORCH_CHECK(g->sizes() == shape && g->device() == x.device(), "neurosim: the gradient of ", name,
+              " has the wrong shape or device");
+  return g->to(dtype).contiguous();
+}
+
+// The `count` membrane checkpoints that a temporal op's forward pass saved for x.
+inline void check_checkpoints(const at::Tensor& checkpoints, const at::Tensor& x, int64_t count) {
+  TORCH_CHECK(checkpoints.dim() == 3 && checkpoints.size(0) == count &&
+                  checkpoints.sizes().slice(1) == x.sizes().slice(1) && checkpoints.is_contiguous() &&
+                  checkpoints.device() == x.device() && checkpoints.scalar_type() == acc_type(x.scalar_type()),
+              "neurosim: checkpoints do not belong to x");
+}
+
 // Views g [T, B, F] as [T, M] with a column stride of 0 or 1 without copying when it can
 // (a gradient of `spikes.sum()` arrives expanded, all strides 0), else makes it contiguous.
 inline at::Tensor column_view(const at::Tensor& g, int64_t& t_stride, int64_t& c_stride) {

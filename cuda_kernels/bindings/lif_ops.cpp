@@ -73,23 +73,11 @@ BackwardBuffers prepare_backward(const at::Tensor& grad_spikes,
   TORCH_CHECK(surrogate >= 0 && surrogate <= 5, "neurosim: unknown surrogate code ", surrogate);
   TORCH_CHECK(grad_spikes.sizes() == x.sizes() && grad_spikes.scalar_type() == x.scalar_type() &&
                   grad_spikes.device() == x.device(), "neurosim: grad_spikes must match x");
-  TORCH_CHECK(checkpoints.dim() == 3 && checkpoints.size(0) == num_checkpoints(x.size(0)) &&
-                  checkpoints.sizes().slice(1) == x.sizes().slice(1) && checkpoints.is_contiguous() &&
-                  checkpoints.device() == x.device() &&
-                  checkpoints.scalar_type() == acc_type(x.scalar_type()),
-              "neurosim: checkpoints do not belong to x");
+  binding::check_checkpoints(checkpoints, x, num_checkpoints(x.size(0)));
   BackwardBuffers b;
   b.gs = column_view(grad_spikes, b.gs_t_stride, b.gs_c_stride);
-  if (grad_u_final.has_value() && grad_u_final->defined()) {
-    TORCH_CHECK(grad_u_final->sizes() == x.sizes().slice(1) && grad_u_final->device() == x.device(),
-                "neurosim: grad of the final state has the wrong shape or device");
-    b.gu = grad_u_final->to(acc_type(x.scalar_type())).contiguous();
-  }
-  if (grad_membrane.has_value() && grad_membrane->defined()) {
-    TORCH_CHECK(grad_membrane->sizes() == x.sizes() && grad_membrane->device() == x.device(),
-                "neurosim: grad of the membrane trace has the wrong shape or device");
-    b.gm = grad_membrane->to(x.scalar_type()).contiguous();
-  }
+  b.gu = binding::optional_grad(grad_u_final, x, x.sizes().slice(1), acc_type(x.scalar_type()), "the final state");
+  b.gm = binding::optional_grad(grad_membrane, x, x.sizes(), x.scalar_type(), "the membrane trace");
   const auto acc = x.options().dtype(acc_type(x.scalar_type()));
   b.grad_x = at::empty_like(x);
   b.grad_u0 = at::empty({x.size(1), x.size(2)}, acc);

@@ -36,14 +36,6 @@ void check_inputs(const at::Tensor& x, const at::Tensor& a, const at::Tensor& ep
   check_param(theta, x, "theta");
 }
 
-at::Tensor acc_contiguous(const c10::optional<at::Tensor>& g, const at::Tensor& x, at::IntArrayRef shape,
-                          const char* name) {
-  if (!g.has_value() || !g->defined()) return at::Tensor();
-  TORCH_CHECK(g->sizes() == shape && g->device() == x.device(), "neurosim: the gradient of ", name,
-              " has the wrong shape or device");
-  return g->to(acc_type(x.scalar_type())).contiguous();
-}
-
 // ---- UltraLIF ---------------------------------------------------------------------------------
 
 UltraLifForwardLaunch ultralif_launch(const at::Tensor& x, const at::Tensor& v0, const at::Tensor& log_tau,
@@ -78,19 +70,11 @@ UltraLifBackwardBuffers ultralif_prepare_backward(const at::Tensor& grad_spikes,
   check_inputs(x, log_tau, eps, theta, "log_tau");
   TORCH_CHECK(grad_spikes.sizes() == x.sizes() && grad_spikes.scalar_type() == x.scalar_type() &&
                   grad_spikes.device() == x.device(), "neurosim: grad_spikes must match x");
-  TORCH_CHECK(checkpoints.dim() == 3 && checkpoints.size(0) == num_checkpoints(x.size(0)) &&
-                  checkpoints.sizes().slice(1) == x.sizes().slice(1) && checkpoints.is_contiguous() &&
-                  checkpoints.device() == x.device() &&
-                  checkpoints.scalar_type() == acc_type(x.scalar_type()),
-              "neurosim: checkpoints do not belong to x");
+  binding::check_checkpoints(checkpoints, x, num_checkpoints(x.size(0)));
   UltraLifBackwardBuffers b;
   b.gs = binding::column_view(grad_spikes, b.gs_t_stride, b.gs_c_stride);
-  b.gv = acc_contiguous(grad_v_final, x, x.sizes().slice(1), "the final state");
-  if (grad_membrane.has_value() && grad_membrane->defined()) {
-    TORCH_CHECK(grad_membrane->sizes() == x.sizes() && grad_membrane->device() == x.device(),
-                "neurosim: grad of the membrane trace has the wrong shape or device");
-    b.gm = grad_membrane->to(x.scalar_type()).contiguous();
-  }
+  b.gv = binding::optional_grad(grad_v_final, x, x.sizes().slice(1), acc_type(x.scalar_type()), "the final state");
+  b.gm = binding::optional_grad(grad_membrane, x, x.sizes(), x.scalar_type(), "the membrane trace");
   const auto acc = x.options().dtype(acc_type(x.scalar_type()));
   b.grad_x = at::empty_like(x);
   b.grad_v0 = at::empty({x.size(1), x.size(2)}, acc);
@@ -180,10 +164,10 @@ UltraDlifBackwardBuffers ultradlif_prepare_backward(const at::Tensor& grad_spike
               "neurosim: membrane does not belong to x");
   UltraDlifBackwardBuffers b;
   b.gs = grad_spikes.to(x.scalar_type()).contiguous();
-  b.gm = acc_contiguous(grad_membrane, x, x.sizes(), "the membrane trace");
+  b.gm = binding::optional_grad(grad_membrane, x, x.sizes(), acc_type(x.scalar_type()), "the membrane trace");
   const auto acc = x.options().dtype(acc_type(x.scalar_type()));
   const auto state_shape = x.sizes().slice(1);
-  at::Tensor gv = acc_contiguous(grad_v_final, x, state_shape, "the final state");
+  at::Tensor gv = binding::optional_grad(grad_v_final, x, state_shape, acc_type(x.scalar_type()), "the final state");
   b.carry = gv.defined() ? gv.clone() : at::zeros(state_shape, acc);
   b.grad_x = at::empty_like(x);
   b.step_grad = at::empty(state_shape, acc);

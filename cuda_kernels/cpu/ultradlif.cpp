@@ -33,40 +33,39 @@ void row_pass(const Args& args, int64_t b, int64_t t) {
   run_phase<F, P, false>(args, b, t, n - 1);
 }
 
+// Runs phase A then phase B of every step over every row, steps in order (forward) or reversed
+// (backward); rows are spread over threads.
+template <RingForm F, Phase First, Phase Second, bool kReverse, typename Args>
+void run_rows(const Args& args) {
+  at::parallel_for(0, args.batch, rows_per_task(args.steps, args.features), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      for (int64_t k = 0; k < args.steps; ++k) {
+        const int64_t t = kReverse ? args.steps - 1 - k : k;
+        row_pass<F, First>(args, b, t);
+        row_pass<F, Second>(args, b, t);
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void ultradlif_forward_cpu(const UltraDlifForwardLaunch& launch) {
   cpu::dispatch_storage(launch.dtype, [&](auto storage) {
-    using T = decltype(storage);
-    const auto args = typed_args<T>(launch);
+    const auto args = typed_args<decltype(storage)>(launch);
     dispatch_ring_form(launch.form, [&](auto tag) {
       constexpr RingForm F = decltype(tag)::value;
-      at::parallel_for(0, args.batch, rows_per_task(args.steps, args.features), [&](int64_t begin, int64_t end) {
-        for (int64_t b = begin; b < end; ++b) {
-          for (int64_t t = 0; t < args.steps; ++t) {
-            row_pass<F, Phase::ForwardA>(args, b, t);
-            row_pass<F, Phase::ForwardB>(args, b, t);
-          }
-        }
-      });
+      run_rows<F, Phase::ForwardA, Phase::ForwardB, false>(args);
     });
   });
 }
 
 void ultradlif_backward_cpu(const UltraDlifBackwardLaunch& launch) {
   cpu::dispatch_storage(launch.dtype, [&](auto storage) {
-    using T = decltype(storage);
-    const auto args = typed_args<T>(launch);
+    const auto args = typed_args<decltype(storage)>(launch);
     dispatch_ring_form(launch.form, [&](auto tag) {
       constexpr RingForm F = decltype(tag)::value;
-      at::parallel_for(0, args.batch, rows_per_task(args.steps, args.features), [&](int64_t begin, int64_t end) {
-        for (int64_t b = begin; b < end; ++b) {
-          for (int64_t t = args.steps - 1; t >= 0; --t) {
-            row_pass<F, Phase::BackwardA>(args, b, t);
-            row_pass<F, Phase::BackwardB>(args, b, t);
-          }
-        }
-      });
+      run_rows<F, Phase::BackwardA, Phase::BackwardB, true>(args);
     });
   });
 }

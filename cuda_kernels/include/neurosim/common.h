@@ -25,4 +25,21 @@ NEUROSIM_HD A param_at(const A* p, bool per_feature, int64_t feature) {
   return per_feature ? p[feature] : p[0];
 }
 
+// The upstream gradients of step t for W adjacent columns, gathered before a lane loop so that
+// the loop is branch-free: dL/ds_t (its strides may be 0: a gradient of `spikes.sum()` arrives
+// expanded) and dL/dmembrane_t ([T, M], or nullptr for zeros).
+template <int W, typename T, typename A>
+NEUROSIM_HD void load_step_grads(const T* grad_spikes, int64_t gs_t_stride, int64_t gs_c_stride,
+                                 const T* grad_membrane, int64_t columns, int64_t t, int64_t col0,
+                                 A (&grad_spike)[W], A (&grad_mem)[W]) {
+  const T* gs = grad_spikes + t * gs_t_stride + col0 * gs_c_stride;
+  for (int l = 0; l < W; ++l) grad_spike[l] = static_cast<A>(gs[gs_c_stride == 0 ? 0 : l]);
+  if (grad_membrane != nullptr) {
+    const T* gm = grad_membrane + t * columns + col0;
+    for (int l = 0; l < W; ++l) grad_mem[l] = static_cast<A>(gm[l]);
+  } else {
+    for (int l = 0; l < W; ++l) grad_mem[l] = A(0);
+  }
+}
+
 }  // namespace neurosim

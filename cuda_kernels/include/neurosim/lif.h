@@ -167,16 +167,9 @@ NEUROSIM_HD void lif_backward_columns(const LifBackwardArgs<T, A>& p, const SG& 
     }
     for (int k = len - 1; k >= 0; --k) {
       const int64_t t = t0 + k;
-      // Gather this step's upstream gradients first so the lane loop below is branch-free.
-      const T* gs = p.grad_spikes + t * p.gs_t_stride + col0 * p.gs_c_stride;
       A grad_spike[W], grad_mem[W];
-      for (int l = 0; l < W; ++l) grad_spike[l] = static_cast<A>(gs[p.gs_c_stride == 0 ? 0 : l]);
-      if (p.grad_membrane != nullptr) {
-        const T* gm = p.grad_membrane + t * p.columns + col0;
-        for (int l = 0; l < W; ++l) grad_mem[l] = static_cast<A>(gm[l]);
-      } else {
-        for (int l = 0; l < W; ++l) grad_mem[l] = A(0);
-      }
+      load_step_grads<W>(p.grad_spikes, p.gs_t_stride, p.gs_c_stride, p.grad_membrane, p.columns, t, col0,
+                         grad_spike, grad_mem);
       T* dx = p.grad_x + t * p.columns + col0;
 #if !defined(__CUDA_ARCH__)
 #pragma omp simd
