@@ -19,6 +19,17 @@ def _compiling() -> bool:
     return torch.compiler.is_compiling()
 
 
+def values_checkable(tensor: torch.Tensor) -> bool:
+    """Whether the *values* of ``tensor`` may be inspected here.
+
+    Only CPU tensors outside ``torch.compile`` tracing: reading a CUDA tensor's values
+    (``.item()``, ``bool(t)``) is a device-to-host sync on every call and breaks CUDA graph
+    capture, and meta tensors have no values. Their values are checked where they are set
+    (module construction); shapes, dtypes and devices are always checked.
+    """
+    return tensor.device.type == "cpu" and not _compiling()
+
+
 def check_sequence(x, name: str = "x") -> None:
     """x must be a floating tensor shaped [T, B, *features] with T >= 1."""
     if not isinstance(x, torch.Tensor):
@@ -49,7 +60,7 @@ def check_state(state, x: torch.Tensor, name: str = "state") -> None:
         )
     if state.device != x.device:
         raise ValueError(f"{name}: is on {state.device} but x is on {x.device}")
-    if not _compiling() and not bool(torch.isfinite(state).all()):
+    if values_checkable(state) and not bool(torch.isfinite(state).all()):
         raise ValueError(f"{name}: contains NaN or inf")
 
 
@@ -58,14 +69,18 @@ def check_choice(value, choices, name: str) -> None:
         raise ValueError(f"{name}: expected one of {tuple(choices)}, got {value!r}")
 
 
-def check_parameter(value, name: str, low=None, high=None) -> None:
-    """A parameter is a number or a floating tensor with finite values in [low, high]."""
+def check_parameter(value, name: str, low=None, high=None, *, always: bool = False) -> None:
+    """A parameter is a number or a floating tensor with finite values in [low, high].
+
+    The values of a tensor are checked only where :func:`values_checkable` allows, unless
+    ``always`` (module construction, where one sync is harmless).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
         raise TypeError(f"{name}: expected a number or a tensor, got {type(value).__name__}")
     if isinstance(value, torch.Tensor):
         if not value.is_floating_point():
             raise TypeError(f"{name}: expected a floating tensor, got {value.dtype}")
-        if _compiling() or value.numel() == 0:
+        if value.numel() == 0 or value.device.type == "meta" or not (always or values_checkable(value)):
             return
         detached = value.detach()
         if not bool(torch.isfinite(detached).all()):
@@ -107,7 +122,7 @@ def parameter_tensor(value, x: torch.Tensor, name: str, low=None, high=None) -> 
 
 def check_open_interval(value: torch.Tensor, name: str, low: float, high: float) -> None:
     """Every value of an already checked (finite) parameter lies strictly inside (low, high)."""
-    if _compiling() or value.numel() == 0:
+    if value.numel() == 0 or not values_checkable(value):
         return
     vmin, vmax = (v.item() for v in torch.aminmax(value.detach().reshape(-1)))
     if not (vmin > low and vmax < high):

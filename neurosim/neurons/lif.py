@@ -16,7 +16,7 @@ from neurosim.functional.lif import lif
 def _initial_value(value, name: str, low=None, high=None) -> torch.Tensor:
     if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.bool:
         value = value.float()  # LIF(threshold=torch.tensor(1)) means 1.0
-    check_parameter(value, name, low, high)
+    check_parameter(value, name, low, high, always=True)
     return value.detach().clone() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
 
 

@@ -24,7 +24,7 @@ LOG_TAU_RANGE = (math.log(0.01), math.log(0.99))
 
 
 def _initial_value(value, name: str, low=None, high=None, open_interval: bool = False) -> torch.Tensor:
-    check_parameter(value, name, low, high)
+    check_parameter(value, name, low, high, always=True)
     tensor = value.detach().clone().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
     if open_interval and not bool(((tensor > low) & (tensor < high)).all()):
         raise ValueError(f"{name}: values must lie in ({low}, {high}) (open), got {tensor.tolist()}")
