@@ -1,7 +1,7 @@
 """neurosim: spiking neural networks for PyTorch on fused native time-stepping kernels."""
 
 from neurosim import surrogate
-from neurosim.core import backends
+from neurosim.core import backends, build_info
 from neurosim import functional
 from neurosim.functional import LIFResult, UltraResult
 from neurosim.neurons import LIF, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
@@ -18,6 +18,7 @@ __all__ = [
     "UltraDPLIF",
     "UltraResult",
     "backends",
+    "build_info",
     "data",
     "functional",
     "models",

@@ -37,7 +37,9 @@ def _info(_args) -> int:
 
     print(f"neurosim {neurosim.__version__}, torch {torch.__version__}")
     print(f"backends: {', '.join(neurosim.backends())}")
-    print(f"CUDA kernels built: {neurosim.core.cuda_built()}, GPU available: {torch.cuda.is_available()}")
+    for key, value in neurosim.build_info().items():
+        if value is not None:
+            print(f"{key}: {value}")
     for p in peers.PEERS:
         print(f"peer {p}: {peers.peer_version(p) or 'not installed'}")
     return 0
