@@ -4,10 +4,12 @@ surrogate-gradient neural tangent kernel (empirical and analytic). See docs/diag
 
 from neurosim.diagnostics.hessian import (BatchSharpness, HessianEigen, SharpnessAlignment, batch_sharpness,
                                           gradient_alignment, hessian_matrix, preserved, sharpness)
+from neurosim.diagnostics.monitor import SharpnessMonitor, plot_sharpness
+from neurosim.diagnostics.ntk import ErfNetwork, erf_ntk, sg_ntk
 from neurosim.diagnostics.hvp import HVP_METHODS, HessianVectorProduct, NoDoubleBackward, flatten, unflatten
 
 __all__ = [
-    "BatchSharpness", "HVP_METHODS", "HessianEigen", "HessianVectorProduct", "NoDoubleBackward",
-    "SharpnessAlignment", "batch_sharpness", "flatten", "gradient_alignment", "hessian_matrix", "preserved",
-    "sharpness", "unflatten",
+    "BatchSharpness", "ErfNetwork", "HVP_METHODS", "HessianEigen", "HessianVectorProduct", "NoDoubleBackward",
+    "SharpnessAlignment", "SharpnessMonitor", "batch_sharpness", "erf_ntk", "flatten", "gradient_alignment",
+    "hessian_matrix", "plot_sharpness", "preserved", "sg_ntk", "sharpness", "unflatten",
 ]
