@@ -94,8 +94,10 @@ def main() -> None:
     xs = x.unsqueeze(0).expand(T, -1, -1).contiguous()  # constant-current input: a deterministic loss
     snn_steps, snn_every = (200, 20) if args.quick else (400, 20)
 
+    nets = {}
+
     def snn_run(lr, backend):
-        net = ex.spiking_mlp([64, 100, 10], seed=0, backend=backend)
+        net = nets[(lr, backend)] = ex.spiking_mlp([64, 100, 10], seed=0, backend=backend)
         return ex.full_batch_gd(net, lambda: ex.half_mse(net(xs).mean(0), y), lr, snn_steps, snn_every)
 
     import neurosim
@@ -119,6 +121,17 @@ def main() -> None:
         peak = s.get("peak_ratio", max(s.get("series", [0])) / s["two_over_lr"])
         print(f"    {s['lr']:5.3g} {s['two_over_lr']:5.2f} {s['hvp_method']:>18} {peak:14.3f} "
               f"{s['settled_ratio']:17.3f} {s['initial_loss']:7.3f} -> {s['final_loss']:.3f}")
+    # what the finite-difference sharpness of a spiking network means depends on the step: it averages
+    # the surrogate-gradient field over the spike flips within the step
+    from neurosim.diagnostics import sharpness
+
+    net = nets[(2.0, native)]
+    steps_fd = (5e-4, 5e-3, 5e-2)
+    report["spiking_fd_step"] = {str(h): float(sharpness(lambda: ex.half_mse(net(xs).mean(0), y), net.parameters(),
+                                                         hvp="finite_difference", fd_step=h))
+                                 for h in steps_fd}
+    print("    finite-difference sharpness at the end of the lr 2 run vs the relative step: "
+          + ", ".join(f"{h:g}: {v:.3f}" for h, v in report["spiking_fd_step"].items()))
     with open(os.path.join(args.out, "edge_of_stability.json"), "w") as f:
         json.dump({"report": report, "runs": {"mlp": eos, "weight_decay": decayed, "spiking": spiking,
                                                "spiking_double_backward": reference}}, f, indent=1)

@@ -271,3 +271,67 @@ def test_weight_decay_keeps_sharpness_below_two_over_lr_toy():
                                                     every=30, weight_decay=wd))
     assert results[0.0]["settled_ratio"] > 0.85
     assert results[3e-2]["settled_ratio"] < 0.8
+
+
+# ---------------------------------------------------------------------------- training monitor and CLI
+def _train(monitor, tmp_path):
+    from neurosim.models import SpikingMLP
+    from neurosim.training import Trainer, make_encoder
+
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.rand(40, 6), torch.randint(0, 3, (40,)))
+    model = SpikingMLP([6, 16, 3])
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    trainer = Trainer(model, optimizer, encoder=make_encoder("rate", 6), batch_size=8, progress=False, seed=3,
+                      log_dir=str(tmp_path), tensorboard=False, callbacks=[monitor] if monitor else [])
+    history = trainer.fit(data, epochs=2)
+    return trainer, history
+
+
+def test_monitor_leaves_training_bit_for_bit_identical(tmp_path):
+    monitor = SharpnessMonitor(every=3, log_dir=str(tmp_path / "with"))
+    with_monitor, history = _train(monitor, tmp_path / "with")
+    without, history_plain = _train(None, tmp_path / "without")
+    for a, b in zip(with_monitor.module.state_dict().values(), without.module.state_dict().values()):
+        assert torch.equal(a, b)
+    state_a, state_b = with_monitor.optimizer.state_dict()["state"], without.optimizer.state_dict()["state"]
+    for k in state_a:
+        for n in state_a[k]:
+            assert torch.equal(torch.as_tensor(state_a[k][n]), torch.as_tensor(state_b[k][n]))
+    assert [h["train_loss"] for h in history] == [h["train_loss"] for h in history_plain]
+    assert [h["rate/neurons.0"] for h in history] == [h["rate/neurons.0"] for h in history_plain]
+    assert [r["step"] for r in monitor.records] == [1, 3, 6, 9]  # 5 batches per epoch, 2 epochs
+    assert all(r["two_over_lr"] == pytest.approx(400.0) and r["sharpness"] > 0 for r in monitor.records)
+    assert "rate/neurons.0" in monitor.records[0] and "hvp_method" in monitor.records[0]
+    assert (tmp_path / "with" / "diagnostics.csv").read_text().count("\n") == 5
+    header = (tmp_path / "with" / "metrics.csv").read_text().splitlines()[0]
+    assert "sharpness" in header and "two_over_lr" in header and "grad_norm" in header
+    pytest.importorskip("matplotlib")
+    monitor.plot(str(tmp_path / "s.png"))
+    assert (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_cli_diagnose_sharpness(tmp_path):
+    import json
+
+    from neurosim import cli
+
+    out = tmp_path / "run"
+    assert cli.main(["train", "--limit", "48", "--epochs", "1", "--T", "5", "--hidden", "16", "--diagnose",
+                     "sharpness", "--every", "2", "--out", str(out), "--no-progress", "--no-plots"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["diagnostics"]["measurements"] == 2  # 48 samples, batch 32: steps 1 and 2
+    assert results["diagnostics"]["hvp_method"] in ("double_backward", "finite_difference")
+    assert (out / "diagnostics.csv").exists() and "sharpness" in (out / "metrics.csv").read_text()
+
+
+@pytest.mark.parametrize("argv,needle", [(["--every", "0"], "--every"), (["--every", "x"], "--every"),
+                                         (["--diagnose", "curvature"], "--diagnose")])
+def test_cli_mistakes_exit_2_with_one_line(argv, needle, capsys):
+    from neurosim import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err
