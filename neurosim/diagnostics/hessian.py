@@ -324,7 +324,7 @@ def gradient_alignment(loss_fn: Callable[[], torch.Tensor], params: Params, *, e
     theta = flatten([p.detach() for p in params], params)
     grad_s, method = None, derivative
     with preserved(params, module) as rng:
-        if derivative in ("auto", "autograd") and eigen.hvp_method == "double_backward":
+        if derivative == "autograd" or (derivative == "auto" and eigen.hvp_method == "double_backward"):
             try:
                 rng.replay()
                 loss = evaluate_loss(loss_fn)

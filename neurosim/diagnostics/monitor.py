@@ -61,6 +61,8 @@ class SharpnessMonitor:
     def _measurement_batch(self, trainer, x, y):
         if self._batch is None:
             x, y = self.data if self.data is not None else (x, y)
+            if x is None or y is None:
+                raise ValueError("SharpnessMonitor.measure: no measurement batch yet; pass x, y or data=(x, y)")
             devices = [trainer.device.index or 0] if trainer.device.type == "cuda" else []
             with torch.random.fork_rng(devices=devices):  # encoding draws random numbers: not the run's
                 self._batch = (trainer.prepare_inputs(x).detach(), y.to(trainer.device))
