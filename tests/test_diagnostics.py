@@ -110,6 +110,46 @@ def test_native_ops_fall_back_to_finite_differences():
     assert sharpness(loss_ref, net_ref.parameters()).hvp_method == "double_backward"
 
 
+class _ScaleOnce(torch.autograd.Function):
+    """y = 2 x whose backward cannot be differentiated again (like a native kernel's backward)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        return 2 * grad
+
+
+class _RefuseGraph(torch.autograd.Function):
+    """y = 2 x whose backward raises when asked to build a graph (create_graph=True)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        if torch.is_grad_enabled():
+            raise RuntimeError("this op's backward is native code and cannot be differentiated")
+        return 2 * grad
+
+
+@pytest.mark.parametrize("op", [_ScaleOnce, _RefuseGraph])
+def test_ops_without_double_backward_fall_back(op):
+    # L = sum c_i (2 theta_i)^4 / 4: H = diag(12 c_i theta_i^2 * 4)
+    c = torch.tensor([1.0, 0.5, 2.0], dtype=torch.float64)
+    theta = nn.Parameter(torch.tensor([0.3, 1.0, -0.5], dtype=torch.float64))
+    loss_fn = lambda: (c * op.apply(theta) ** 4).sum() / 4  # noqa: E731
+    result = sharpness(loss_fn, [theta], max_iter=3, tol=1e-10)
+    assert result.hvp_method == "finite_difference" and "unavailable" in result.hvp_reason
+    assert float(result) == pytest.approx(float((48 * c * theta.detach() ** 2).max()), rel=1e-6)
+    with pytest.raises(NoDoubleBackward):
+        sharpness(loss_fn, [theta], hvp="double_backward")
+
+
 def _snapshot(model, optimizer):
     return ([p.detach().clone() for p in model.parameters()], [b.clone() for b in model.buffers()],
             torch.get_rng_state(), [None if p.grad is None else p.grad.clone() for p in model.parameters()],

@@ -369,6 +369,7 @@ def hessian_matrix(loss_fn: Callable[[], torch.Tensor], params: Params) -> torch
     n = sum(p.numel() for p in params)
     with preserved(params) as rng:
         product = HessianVectorProduct(loss_fn, params, method="double_backward", replay=rng.replay)
+        product(_random_unit(n, params[0], 0))  # a generic first product: checks double backward works
         eye = torch.eye(n, dtype=params[0].dtype, device=params[0].device)
         cols = [product(eye[i]) for i in range(n)]
         product.release()

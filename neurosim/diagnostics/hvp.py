@@ -161,6 +161,7 @@ class HessianVectorProduct:
         self.method, self.reason = method, "requested" if method != "auto" else ""
         self.replay = replay or (lambda: None)
         self.num_products = 0
+        self._checked = False
         self.num_gradients = 0
         dtype = self.params[0].dtype
         self.fd_step = fd_step if fd_step is not None else torch.finfo(dtype).eps ** (1.0 / 3.0)
@@ -174,9 +175,17 @@ class HessianVectorProduct:
     def _build_graph(self) -> None:
         self.replay()
         self._native_warnings: List[str] = []
-        with _capture_autograd_warnings(self._native_warnings):
-            loss, self._grads = _gradient(self.loss_fn, self.params, create_graph=True)
-            self.loss = loss.detach()
+        loss = evaluate_loss(self.loss_fn)
+        if not loss.requires_grad:
+            raise ValueError("loss_fn: the loss does not depend on any of params (it has no gradient graph)")
+        self.loss = loss.detach()
+        try:
+            with _capture_autograd_warnings(self._native_warnings):
+                self._grads = list(torch.autograd.grad(loss, self.params, create_graph=True, allow_unused=True))
+        except Exception as e:  # noqa: BLE001 - an op refusing create_graph; a real error resurfaces below
+            # in the plain gradients the finite differences take
+            self._unsupported(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            return
         self.num_gradients += 1
         self.gradient = flatten([None if g is None else g.detach() for g in self._grads], self.params)
         if not any(g is not None and g.requires_grad for g in self._grads):
@@ -196,19 +205,21 @@ class HessianVectorProduct:
         try:
             with _capture_autograd_warnings(sink):
                 hv = torch.autograd.grad(inner, self.params, retain_graph=True, allow_unused=True)
-        except RuntimeError as e:
-            self._unsupported(f"{type(e).__name__}: {str(e).splitlines()[0]}")
+        except Exception as e:  # noqa: BLE001 - e.g. a native backward refusing a second pass
+            self._unsupported(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
             return None
         if sink or self._native_warnings:
             self._unsupported("a native op has no differentiable backward (" + (sink or self._native_warnings)[0] + ")")
             return None
         out = flatten([None if h is None else h.detach() for h in hv], self.params)
-        if self.method == "auto":
+        if not self._checked:
             # a graph through a non-differentiable backward can also come back as exact zeros
+            self._checked = True
             if not bool(out.any()) and bool(self.gradient.any()) and bool(v.any()):
                 self._unsupported("the second derivative came back identically zero")
                 return None
-            self.method, self.reason = "double_backward", "every op in the graph supports double backward"
+            if self.method == "auto":
+                self.method, self.reason = "double_backward", "every op in the graph supports double backward"
         return out
 
     # ------------------------------------------------------------ finite differences
