@@ -36,6 +36,24 @@ def _plot(runs, path, title, label):
     fig.savefig(path, dpi=110)
 
 
+def _compact(runs, every: int = 10):
+    """Runs for the JSON file: the loss every ``every`` steps, numbers to 6 significant digits."""
+    def short(value):
+        if isinstance(value, float):
+            return float(f"{value:.6g}")
+        if isinstance(value, list):
+            return [short(v) for v in value]
+        if isinstance(value, dict):
+            return {k: short(v) for k, v in value.items()}
+        return value
+
+    out = {}
+    for name, group in runs.items():
+        group = group if isinstance(group, list) else [group]
+        out[name] = [short(dict(r, losses=r["losses"][::every], loss_every=every)) for r in group]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples and steps")
@@ -131,10 +149,10 @@ def main() -> None:
                                                          hvp="finite_difference", fd_step=h))
                                  for h in steps_fd}
     print("    finite-difference sharpness at the end of the lr 2 run vs the relative step: "
-          + ", ".join(f"{h:g}: {v:.3f}" for h, v in report["spiking_fd_step"].items()))
+          + ", ".join(f"{h}: {v:.3f}" for h, v in report["spiking_fd_step"].items()))
+    runs = {"mlp": eos, "weight_decay": decayed, "spiking": spiking, "spiking_double_backward": reference}
     with open(os.path.join(args.out, "edge_of_stability.json"), "w") as f:
-        json.dump({"report": report, "runs": {"mlp": eos, "weight_decay": decayed, "spiking": spiking,
-                                               "spiking_double_backward": reference}}, f, indent=1)
+        json.dump({"report": report, "runs": _compact(runs)}, f, indent=1)
     print(f"\nwrote {args.out}/edge_of_stability.json and eos_mlp.png, eos_weight_decay.png, eos_spiking.png")
 
 
