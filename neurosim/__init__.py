@@ -6,6 +6,7 @@ from neurosim import functional
 from neurosim.functional import LIFResult, UltraResult
 from neurosim.neurons import LIF, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
 from neurosim import data, models, plasticity, training, viz
+from neurosim import diagnostics
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,7 @@ __all__ = [
     "backends",
     "build_info",
     "data",
+    "diagnostics",
     "functional",
     "models",
     "plasticity",
