@@ -242,8 +242,8 @@ class PhasedLSTM(nn.Module):
                     raise ValueError(f"{name}: expected shape {shape}, got "
                                      f"{tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__}")
         inside = None if lengths is None else length_mask(lengths, steps).unsqueeze(-1)
-        if times.dim() == 2 and times.shape[1] == 1:
-            times = times[:, 0]
+        if times.dim() == 2 and (times.shape[1] == 1 or times.stride(1) == 0):
+            times = times[:, 0]  # one clock for the whole batch: the gate is computed once per step
         h_n, c_n = [], []
         layer_in = x
         for layer in range(self.num_layers):
@@ -324,8 +324,8 @@ class Phased(nn.Module):
             check_sequence_times(times, steps, batch)
             if times.device != x.device:
                 raise ValueError(f"times: is on {times.device} but x is on {x.device}")
-            if times.dim() == 2 and times.shape[1] == 1:
-                times = times[:, 0]
+            if times.dim() == 2 and (times.shape[1] == 1 or times.stride(1) == 0):
+                times = times[:, 0]  # one clock for the whole batch
         k, is_open = self.gate.gate_and_open(times)
         if k.dim() == 1 + len(self.gate.size):  # times [T]: one gate for the whole batch
             k, is_open = k.unsqueeze(1), is_open.unsqueeze(1)
