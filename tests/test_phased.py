@@ -217,6 +217,8 @@ def test_from_lstm_copies_weights_and_times_default_to_step_index():
     assert model.batch_first and model.num_layers == 2
     for name, p in lstm.named_parameters():
         assert torch.equal(getattr(model, name), p)
+    fixed = neurosim.PhasedLSTM(3, 6, learn_r_on=False)
+    assert "gates.0.r_on" in dict(fixed.named_buffers()) and "gates.0.tau" in dict(fixed.named_parameters())
     x = torch.randn(2, 9, 3)
     out_default, _ = model(x)
     out_index, _ = model(x, torch.arange(9.0))

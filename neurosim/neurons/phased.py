@@ -154,15 +154,17 @@ class PhasedLSTM(nn.Module):
     at each sequence's last real step, as with a packed sequence in torch.nn.LSTM, and the
     outputs past the end repeat the last one.
 
-    The weights are torch.nn.LSTM's (same names, shapes, gate order i, f, g, o and initialisation),
+    The gate arguments (``period_range``, ``r_on``, ``alpha``, ``learn_gate``, ``learn_r_on``,
+    ``shift_range``) are :class:`TimeGate`'s. The weights are torch.nn.LSTM's (same names, shapes,
+    gate order i, f, g, o and initialisation),
     so ``PhasedLSTM.from_lstm(lstm)`` or ``load_state_dict(lstm.state_dict(), strict=False)`` copies
     them; each layer has its own :class:`TimeGate` in ``gates[l]``.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, *, period_range=DEFAULT_PERIOD_RANGE,
-                 r_on=0.05, alpha: float = 1e-3, learn_gate: bool = True, shift_range=None,
-                 backend: str = "auto"):
+                 r_on=0.05, alpha: float = 1e-3, learn_gate: bool = True, learn_r_on: Optional[bool] = None,
+                 shift_range=None, backend: str = "auto"):
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -182,7 +184,7 @@ class PhasedLSTM(nn.Module):
                 self.register_parameter(f"bias_hh_l{layer}", nn.Parameter(torch.empty(4 * hidden_size)))
         self.reset_parameters()
         self.gates = nn.ModuleList(
-            TimeGate(hidden_size, period_range, r_on, alpha, learn_gate, shift_range=shift_range)
+            TimeGate(hidden_size, period_range, r_on, alpha, learn_gate, learn_r_on, shift_range)
             for _ in range(num_layers))
 
     def reset_parameters(self) -> None:
@@ -301,13 +303,14 @@ class Phased(nn.Module):
     """
 
     def __init__(self, neuron, size, *, period_range=DEFAULT_PERIOD_RANGE, r_on=0.05, alpha: float = 1e-3,
-                 learn_gate: bool = True, shift_range=None, return_state: bool = False, backend: str = "auto"):
+                 learn_gate: bool = True, learn_r_on: Optional[bool] = None, shift_range=None,
+                 return_state: bool = False, backend: str = "auto"):
         super().__init__()
         neuron_step(neuron)  # type check now, not at the first call
         if backend not in ("auto", "torch"):
             raise ValueError(f"backend: expected one of ('auto', 'torch'), got {backend!r}")
         self.neuron = neuron
-        self.gate = TimeGate(size, period_range, r_on, alpha, learn_gate, shift_range=shift_range)
+        self.gate = TimeGate(size, period_range, r_on, alpha, learn_gate, learn_r_on, shift_range)
         self.return_state = return_state
         self.backend = backend
 
@@ -349,8 +352,10 @@ class PhasedLIF(Phased):
     def __init__(self, size, beta=0.9, threshold=1.0, reset: str = "subtract", surrogate="fast_sigmoid", *,
                  learn_beta: bool = False, learn_threshold: bool = False, detach_reset: bool = True,
                  period_range=DEFAULT_PERIOD_RANGE, r_on=0.05, alpha: float = 1e-3, learn_gate: bool = True,
-                 shift_range=None, return_state: bool = False, backend: str = "auto"):
+                 learn_r_on: Optional[bool] = None, shift_range=None, return_state: bool = False,
+                 backend: str = "auto"):
         lif = LIF(beta, threshold, reset, surrogate, learn_beta=learn_beta, learn_threshold=learn_threshold,
                   detach_reset=detach_reset)
         super().__init__(lif, size, period_range=period_range, r_on=r_on, alpha=alpha, learn_gate=learn_gate,
-                         shift_range=shift_range, return_state=return_state, backend=backend)
+                         learn_r_on=learn_r_on, shift_range=shift_range, return_state=return_state,
+                         backend=backend)
