@@ -276,17 +276,18 @@ def test_phased_lif_keeps_state_and_is_silent_while_closed():
     T = 80
     x = torch.rand(T, 2, 20) * 0.6
     times = torch.arange(T, dtype=torch.float32)
-    k, is_open = layer.gate.gate_and_open(times)
-    membrane = []
-    state = None
-    for t in range(T):  # one step at a time, reading the state
-        s, state = layer(x[t:t + 1], times[t:t + 1], state)
-        membrane.append(state)
-        if t > 0:
-            closed = ~is_open[t].expand(2, 20)
-            assert torch.equal(state[closed], membrane[-2][closed])
-            assert float(s[0][closed].abs().sum()) == 0
-    spikes, final = layer(x, times)
+    with torch.no_grad():
+        k, is_open = layer.gate.gate_and_open(times)
+        membrane = []
+        state = None
+        for t in range(T):  # one step at a time, reading the state
+            s, state = layer(x[t:t + 1], times[t:t + 1], state)
+            membrane.append(state)
+            if t > 0:
+                closed = ~is_open[t].expand(2, 20)
+                assert torch.equal(state[closed], membrane[-2][closed])
+                assert float(s[0][closed].abs().sum()) == 0
+        spikes, final = layer(x, times)
     assert float(spikes.sum()) > 0
     torch.testing.assert_close(final, membrane[-1])
     # the fraction of unit updates is the mean open fraction, about r_on
