@@ -3,11 +3,12 @@
 Only the recurrent part runs step by step: the input projection of all T steps is one matrix
 product before the call (done by the caller, differentiated by autograd), and in the backward pass
 the weight gradient of the recurrent matrix is one matrix product over all steps after the loop.
-Inside the loops every tensor is preallocated and written with ``out=`` so that each step is a
-handful of ATen calls: the forward step is a ``addmm``, the gate nonlinearities, the cell and
-two ``lerp``\\ s (the time gate); the backward step is eight calls, with everything that does not
-depend on the recurrent gradient (gate derivatives, their products with the saved activations)
-computed for all steps at once before the loop. Works on any device and in float32 / float64.
+Inside the loops the outputs are preallocated and written with ``out=``: a forward step is one
+``addmm`` and eight elementwise calls (gate nonlinearities, cell, and the two ``lerp`` calls of the
+time gate); a backward step is one ``addmm`` and about twenty elementwise calls on that step's
+[B, H] slices. Keeping the elementwise work inside the loop, on slices that stay in cache, was
+about 3x faster on a CPU than the same arithmetic as whole-sequence passes (bound by memory
+bandwidth). Works on any device and in float32 / float64; not twice differentiable.
 """
 
 from __future__ import annotations
