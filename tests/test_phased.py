@@ -384,3 +384,35 @@ def test_values_of_non_cpu_tensors_are_not_read():
     tau = torch.empty(3, device="meta")
     k = time_gate(torch.empty(4, 2, device="meta"), tau, tau, tau, 1e-3)
     assert k.shape == (4, 2, 3) and k.device.type == "meta"
+
+
+@pytest.fixture
+def value_reads(monkeypatch):
+    """Counts value reads of non-CPU tensors (each one a host sync on CUDA)."""
+    reads = []
+    for method in ("item", "__bool__", "__float__", "__int__", "tolist"):
+        original = getattr(torch.Tensor, method)
+
+        def counting(self, *args, _original=original, _method=method, **kwargs):
+            if self.device.type != "cpu":
+                reads.append(_method)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counting)
+    return reads
+
+
+def test_forward_backward_read_no_values_off_cpu(value_reads):
+    # the same code path as on CUDA, on the meta device, where any value read is counted
+    model = neurosim.PhasedLSTM(3, 5, num_layers=2).to("meta")
+    x = torch.empty(7, 2, 3, device="meta", requires_grad=True)
+    times = torch.empty(7, 2, device="meta")
+    out, (h, c) = model(x, times, lengths=torch.empty(2, dtype=torch.long, device="meta"))
+    (out.sum() + h.sum() + c.sum()).backward()
+    layer = neurosim.PhasedLIF(5, return_state=True).to("meta")
+    current = torch.empty(7, 2, 5, device="meta", requires_grad=True)
+    spikes, state = layer(current, times)
+    (spikes.sum() + state.sum()).backward()
+    assert x.grad.shape == x.shape and current.grad.shape == current.shape
+    assert model.gates[0].tau.grad is not None and layer.gate.r_on.grad is not None
+    assert value_reads == []
