@@ -140,6 +140,18 @@ def test_gate_always_open_equals_torch_lstm(dtype):
                                        atol=1e-4 if dtype == torch.float32 else 1e-10)
 
 
+def test_open_gate_module_without_bias_equals_torch_lstm_without_bias():
+    torch.manual_seed(8)
+    lstm = torch.nn.LSTM(4, 6, bias=False, batch_first=True)
+    model = neurosim.PhasedLSTM.from_lstm(lstm)
+    x = torch.randn(2, 15, 4)
+    ref, (h_ref, c_ref) = lstm(x)
+    out, (h, c) = phased_lstm(x.transpose(0, 1), torch.ones(1), weight_ih=model.weight_ih_l0,
+                              weight_hh=model.weight_hh_l0)
+    torch.testing.assert_close(out.transpose(0, 1), ref)
+    torch.testing.assert_close(c, c_ref[0])
+
+
 def test_fused_loop_matches_reference_and_gradcheck():
     torch.manual_seed(1)
     T, B, I, H = 6, 2, 3, 4
@@ -169,8 +181,9 @@ def test_fused_loop_matches_reference_and_gradcheck():
     ref_grads = torch.autograd.grad(sum((o * w).sum() for o, w in zip(refs, ws)), leaves)
     for a, r in zip(grads, ref_grads):
         torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-12)
-    xg = torch.nn.functional.linear(x, w_ih, b + b2).detach().requires_grad_()
-    assert torch.autograd.gradcheck(lambda *a: phased_lstm_fused(*a), (xg, k, h0, c0, w_hh))
+    bias = (b + b2).detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda *a: phased_lstm_fused(*a), (x, k, h0, c0, w_ih, w_hh, bias))
+    assert torch.autograd.gradcheck(lambda *a: phased_lstm_fused(*a), (x, k, h0, c0, w_ih, w_hh))  # no bias
 
 
 def test_module_gates_time_batch_first_streaming_and_lengths():

@@ -1,8 +1,9 @@
 """The Phased LSTM recurrence as one autograd Function with a hand-written backward pass.
 
 Only the recurrent part runs step by step: the input projection of all T steps is one matrix
-product before the call (done by the caller, differentiated by autograd), and in the backward pass
-the weight gradient of the recurrent matrix is one matrix product over all steps after the loop.
+product before the loop (its result becomes the activation buffer, in place), and in the backward
+pass the gradients of x, of both weight matrices and of the bias are one matrix product each over
+all steps after the loop.
 Inside the loops the outputs are preallocated and written with ``out=``: a forward step is one
 ``addmm`` and eight elementwise calls (gate nonlinearities, cell, and the two ``lerp`` calls of the
 time gate); a backward step is one ``addmm`` and about twenty elementwise calls on that step's
@@ -21,7 +22,7 @@ def _forward_loop(xg, k, h0, c0, w_hh):
     steps, batch, four_h = xg.shape
     hidden = four_h // 4
     w_t = w_hh.t()
-    acts = torch.empty_like(xg)  # sigmoid of every pre-activation (the g quarter is overwritten by gs)
+    acts = xg  # pre-activations become activations in place (sigmoid; the g quarter is kept in gs)
     gs = xg.new_empty(steps, batch, hidden)  # tanh of the cell-input pre-activation
     cells = xg.new_empty(steps + 1, batch, hidden)  # c_0 ... c_T
     c_tilde = xg.new_empty(steps, batch, hidden)
@@ -30,11 +31,11 @@ def _forward_loop(xg, k, h0, c0, w_hh):
     out = xg.new_empty(steps, batch, hidden)
     cells[0] = c0
     h, c = h0, c0
-    xs, ks, a_s, g_s = xg.unbind(0), k.unbind(0), acts.unbind(0), gs.unbind(0)
+    ks, a_s, g_s = k.unbind(0), acts.unbind(0), gs.unbind(0)
     cts, ths, hts, cs, outs = c_tilde.unbind(0), tanh_c.unbind(0), h_tilde.unbind(0), cells.unbind(0), out.unbind(0)
     for t in range(steps):
         a, g = a_s[t], g_s[t]
-        torch.addmm(xs[t], h, w_t, out=a)
+        a.addmm_(h, w_t)
         torch.tanh(a[:, 2 * hidden:3 * hidden], out=g)
         a.sigmoid_()
         ct = cts[t]
@@ -91,23 +92,26 @@ def _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, gs, cells, c_tilde,
 
 
 class PhasedLSTMFunction(torch.autograd.Function):
-    """``(xg [T, B, 4H], k [T, B, H], h0, c0 [B, H], w_hh [4H, H]) -> (h [T, B, H], h_T, c_T)``.
-
-    ``xg`` is the input projection plus both biases, gate order i, f, g, o (torch.nn.LSTM's).
-    All inputs contiguous and of one floating dtype and device.
+    """``(x [T, B, I], k [T, B, H], h0, c0 [B, H], w_ih [4H, I], w_hh [4H, H], bias [4H] or None)
+    -> (h [T, B, H], h_T, c_T)``, torch.nn.LSTM's layout (gate order i, f, g, o; ``bias`` is
+    ``b_ih + b_hh``). All tensors contiguous, of one floating dtype and device.
     """
 
     @staticmethod
-    def forward(ctx, xg, k, h0, c0, w_hh):
+    def forward(ctx, x, k, h0, c0, w_ih, w_hh, bias):
+        steps, batch, n_in = x.shape
         with torch.no_grad():
+            # the input projection of all steps in one product; the loop turns it into activations
+            xg = torch.nn.functional.linear(x, w_ih, bias)
             out, acts, gs, cells, c_tilde, tanh_c, h_tilde = _forward_loop(xg, k, h0, c0, w_hh)
-        ctx.save_for_backward(k, h0, w_hh, acts, gs, cells, c_tilde, tanh_c, h_tilde, out)
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x, k, h0, w_ih, w_hh, acts, gs, cells, c_tilde, tanh_c, h_tilde, out)
         return out, out[-1].clone(), cells[-1].clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dout, dh_last, dc_last):
-        k, h0, w_hh, acts, gs, cells, c_tilde, tanh_c, h_tilde, out = ctx.saved_tensors
+        x, k, h0, w_ih, w_hh, acts, gs, cells, c_tilde, tanh_c, h_tilde, out = ctx.saved_tensors
         steps, batch, four_h = acts.shape
         hidden = four_h // 4
         zeros = acts.new_zeros(batch, hidden)
@@ -117,14 +121,18 @@ class PhasedLSTMFunction(torch.autograd.Function):
         with torch.no_grad():
             dgates, dk, dh0, dc0 = _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, gs, cells, c_tilde,
                                                   tanh_c, h_tilde, w_hh, ctx.needs_input_grad[1])
-            dw = None
-            if ctx.needs_input_grad[4]:  # sum_t dgates_t^T h_{t-1}: one product over all steps
-                dw = dgates[0].t().mm(h0)
+            flat = dgates.reshape(-1, four_h)
+            dx = flat.mm(w_ih).view(x.shape) if ctx.needs_input_grad[0] else None
+            dw_ih = flat.t().mm(x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[4] else None
+            dw_hh = None
+            if ctx.needs_input_grad[5]:  # sum_t dgates_t^T h_{t-1}: one product over all steps
+                dw_hh = dgates[0].t().mm(h0)
                 if steps > 1:
-                    dw.addmm_(dgates[1:].reshape(-1, four_h).t(), out[:-1].reshape(-1, hidden))
-        return dgates, dk, dh0, dc0, dw
+                    dw_hh.addmm_(dgates[1:].reshape(-1, four_h).t(), out[:-1].reshape(-1, hidden))
+            dbias = flat.sum(0) if ctx.has_bias and ctx.needs_input_grad[6] else None
+        return dx, dk, dh0, dc0, dw_ih, dw_hh, dbias
 
 
-def phased_lstm_fused(xg, k, h0, c0, w_hh):
-    return PhasedLSTMFunction.apply(xg.contiguous(), k.contiguous(), h0.contiguous(), c0.contiguous(),
-                                    w_hh.contiguous())
+def phased_lstm_fused(x, k, h0, c0, w_ih, w_hh, bias=None):
+    c = torch.Tensor.contiguous
+    return PhasedLSTMFunction.apply(c(x), c(k), c(h0), c(c0), c(w_ih), c(w_hh), None if bias is None else c(bias))

@@ -262,8 +262,7 @@ def phased_lstm(
         out, h, c = phased_lstm_reference(x, k, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
         return out, (h, c)
     bias = None if bias_ih is None else bias_ih + bias_hh
-    xg = torch.nn.functional.linear(x, weight_ih, bias)  # all T steps in one matrix product
-    out, h, c = phased_lstm_fused(xg, k, h0, c0, weight_hh)
+    out, h, c = phased_lstm_fused(x, k, h0, c0, weight_ih, weight_hh, bias)
     return out, (h, c)
 
 
