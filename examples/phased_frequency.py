@@ -28,8 +28,8 @@ The paper's figures (authors' repository notebook A_Freq_Task.ipynb, 5 seeds, ep
 samples, hidden 110): accuracy %, PLSTM / BN-LSTM / LSTM
 1 ms: 99.26 / 98.95 / 89.34;  0.1 ms: 99.61 / 62.38 / 51.72;  async: 97.89 / 74.30 / 69.02.
 
-    python examples/phased_frequency.py                      # async and 1 ms, 1 seed (about 2 minutes)
-    python examples/phased_frequency.py --conditions high    # 0.1 ms: sequences 10x longer (about 10 minutes)
+    python examples/phased_frequency.py                      # async and 1 ms, 1 seed (a few minutes)
+    python examples/phased_frequency.py --conditions high    # 0.1 ms: sequences 10x longer (tens of minutes)
     python examples/phased_frequency.py --seeds 3 --out docs/figures/phased_frequency.json
 """
 
