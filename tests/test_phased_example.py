@@ -43,7 +43,7 @@ def test_task_data_follow_the_authors_generator(example):
 
 
 def test_phased_lstm_learns_faster_than_lstm_under_asynchronous_sampling(example, one_thread):
-    kwargs = dict(seed=1, epochs=2, train=1600, test=256, batch=32, hidden=16, lr=2e-2, max_duration=60.0,
+    kwargs = dict(seed=1, epochs=2, train=1600, test=256, batch=32, hidden=32, lr=2e-2, max_duration=60.0,
                   log=lambda *a: None)
     phased = example.run("async", "plstm", **kwargs)
     plain = example.run("async", "lstm", **kwargs)
