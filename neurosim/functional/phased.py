@@ -30,7 +30,7 @@ import torch
 from neurosim import surrogate as surrogates
 from neurosim.core.phased_lstm_op import phased_lstm_fused
 from neurosim.core.phased_reference import phased_lstm_reference, phased_scan_reference
-from neurosim.core.validation import RESETS, check_choice, check_sequence
+from neurosim.core.validation import RESETS, check_choice, check_sequence, values_checkable
 
 _PHASED_BACKENDS = ("auto", "torch")
 
@@ -39,7 +39,7 @@ _PHASED_BACKENDS = ("auto", "torch")
 # Argument checks. Values are only inspected on CPU tensors (no host-device sync on CUDA).
 # --------------------------------------------------------------------------------------------
 def _values_checkable(t: torch.Tensor) -> bool:
-    return t.device.type == "cpu" and t.numel() > 0 and not torch.compiler.is_compiling()
+    return t.numel() > 0 and values_checkable(t)
 
 
 def _gate_parameter(value, name: str, units: int, like: torch.Tensor) -> torch.Tensor:
