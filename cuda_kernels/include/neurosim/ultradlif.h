@@ -388,6 +388,8 @@ template <RingForm F, int K, typename T, typename A> struct RingForwardThread {
   }
 };
 
+// One reverse step of a thread, in the order the kernel and its CPU emulation run it:
+//   before_exchange(t) ; <exchange> ; finish(t) ; advance()
 template <RingForm F, int K, typename T, typename A> struct RingBackwardThread {
   int64_t row;
   int64_t begin;
@@ -479,7 +481,20 @@ template <RingForm F, int K, typename T, typename A> struct RingBackwardThread {
     for (int k = 0; k < K; ++k) step[k] = previous[k];
   }
 
-  // Before the exchange of reverse step t: the sends of every neuron's soft max.
+  // Everything of reverse step t before the exchange; returns (the left send of the first neuron,
+  // the right send of the last). The ablation form's sends need V_{t-1} (the soft max's input)
+  // first; the library form's do not, so it loads step t - 1 after them (fewer live registers).
+  NEUROSIM_HD RingEdges<A> before_exchange(const Args& p, int64_t t) {
+    if (F == RingForm::Ablation) {
+      load_previous_state(p, t);
+      return publish(p, t);
+    }
+    const RingEdges<A> edges = publish(p, t);
+    load_previous_state(p, t);
+    return edges;
+  }
+
+  // The sends of every neuron's soft max at reverse step t.
   NEUROSIM_HD RingEdges<A> publish(const Args& p, int64_t t) {
     const int64_t offset = t * p.batch * p.features + row + begin;
     const T* gs = p.grad_spikes + offset;
@@ -534,8 +549,83 @@ template <RingForm F, int K, typename T, typename A> struct RingBackwardThread {
   }
 };
 
-// One reverse step of a thread, in the order the kernel and its CPU emulation run it:
-//   load_previous_state(t) ; publish(t) ; <exchange> ; finish(t) ; advance()
-// (the ablation form's publish needs V_{t-1} at the halo, which load_previous_state provides).
+// ---- 3. rows too long to stay on chip: state in global memory, one block per row ------------------
+//
+// Each step is two phases over the row with a block barrier between them; a thread strides over
+// the row's neurons. The backward pass keeps what each soft max sends in the three scratch rows
+// and the part that stays with a neuron in the carry row.
+
+NEUROSIM_HD int64_t ring_wrap(int64_t i, int64_t n) { return i < 0 ? i + n : (i >= n ? i - n : i); }
+
+template <RingForm F, typename T, typename A>
+NEUROSIM_HD void ring_global_forward_phase1(const UltraDlifForwardArgs<T, A>& p, int64_t b, int64_t t, int64_t i) {
+  const int64_t n = p.features, offset = t * p.batch * n + b * n;
+  const RingParams<A> q = ring_params(p, i);
+  const A* v = p.state + b * n;
+  p.membrane[offset + i] = ring_membrane<F>(v[ring_wrap(i - 1, n)], v[i], v[ring_wrap(i + 1, n)],
+                                            ring_load<A>(p.x[offset + i]), q.tau, q.eps);
+}
+
+template <RingForm F, typename T, typename A>
+NEUROSIM_HD void ring_global_forward_phase2(const UltraDlifForwardArgs<T, A>& p, int64_t b, int64_t t, int64_t i) {
+  const int64_t n = p.features, offset = t * p.batch * n + b * n;
+  const RingParams<A> q = ring_params(p, i);
+  const A* w = p.membrane + offset;
+  const RingFire<A> f = ring_fire<F>(w[ring_wrap(i - 1, n)], w[i], w[ring_wrap(i + 1, n)], q.eps, q.theta);
+  p.spikes[offset + i] = ring_store<T>(f.spike);
+  p.state[b * n + i] = f.state;
+}
+
+// Step t's read at neuron j recomputed from the trace (library: with its soft max over W_t).
+template <RingForm F, typename T, typename A>
+NEUROSIM_HD RingStep<A> ring_global_step(const UltraDlifBackwardArgs<T, A>& p, int64_t b, int64_t t, int64_t j) {
+  const int64_t n = p.features;
+  const RingParams<A> q = ring_params(p, j);
+  const A* w = p.membrane + t * p.batch * n + b * n;
+  if (F == RingForm::Library) return ring_step_library(w[ring_wrap(j - 1, n)], w[j], w[ring_wrap(j + 1, n)], q.eps, q.theta);
+  return ring_step_ablation_read(w[j], q.eps, q.theta);
+}
+
+template <RingForm F, typename T, typename A>
+NEUROSIM_HD A ring_global_state_before(const UltraDlifBackwardArgs<T, A>& p, int64_t b, int64_t t, int64_t j) {
+  return t == 0 ? p.v0[b * p.features + j] : ring_state_after(ring_global_step<F>(p, b, t - 1, j));
+}
+
+template <RingForm F, typename T, typename A>
+NEUROSIM_HD void ring_global_backward_phase1(const UltraDlifBackwardArgs<T, A>& p, int64_t b, int64_t t, int64_t i) {
+  const int64_t n = p.features, e = b * n + i, te = t * p.batch * n + e;
+  const RingParams<A> q = ring_params(p, i);
+  RingStep<A> s = ring_global_step<F>(p, b, t, i);
+  if (F == RingForm::Ablation) {
+    ring_step_ablation_soft(s, ring_global_state_before<F>(p, b, t, ring_wrap(i - 1, n)),
+                            ring_global_state_before<F>(p, b, t, i),
+                            ring_global_state_before<F>(p, b, t, ring_wrap(i + 1, n)), q.tau, q.eps);
+  }
+  RingGradAcc<A> acc{A(0), p.grad_eps_elems[e], p.grad_theta_elems[e]};
+  const A grad_mem = p.grad_membrane != nullptr ? p.grad_membrane[te] : A(0);
+  const RingSend<A> send = ring_backward_local<F>(s, ring_load<A>(p.grad_spikes[te]), grad_mem, p.carry[e], acc);
+  p.grad_eps_elems[e] = acc.eps;
+  p.grad_theta_elems[e] = acc.theta;
+  p.step_grad[e] = send.left;
+  p.step_peak[e] = send.centre;
+  p.step_inv_sum[e] = send.right;
+  p.carry[e] = send.own;
+  if (F == RingForm::Ablation) p.grad_x[te] = ring_store<T>(send.own);
+}
+
+template <RingForm F, typename T, typename A>
+NEUROSIM_HD void ring_global_backward_phase2(const UltraDlifBackwardArgs<T, A>& p, int64_t b, int64_t t, int64_t j) {
+  const int64_t n = p.features, row = b * n, e = row + j, te = t * p.batch * n + e;
+  const RingParams<A> q = ring_params(p, j);
+  RingGradAcc<A> acc{p.grad_tau_elems[e], A(0), A(0)};
+  const RingSend<A> mine{A(0), p.step_peak[e], A(0), p.carry[e]};
+  const RingGather<A> g = ring_backward_gather<F>(mine, p.step_inv_sum[row + ring_wrap(j - 1, n)],
+                                                  p.step_grad[row + ring_wrap(j + 1, n)],
+                                                  ring_global_state_before<F>(p, b, t, j), q.tau, acc);
+  p.grad_tau_elems[e] = acc.tau;
+  if (F == RingForm::Library) p.grad_x[te] = ring_store<T>(g.grad_x);
+  p.carry[e] = g.carry;
+}
+
 
 }  // namespace neurosim
