@@ -206,14 +206,14 @@ int max_threads_of(Kernel kernel, int cluster) {
   return attr.maxThreadsPerBlock;
 }
 
-template <typename Kernel, typename Args>
-cudaError_t launch_onchip(Kernel kernel, const Args& args, RowLayout layout, size_t shared, cudaStream_t stream) {
+template <typename Args>
+cudaLaunchConfig_t onchip_config(const Args& args, RowLayout layout, size_t shared, cudaStream_t stream,
+                                 cudaLaunchAttribute* attribute) {
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(static_cast<unsigned>(args.batch * layout.cluster));
   config.blockDim = dim3(static_cast<unsigned>(layout.threads));
   config.dynamicSmemBytes = shared;
   config.stream = stream;
-  cudaLaunchAttribute attribute[1];
   if (layout.cluster > 1) {
     attribute[0].id = cudaLaunchAttributeClusterDimension;
     attribute[0].val.clusterDim.x = static_cast<unsigned>(layout.cluster);
@@ -222,7 +222,7 @@ cudaError_t launch_onchip(Kernel kernel, const Args& args, RowLayout layout, siz
     config.attrs = attribute;
     config.numAttrs = 1;
   }
-  return cudaLaunchKernelEx(&config, kernel, args);
+  return config;
 }
 
 // Tries K = 2, then 4 (the smallest that fits spreads the row over the most threads); returns
@@ -239,7 +239,16 @@ bool run_onchip(const Args& args, int cluster, cudaStream_t stream, cudaError_t&
     const int threads = threads_for(args.features, cluster, K, max_threads_of(kernel, cluster));
     if (threads == 0) return;
     const size_t shared = 4 * static_cast<size_t>(threads) * sizeof(A);
-    error = launch_onchip(kernel, args, RowLayout{cluster, threads}, shared, stream);
+    cudaLaunchAttribute attribute[1];
+    const cudaLaunchConfig_t config = onchip_config(args, RowLayout{cluster, threads}, shared, stream, attribute);
+    if (cluster > 1) {  // a cluster of this size must fit on the device's GPCs with these blocks
+      int clusters = 0;
+      if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) != cudaSuccess || clusters == 0) {
+        cudaGetLastError();  // clear the query's error; the caller then tries one block per row
+        return;
+      }
+    }
+    error = cudaLaunchKernelEx(&config, kernel, args);
     launched = true;
   };
   attempt(std::integral_constant<int, 2>{});
