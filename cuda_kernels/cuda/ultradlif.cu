@@ -171,18 +171,23 @@ struct RowLayout {
   int threads;  // per block
 };
 
-// Blocks per row: enough rows x blocks to cover the SMs, up to 8 (the portable cluster size), on
-// devices with cluster launch; rows shorter than 64 neurons per block stay in one block.
-int cluster_size(int64_t batch, int64_t features) {
+// Blocks per row: `preferred` gives enough rows x blocks to cover the SMs, up to 8 (the portable
+// cluster size), on devices with cluster launch; rows shorter than 64 neurons per block stay in
+// one block. `largest` is 8 there (a long row may need more blocks than the SMs ask for), else 1.
+struct ClusterChoice {
+  int preferred, largest;
+};
+
+ClusterChoice cluster_choice(int64_t batch, int64_t features) {
   int device = 0, major = 0, sms = 1, cluster_launch = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return 1;
+  if (cudaGetDevice(&device) != cudaSuccess) return {1, 1};
   cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   cudaDeviceGetAttribute(&cluster_launch, cudaDevAttrClusterLaunch, device);
-  if (major < 9 || !cluster_launch) return 1;
+  if (major < 9 || !cluster_launch) return {1, 1};
   int c = 1;
   while (c < kMaxCluster && batch * c * 2 <= sms && features >= 64 * c * 2) c *= 2;
-  return c;
+  return {c, kMaxCluster};
 }
 
 // Threads per block so that every thread owns between 1 and K neurons, or 0 if that needs more
@@ -256,6 +261,17 @@ bool run_onchip(const Args& args, int cluster, cudaStream_t stream, cudaError_t&
   return launched;
 }
 
+// The preferred cluster size, then larger ones (a row too long for it), then one block per row.
+template <template <RingForm, int, typename, typename> class Kernels, RingForm F, typename Args>
+bool run_onchip_any(const Args& args, cudaStream_t stream, cudaError_t& error) {
+  const ClusterChoice choice = cluster_choice(args.batch, args.features);
+  for (int c = choice.preferred; c <= choice.largest; c *= 2) {
+    if (static_cast<int64_t>(c) * 2 > args.features) break;
+    if (run_onchip<Kernels, F>(args, c, stream, error)) return true;
+  }
+  return choice.preferred > 1 && run_onchip<Kernels, F>(args, 1, stream, error);
+}
+
 template <RingForm F, int K, typename T, typename A> struct ForwardKernels {
   static auto kernel() { return &ring_forward_onchip<F, K, T, A>; }
 };
@@ -274,9 +290,7 @@ int ultradlif_forward_cuda(const UltraDlifForwardLaunch& a, void* stream_ptr) {
     return dispatch_ring_form(a.form, [&](auto tag) {
       constexpr RingForm F = decltype(tag)::value;
       cudaError_t error = cudaSuccess;
-      const int cluster = cluster_size(args.batch, args.features);
-      if (!run_onchip<ForwardKernels, F>(args, cluster, stream, error) &&
-          !(cluster > 1 && run_onchip<ForwardKernels, F>(args, 1, stream, error))) {
+      if (!run_onchip_any<ForwardKernels, F>(args, stream, error)) {
         ring_forward_global<F><<<static_cast<unsigned>(args.batch), kGlobalThreads, 0, stream>>>(args);
         error = cudaGetLastError();
       }
@@ -294,9 +308,7 @@ int ultradlif_backward_cuda(const UltraDlifBackwardLaunch& a, void* stream_ptr) 
     return dispatch_ring_form(a.form, [&](auto tag) {
       constexpr RingForm F = decltype(tag)::value;
       cudaError_t error = cudaSuccess;
-      const int cluster = cluster_size(args.batch, args.features);
-      if (!run_onchip<BackwardKernels, F>(args, cluster, stream, error) &&
-          !(cluster > 1 && run_onchip<BackwardKernels, F>(args, 1, stream, error))) {
+      if (!run_onchip_any<BackwardKernels, F>(args, stream, error)) {
         ring_backward_global<F><<<static_cast<unsigned>(args.batch), kGlobalThreads, 0, stream>>>(args);
         error = cudaGetLastError();
       }
