@@ -8,6 +8,23 @@ import sys
 import torch
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes: one line on stderr and exit status 2, no usage dump."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def _bench(args) -> int:
     from neurosim.bench import lif as bench
 
@@ -37,7 +54,9 @@ def _info(_args) -> int:
 
     print(f"neurosim {neurosim.__version__}, torch {torch.__version__}")
     print(f"backends: {', '.join(neurosim.backends())}")
-    print(f"CUDA kernels built: {neurosim.core.cuda_built()}, GPU available: {torch.cuda.is_available()}")
+    for key, value in neurosim.build_info().items():
+        if value is not None:
+            print(f"{key}: {value}")
     for p in peers.PEERS:
         print(f"peer {p}: {peers.peer_version(p) or 'not installed'}")
     return 0
@@ -62,7 +81,8 @@ def _train(args) -> int:
                          hidden=args.hidden, batch_size=args.batch_size, lr=args.lr, encoding=args.encoding,
                          tbptt=args.tbptt, clip=args.clip, limit=args.limit, seed=args.seed, device=args.device,
                          checkpoint=args.checkpoint, resume=args.resume, out=args.out,
-                         progress=not args.no_progress, plots=not args.no_plots)
+                         progress=not args.no_progress, plots=not args.no_plots,
+                         diagnose=args.diagnose, diagnose_every=args.every)
     from neurosim.training.checkpoint import CheckpointError
 
     try:
@@ -102,11 +122,16 @@ def _add_train_parser(sub) -> None:
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default on CPU: 1)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
     t.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    t.add_argument("--diagnose", choices=["sharpness"], default=None,
+                   help="track learning dynamics: sharpness (top Hessian eigenvalue) vs 2/lr, gradient norm and "
+                        "spike rates -> diagnostics.csv, metrics.csv columns and sharpness.png")
+    t.add_argument("--every", type=_positive_int, default=d.diagnose_every,
+                   help=f"measure every K training steps (default: {d.diagnose_every})")
     t.set_defaults(func=_train)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="neurosim", description="Spiking neural networks on fused kernels")
+    parser = _Parser(prog="neurosim", description="Spiking neural networks on fused kernels")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(sub)
     b = sub.add_parser("bench", help="LIF and Linear+LIF benchmark (Open Neuromorphic workloads) vs peers")

@@ -70,7 +70,7 @@ void forward_rows(const UltraDlifForwardArgs<T, A>& p) {
         T* __restrict s = p.spikes + t * stride + b * n;
 #pragma omp simd
         for (int64_t i = 0; i < n; ++i) {
-          const A wi = ring_membrane<F>(A(0), state[i], A(0), static_cast<A>(x[i]), tau[i], eps[i]);
+          const A wi = ring_membrane<F>(A(0), state[i], A(0), convert<A>(x[i]), tau[i], eps[i]);
           w[i] = wi;
           m[i] = wi;
         }
@@ -78,7 +78,7 @@ void forward_rows(const UltraDlifForwardArgs<T, A>& p) {
 #pragma omp simd
         for (int64_t i = 0; i < n; ++i) {
           const RingFire<A> f = ring_fire<F>(w[i - 1], w[i], w[i + 1], eps[i], theta[i]);
-          s[i] = static_cast<T>(f.spike);
+          s[i] = convert<T>(f.spike);
           state[i] = f.state;
         }
       }
@@ -97,10 +97,10 @@ void forward_rows(const UltraDlifForwardArgs<T, A>& p) {
         A* __restrict v_new = new_row->body();
 #pragma omp simd
         for (int64_t i = 0; i < n; ++i) {
-          const A wi = ring_membrane<F>(v_old[i - 1], v_old[i], v_old[i + 1], static_cast<A>(x[i]), tau[i], eps[i]);
+          const A wi = ring_membrane<F>(v_old[i - 1], v_old[i], v_old[i + 1], convert<A>(x[i]), tau[i], eps[i]);
           m[i] = wi;
           const RingFire<A> f = ring_fire<F>(A(0), wi, A(0), eps[i], theta[i]);
-          s[i] = static_cast<T>(f.spike);
+          s[i] = convert<T>(f.spike);
           v_new[i] = f.state;
         }
         new_row->wrap(n);
@@ -201,14 +201,14 @@ void backward_rows(const UltraDlifBackwardArgs<T, A>& p) {
         RingStep<A> s = now.get(i);
         if (F == RingForm::Ablation) ring_step_ablation_soft(s, v_prev[i - 1], v_prev[i], v_prev[i + 1], tau[i], eps[i]);
         RingGradAcc<A> acc{A(0), g_eps[i], g_theta[i]};
-        const RingSend<A> send = ring_backward_local<F>(s, static_cast<A>(gs[i]), gm[i], carry[i], acc);
+        const RingSend<A> send = ring_backward_local<F>(s, convert<A>(gs[i]), gm[i], carry[i], acc);
         g_eps[i] = acc.eps;
         g_theta[i] = acc.theta;
         to_left[i] = send.left;
         centre[i] = send.centre;
         to_right[i] = send.right;
         own[i] = send.own;
-        if (F == RingForm::Ablation) gx[i] = static_cast<T>(send.own);
+        if (F == RingForm::Ablation) gx[i] = convert<T>(send.own);
       }
       to_left_ring.wrap(n);
       to_right_ring.wrap(n);
@@ -219,7 +219,7 @@ void backward_rows(const UltraDlifBackwardArgs<T, A>& p) {
         const RingSend<A> mine{A(0), centre[j], A(0), own[j]};
         const RingGather<A> g = ring_backward_gather<F>(mine, to_right[j - 1], to_left[j + 1], v_prev[j], tau[j], acc);
         g_tau[j] = acc.tau;
-        if (F == RingForm::Library) gx[j] = static_cast<T>(g.grad_x);
+        if (F == RingForm::Library) gx[j] = convert<T>(g.grad_x);
         carry[j] = g.carry;
       }
       now_rows.swap(prev_rows);

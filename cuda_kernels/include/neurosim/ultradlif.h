@@ -32,11 +32,6 @@
 #include "neurosim/common.h"
 #include "neurosim/soft_max_plus.h"
 
-#if defined(__CUDACC__)
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#endif
-
 // Unrolled loops over a thread's K neurons (their arrays then live in registers).
 #if defined(__CUDACC__)
 #define NEUROSIM_RING_UNROLL _Pragma("unroll")
@@ -83,21 +78,6 @@ template <typename T, typename A> struct UltraDlifBackwardArgs {
   int64_t steps, batch, features;
   bool tau_per_feature, eps_per_feature, theta_per_feature;
 };
-
-// Storage <-> accumulation type. CUDA's half types are converted with the intrinsics, so the code
-// compiles under torch's -D__CUDA_NO_HALF_CONVERSIONS__ / __CUDA_NO_BFLOAT16_CONVERSIONS__.
-template <typename A, typename T> NEUROSIM_HD A ring_load(T v) { return static_cast<A>(v); }
-template <typename T, typename A> NEUROSIM_HD T ring_store(A v) { return static_cast<T>(v); }
-#if defined(__CUDACC__)
-template <> __host__ __device__ __forceinline__ float ring_load<float, __half>(__half v) { return __half2float(v); }
-template <> __host__ __device__ __forceinline__ float ring_load<float, __nv_bfloat16>(__nv_bfloat16 v) {
-  return __bfloat162float(v);
-}
-template <> __host__ __device__ __forceinline__ __half ring_store<__half, float>(float v) { return __float2half_rn(v); }
-template <> __host__ __device__ __forceinline__ __nv_bfloat16 ring_store<__nv_bfloat16, float>(float v) {
-  return __float2bfloat16_rn(v);
-}
-#endif
 
 // ---- 1. per-neuron math -----------------------------------------------------------------------
 
@@ -319,7 +299,7 @@ template <RingForm F, int K, typename T, typename A> struct RingForwardThread {
     const T* x = p.x + t * p.batch * p.features + row + begin;
     NEUROSIM_RING_UNROLL
     for (int k = 0; k < K; ++k)
-      if (k < count) x_next[k] = ring_load<A>(x[k]);
+      if (k < count) x_next[k] = convert<A>(x[k]);
   }
 
   // Before the exchange: the values the neighbours need (library: W_t, computed and recorded here;
@@ -349,7 +329,7 @@ template <RingForm F, int K, typename T, typename A> struct RingForwardThread {
           const A wl = k == 0 ? left_in : w[k > 0 ? k - 1 : 0];
           const A wr = k + 1 == count ? right_in : w[k + 1 < K ? k + 1 : k];
           const RingFire<A> f = ring_fire<F>(wl, w[k], wr, eps[k], theta[k]);
-          s[k] = ring_store<T>(f.spike);
+          s[k] = convert<T>(f.spike);
           v[k] = f.state;
         }
       }
@@ -363,7 +343,7 @@ template <RingForm F, int K, typename T, typename A> struct RingForwardThread {
           const A wk = ring_membrane<F>(prev, v[k], vr, x_now[k], tau[k], eps[k]);
           m[k] = wk;
           const RingFire<A> f = ring_fire<F>(A(0), wk, A(0), eps[k], theta[k]);
-          s[k] = ring_store<T>(f.spike);
+          s[k] = convert<T>(f.spike);
           prev = v[k];
           v[k] = f.state;
         }
@@ -509,8 +489,8 @@ template <RingForm F, int K, typename T, typename A> struct RingBackwardThread {
           ring_step_ablation_soft(step[k], vl, v_prev[k], vr, tau[k], eps[k]);
         }
         const A grad_mem = gm != nullptr ? gm[k] : A(0);
-        send[k] = ring_backward_local<F>(step[k], ring_load<A>(gs[k]), grad_mem, carry[k], acc[k]);
-        if (F == RingForm::Ablation) gx[k] = ring_store<T>(send[k].own);
+        send[k] = ring_backward_local<F>(step[k], convert<A>(gs[k]), grad_mem, carry[k], acc[k]);
+        if (F == RingForm::Ablation) gx[k] = convert<T>(send[k].own);
       }
     }
     A last_right = send[0].right;
@@ -529,7 +509,7 @@ template <RingForm F, int K, typename T, typename A> struct RingBackwardThread {
         const A fl = k == 0 ? from_left : send[k > 0 ? k - 1 : 0].right;
         const A fr = k + 1 == count ? from_right : send[k + 1 < K ? k + 1 : k].left;
         const RingGather<A> g = ring_backward_gather<F>(send[k], fl, fr, v_prev[k], tau[k], acc[k]);
-        if (F == RingForm::Library) gx[k] = ring_store<T>(g.grad_x);
+        if (F == RingForm::Library) gx[k] = convert<T>(g.grad_x);
         carry[k] = g.carry;
       }
     }
@@ -563,7 +543,7 @@ NEUROSIM_HD void ring_global_forward_phase1(const UltraDlifForwardArgs<T, A>& p,
   const RingParams<A> q = ring_params(p, i);
   const A* v = p.state + b * n;
   p.membrane[offset + i] = ring_membrane<F>(v[ring_wrap(i - 1, n)], v[i], v[ring_wrap(i + 1, n)],
-                                            ring_load<A>(p.x[offset + i]), q.tau, q.eps);
+                                            convert<A>(p.x[offset + i]), q.tau, q.eps);
 }
 
 template <RingForm F, typename T, typename A>
@@ -572,7 +552,7 @@ NEUROSIM_HD void ring_global_forward_phase2(const UltraDlifForwardArgs<T, A>& p,
   const RingParams<A> q = ring_params(p, i);
   const A* w = p.membrane + offset;
   const RingFire<A> f = ring_fire<F>(w[ring_wrap(i - 1, n)], w[i], w[ring_wrap(i + 1, n)], q.eps, q.theta);
-  p.spikes[offset + i] = ring_store<T>(f.spike);
+  p.spikes[offset + i] = convert<T>(f.spike);
   p.state[b * n + i] = f.state;
 }
 
@@ -603,14 +583,14 @@ NEUROSIM_HD void ring_global_backward_phase1(const UltraDlifBackwardArgs<T, A>& 
   }
   RingGradAcc<A> acc{A(0), p.grad_eps_elems[e], p.grad_theta_elems[e]};
   const A grad_mem = p.grad_membrane != nullptr ? p.grad_membrane[te] : A(0);
-  const RingSend<A> send = ring_backward_local<F>(s, ring_load<A>(p.grad_spikes[te]), grad_mem, p.carry[e], acc);
+  const RingSend<A> send = ring_backward_local<F>(s, convert<A>(p.grad_spikes[te]), grad_mem, p.carry[e], acc);
   p.grad_eps_elems[e] = acc.eps;
   p.grad_theta_elems[e] = acc.theta;
   p.step_grad[e] = send.left;
   p.step_peak[e] = send.centre;
   p.step_inv_sum[e] = send.right;
   p.carry[e] = send.own;
-  if (F == RingForm::Ablation) p.grad_x[te] = ring_store<T>(send.own);
+  if (F == RingForm::Ablation) p.grad_x[te] = convert<T>(send.own);
 }
 
 template <RingForm F, typename T, typename A>
@@ -623,7 +603,7 @@ NEUROSIM_HD void ring_global_backward_phase2(const UltraDlifBackwardArgs<T, A>& 
                                                   p.step_grad[row + ring_wrap(j + 1, n)],
                                                   ring_global_state_before<F>(p, b, t, j), q.tau, acc);
   p.grad_tau_elems[e] = acc.tau;
-  if (F == RingForm::Library) p.grad_x[te] = ring_store<T>(g.grad_x);
+  if (F == RingForm::Library) p.grad_x[te] = convert<T>(g.grad_x);
   p.carry[e] = g.carry;
 }
 
