@@ -20,11 +20,13 @@
 // the ring, and carries the soft max of W_{t-1} (computed for V_{t-1}) to the next reverse step.
 //
 // Layers of this file:
-//  1. per-neuron math (ring_membrane, ring_fire, ring_soft, ring_backward_*): what one CUDA thread
+//  1. per-neuron math (ring_membrane, ring_fire, ring_soft3, ring_step_*, ring_backward_*): what one CUDA thread
 //     or one CPU lane computes for one neuron; both backends call exactly these.
 //  2. the work of one CUDA thread that owns K adjacent neurons of a row (RingForwardThread,
 //     RingBackwardThread), split at the exchange: the kernel runs them between barriers, and a CPU
 //     test runs them sequentially over emulated threads (tests/cpp/ultradlif_thread_emulation.cpp).
+//  3. the two phases per step of the global-memory kernels (ring_global_*), for rows too long to
+//     stay on chip; the same test runs them too.
 #pragma once
 
 #include <type_traits>
@@ -296,7 +298,7 @@ template <RingForm F, int K, typename T, typename A> struct RingForwardThread {
   // Loads I_t into x_next (issued before the barrier so that its latency hides behind it).
   NEUROSIM_HD void load_current(const UltraDlifForwardArgs<T, A>& p, int64_t t) {
     if (t >= p.steps) return;
-    const T* x = p.x + t * p.batch * p.features + row + begin;
+    const T* __restrict__ x = p.x + t * p.batch * p.features + row + begin;
     NEUROSIM_RING_UNROLL
     for (int k = 0; k < K; ++k)
       if (k < count) x_next[k] = convert<A>(x[k]);
@@ -306,7 +308,7 @@ template <RingForm F, int K, typename T, typename A> struct RingForwardThread {
   // ablation: V_{t-1}).
   NEUROSIM_HD RingEdges<A> publish(const UltraDlifForwardArgs<T, A>& p, int64_t t) {
     if (F == RingForm::Ablation) return {v[0], last(v)};
-    A* m = p.membrane + t * p.batch * p.features + row + begin;
+    A* __restrict__ m = p.membrane + t * p.batch * p.features + row + begin;
     NEUROSIM_RING_UNROLL
     for (int k = 0; k < K; ++k) {
       if (k < count) {
@@ -321,7 +323,7 @@ template <RingForm F, int K, typename T, typename A> struct RingForwardThread {
   // first and last neuron. Writes the spikes (and, ablation, the membrane) of step t.
   NEUROSIM_HD void finish(const UltraDlifForwardArgs<T, A>& p, int64_t t, A left_in, A right_in) {
     const int64_t offset = t * p.batch * p.features + row + begin;
-    T* s = p.spikes + offset;
+    T* __restrict__ s = p.spikes + offset;
     if (F == RingForm::Library) {
     NEUROSIM_RING_UNROLL
       for (int k = 0; k < K; ++k) {
@@ -334,7 +336,7 @@ template <RingForm F, int K, typename T, typename A> struct RingForwardThread {
         }
       }
     } else {
-      A* m = p.membrane + offset;
+      A* __restrict__ m = p.membrane + offset;
       A prev = left_in;  // V_{t-1} of the left neighbour (v[k - 1] is overwritten below)
     NEUROSIM_RING_UNROLL
       for (int k = 0; k < K; ++k) {
@@ -417,7 +419,7 @@ template <RingForm F, int K, typename T, typename A> struct RingBackwardThread {
   // the ablation form also V_t of the halo neighbours (their soft max input at step t + 1).
   NEUROSIM_HD void load_step(const Args& p, int64_t t, RingStep<A> (&out)[K]) {
     const int64_t n = p.features;
-    const A* w = p.membrane + t * p.batch * n + row;
+    const A* __restrict__ w = p.membrane + t * p.batch * n + row;
     const A w_left = w[ring_index(begin - 1, n)], w_right = w[ring_index(begin + count, n)];
     A wk[K];
     NEUROSIM_RING_UNROLL
@@ -443,7 +445,7 @@ template <RingForm F, int K, typename T, typename A> struct RingBackwardThread {
   NEUROSIM_HD void load_previous_state(const Args& p, int64_t t) {
     if (t == 0) {
       const int64_t n = p.features;
-      const A* v0 = p.v0 + row;
+      const A* __restrict__ v0 = p.v0 + row;
     NEUROSIM_RING_UNROLL
       for (int k = 0; k < K; ++k) v_prev[k] = v0[begin + (k < count ? k : 0)];
       halo_v_prev[0] = v0[ring_index(begin - 1, n)];
@@ -477,9 +479,9 @@ template <RingForm F, int K, typename T, typename A> struct RingBackwardThread {
   // The sends of every neuron's soft max at reverse step t.
   NEUROSIM_HD RingEdges<A> publish(const Args& p, int64_t t) {
     const int64_t offset = t * p.batch * p.features + row + begin;
-    const T* gs = p.grad_spikes + offset;
-    const A* gm = p.grad_membrane != nullptr ? p.grad_membrane + offset : nullptr;
-    T* gx = p.grad_x + offset;
+    const T* __restrict__ gs = p.grad_spikes + offset;
+    const A* __restrict__ gm = p.grad_membrane != nullptr ? p.grad_membrane + offset : nullptr;
+    T* __restrict__ gx = p.grad_x + offset;
     NEUROSIM_RING_UNROLL
     for (int k = 0; k < K; ++k) {
       if (k < count) {
@@ -502,7 +504,7 @@ template <RingForm F, int K, typename T, typename A> struct RingBackwardThread {
   // After the exchange: from_left is the right send of the left neighbour thread's last neuron,
   // from_right the left send of the right neighbour thread's first neuron.
   NEUROSIM_HD void finish(const Args& p, int64_t t, A from_left, A from_right) {
-    T* gx = p.grad_x + t * p.batch * p.features + row + begin;
+    T* __restrict__ gx = p.grad_x + t * p.batch * p.features + row + begin;
     NEUROSIM_RING_UNROLL
     for (int k = 0; k < K; ++k) {
       if (k < count) {
@@ -541,7 +543,7 @@ template <RingForm F, typename T, typename A>
 NEUROSIM_HD void ring_global_forward_phase1(const UltraDlifForwardArgs<T, A>& p, int64_t b, int64_t t, int64_t i) {
   const int64_t n = p.features, offset = t * p.batch * n + b * n;
   const RingParams<A> q = ring_params(p, i);
-  const A* v = p.state + b * n;
+  const A* __restrict__ v = p.state + b * n;
   p.membrane[offset + i] = ring_membrane<F>(v[ring_wrap(i - 1, n)], v[i], v[ring_wrap(i + 1, n)],
                                             convert<A>(p.x[offset + i]), q.tau, q.eps);
 }
@@ -550,7 +552,7 @@ template <RingForm F, typename T, typename A>
 NEUROSIM_HD void ring_global_forward_phase2(const UltraDlifForwardArgs<T, A>& p, int64_t b, int64_t t, int64_t i) {
   const int64_t n = p.features, offset = t * p.batch * n + b * n;
   const RingParams<A> q = ring_params(p, i);
-  const A* w = p.membrane + offset;
+  const A* __restrict__ w = p.membrane + offset;
   const RingFire<A> f = ring_fire<F>(w[ring_wrap(i - 1, n)], w[i], w[ring_wrap(i + 1, n)], q.eps, q.theta);
   p.spikes[offset + i] = convert<T>(f.spike);
   p.state[b * n + i] = f.state;
@@ -561,7 +563,7 @@ template <RingForm F, typename T, typename A>
 NEUROSIM_HD RingStep<A> ring_global_step(const UltraDlifBackwardArgs<T, A>& p, int64_t b, int64_t t, int64_t j) {
   const int64_t n = p.features;
   const RingParams<A> q = ring_params(p, j);
-  const A* w = p.membrane + t * p.batch * n + b * n;
+  const A* __restrict__ w = p.membrane + t * p.batch * n + b * n;
   if (F == RingForm::Library) return ring_step_library(w[ring_wrap(j - 1, n)], w[j], w[ring_wrap(j + 1, n)], q.eps, q.theta);
   return ring_step_ablation_read(w[j], q.eps, q.theta);
 }
