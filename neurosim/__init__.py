@@ -4,7 +4,7 @@ from neurosim import surrogate
 from neurosim.core import backends
 from neurosim import functional
 from neurosim.functional import LIFResult, UltraResult
-from neurosim.neurons import LIF, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
+from neurosim.neurons import LIF, RALIF, RLIF, RSynaptic, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
 from neurosim import data, models, plasticity, training, viz
 
 __version__ = "0.1.0"
@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 __all__ = [
     "LIF",
     "LIFResult",
+    "RLIF",
+    "RSynaptic",
+    "RALIF",
     "UltraLIF",
     "UltraPLIF",
     "UltraDLIF",

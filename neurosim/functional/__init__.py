@@ -1,6 +1,16 @@
 """Pure whole-sequence functions: ``f(x[T, B, ...], state, params) -> (out, state)``."""
 
 from neurosim.functional.lif import LIFResult, lif
+from neurosim.functional.recurrent import (
+    RALIFState,
+    RecurrentResult,
+    RLIFState,
+    RSynapticState,
+    ralif,
+    recurrent,
+    rlif,
+    rsynaptic,
+)
 from neurosim.functional.trace import TraceResult, exp_trace
 from neurosim.functional.ultralif import (
     UltraResult,
@@ -22,4 +32,12 @@ __all__ = [
     "energy_proxy",
     "exp_trace",
     "TraceResult",
+    "recurrent",
+    "rlif",
+    "rsynaptic",
+    "ralif",
+    "RecurrentResult",
+    "RLIFState",
+    "RSynapticState",
+    "RALIFState",
 ]

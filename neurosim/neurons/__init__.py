@@ -1,6 +1,7 @@
 """nn.Module wrappers: parameters, initialisation and state handling."""
 
 from neurosim.neurons.lif import LIF
+from neurosim.neurons.recurrent import OneToOne, RALIF, RLIF, RSynaptic
 from neurosim.neurons.ultralif import UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
 
-__all__ = ["LIF", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF"]
+__all__ = ["LIF", "RLIF", "RSynaptic", "RALIF", "OneToOne", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF"]
