@@ -5,7 +5,7 @@ from neurosim.core import backends
 from neurosim import functional
 from neurosim.functional import LIFResult, UltraResult
 from neurosim.neurons import LIF, RALIF, RLIF, RSynaptic, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
-from neurosim import data, models, plasticity, training, viz
+from neurosim import data, layers, models, plasticity, training, viz
 
 __version__ = "0.1.0"
 
@@ -23,6 +23,7 @@ __all__ = [
     "backends",
     "data",
     "functional",
+    "layers",
     "models",
     "plasticity",
     "surrogate",

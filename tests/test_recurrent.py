@@ -20,6 +20,15 @@ CELLS = {
 STATES = {"lif": RLIFState, "synaptic": RSynapticState, "alif": RALIFState}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These sizes are far too small for a thread pool; on a busy machine it only adds waiting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _device(backend):
     return "cuda" if backend == "cuda" else "cpu"
 
@@ -46,7 +55,7 @@ def test_matches_snntorch(backend, reset, all_to_all, cell):
     snn = pytest.importorskip("snntorch")
     device = _device(backend)
     torch.manual_seed(3)
-    T, B, n = 45, 3, 24
+    T, B, n = 30, 3, 16
     beta = torch.rand(n) * 0.3 + 0.65  # one per neuron, learnable on both sides
     V = torch.randn(n) * 0.5
     common = dict(spike_grad=snn.surrogate.atan(alpha=2.0), reset_mechanism=reset, learn_beta=True,
