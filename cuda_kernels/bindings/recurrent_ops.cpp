@@ -6,8 +6,8 @@
 // calls torch's GEMM exactly as nn.Linear does (addmm(bias, s, W^T)) so the recurrent input, and
 // with it every spike and membrane value, equals snnTorch's bit for bit, then one elementwise
 // launch (recurrent.h; the CPU twin or the CUDA kernel) for all B*n neurons. The backward walks
-// back with one GEMM per step (dL/ds_{t-1} = g_t W); the weight gradient is left to one large
-// GEMM over all steps in Python. Nothing is allocated per step and no autograd graph is built
+// back with one GEMM per step (dL/ds_{t-1} = g_t W); the weight gradient is one
+// sparse accumulation over the spikes (CPU) or one GEMM over all steps (CUDA). Nothing is allocated per step and no autograd graph is built
 // per step, which is where a Python loop over snnTorch's cell spends most of its time.
 // Argument checking for users happens in Python (neurosim/core/validation.py); the checks here
 // guard the native code's memory.
@@ -136,12 +136,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> recurrent_forward(
   return {spikes, state, trace};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> recurrent_backward(
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> recurrent_backward(
     const at::Tensor& grad_spikes, const c10::optional<at::Tensor>& grad_state,
     const c10::optional<at::Tensor>& grad_trace, const at::Tensor& spikes, const at::Tensor& trace,
     const at::Tensor& state0, const at::Tensor& params, const c10::optional<at::Tensor>& weight,
     const c10::optional<at::Tensor>& v, int64_t cell, int64_t reset, int64_t surrogate,
-    double surrogate_param, bool detach_reset) {
+    double surrogate_param, bool detach_reset, bool weight_grad) {
   const CellShape shape = check_common(spikes, state0, params, weight, v, cell, reset);
   const int64_t T = spikes.size(0), B = spikes.size(1), n = spikes.size(2);
   TORCH_CHECK(surrogate >= 0 && surrogate <= 5, "neurosim: unknown surrogate code ", surrogate);
@@ -196,7 +196,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> recurrent_backward(
     device.backward(launch);
   }
   auto grad_state0 = at::cat({grec.unsqueeze(0), carry}, 0);
-  return {grad_x, grad_state0, grad_params.sum(1), dense ? grad_v.new_empty({0}) : grad_v.sum(0)};
+  // dW = sum_t g_t^T s_{t-1}: on the CPU a sparse accumulation over the spikes; on CUDA one GEMM
+  at::Tensor grad_weight = spikes.new_empty({0});
+  if (dense && weight_grad) {
+    const at::Tensor s0 = state0.select(0, 0);
+    if (spikes.is_cuda()) {
+      grad_weight = at::mm(grad_x.narrow(0, 1, T - 1).reshape({-1, n}).t(), spikes.narrow(0, 0, T - 1).reshape({-1, n}));
+      grad_weight.addmm_(grad_x.select(0, 0).t(), s0);
+    } else {
+      auto grad_wt = at::zeros({n, n}, spikes.options());
+      const at::Tensor s0c = s0.contiguous();
+      recurrent_weight_grad_cpu(RecurrentWeightGradLaunch{grad_x.data_ptr(), spikes.data_ptr(), s0c.data_ptr(),
+                                                          grad_wt.data_ptr(), T, B, n, storage_code(spikes)});
+      grad_weight = grad_wt.t().contiguous();
+    }
+  }
+  return {grad_x, grad_state0, grad_params.sum(1), dense ? grad_v.new_empty({0}) : grad_v.sum(0), grad_weight};
 }
 
 }  // namespace
@@ -207,8 +222,8 @@ TORCH_LIBRARY_FRAGMENT(neurosim, m) {
         "-> (Tensor spikes, Tensor state, Tensor trace)");
   m.def("recurrent_backward(Tensor grad_spikes, Tensor? grad_state, Tensor? grad_trace, Tensor spikes, "
         "Tensor trace, Tensor state0, Tensor params, Tensor? weight, Tensor? v, int cell, int reset, "
-        "int surrogate, float surrogate_param, bool detach_reset) "
-        "-> (Tensor grad_x, Tensor grad_state0, Tensor grad_params, Tensor grad_v)");
+        "int surrogate, float surrogate_param, bool detach_reset, bool weight_grad) "
+        "-> (Tensor grad_x, Tensor grad_state0, Tensor grad_params, Tensor grad_v, Tensor grad_weight)");
 }
 
 TORCH_LIBRARY_IMPL(neurosim, CPU, m) {

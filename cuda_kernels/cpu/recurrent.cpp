@@ -2,6 +2,8 @@
 // neurons of one batch row (the lanes vectorise), blocks spread over threads. A dense layer calls
 // this once per step between two GEMMs, on a few thousand elements: that runs on the calling
 // thread, since waking the pool would cost more than the step.
+#include <algorithm>
+
 #include "cpu_loops.h"
 #include "neurosim/recurrent.h"
 
@@ -64,7 +66,46 @@ void backward_typed(const RecurrentBackwardLaunch& launch) {
   });
 }
 
+template <typename A>
+void weight_grad_typed(const RecurrentWeightGradLaunch& launch) {
+  const A* g = static_cast<const A*>(launch.grad_drive);
+  const A* spikes = static_cast<const A*>(launch.spikes);
+  const A* spikes0 = static_cast<const A*>(launch.spikes0);
+  A* out = static_cast<A*>(launch.grad_wt);
+  const int64_t T = launch.steps, B = launch.batch, n = launch.features;
+  // Each task owns a range of input neurons j (rows of grad_wt): no two tasks write one row.
+  constexpr int64_t kRowsPerTask = 32;
+  const int64_t tasks = (n + kRowsPerTask - 1) / kRowsPerTask;
+  const int64_t grain = T * B * n * n < cpu::kSerialWork * 64 ? tasks : 1;
+  at::parallel_for(0, tasks, grain, [&](int64_t begin, int64_t end) {
+    const int64_t j0 = begin * kRowsPerTask, j1 = std::min(n, end * kRowsPerTask);
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t b = 0; b < B; ++b) {
+        const A* s = t == 0 ? spikes0 + b * n : spikes + ((t - 1) * B + b) * n;
+        const A* gr = g + (t * B + b) * n;
+        for (int64_t j = j0; j < j1; ++j) {
+          const A v = s[j];
+          if (v == A(0)) continue;
+          A* row = out + j * n;
+          if (v == A(1)) {
+#pragma omp simd
+            for (int64_t o = 0; o < n; ++o) row[o] += gr[o];
+          } else {
+#pragma omp simd
+            for (int64_t o = 0; o < n; ++o) row[o] += v * gr[o];
+          }
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
+
+void recurrent_weight_grad_cpu(const RecurrentWeightGradLaunch& a) {
+  if (a.dtype == DType::Float64) weight_grad_typed<double>(a);
+  else weight_grad_typed<float>(a);
+}
 
 void recurrent_forward_cpu(const RecurrentForwardLaunch& a) {
   if (a.dtype == DType::Float64) forward_typed<double>(a);

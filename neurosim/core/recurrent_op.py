@@ -1,9 +1,10 @@
 """The native recurrent-layer op: torch.library fake (meta) and autograd registrations around
 ``torch.ops.neurosim.recurrent_forward`` / ``recurrent_backward`` (cuda_kernels/bindings/recurrent_ops.cpp).
 
-The native backward returns dL/d(x_t + rec_t) for every step (which is also dL/dx); the
-gradients of the recurrent weight and bias are formed here from it with one matrix product over
-all steps, ``dW = sum_t g_t^T s_{t-1}``, instead of T small ones.
+The native backward returns dL/d(x_t + rec_t) for every step (which is also dL/dx) and the
+recurrent weight's gradient ``dW = sum_t g_t^T s_{t-1}``, formed once over all steps (on the CPU
+by adding g_t's rows for the nonzero spikes only) instead of T small products; the bias gradient
+is the sum of the first over steps and rows.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ def _fake_forward(x, state0, params, weight, bias, v, cell, reset, surrogate, su
 
 
 def _fake_backward(grad_spikes, grad_state, grad_trace, spikes, trace, state0, params, weight, v, cell, reset,
-                   surrogate, surrogate_param, detach_reset):
-    grad_v = spikes.new_empty((0,) if v is None else (spikes.shape[2],))
-    return torch.empty_like(spikes), torch.empty_like(state0), torch.empty_like(params), grad_v
+                   surrogate, surrogate_param, detach_reset, weight_grad):
+    n = spikes.shape[2]
+    grad_v = spikes.new_empty((0,) if v is None else (n,))
+    grad_weight = spikes.new_empty((n, n) if weight is not None and weight_grad else (0,))
+    return torch.empty_like(spikes), torch.empty_like(state0), torch.empty_like(params), grad_v, grad_weight
 
 
 def _setup_context(ctx, inputs, output):
@@ -48,15 +51,13 @@ def _backward(ctx, grad_spikes, grad_state, grad_trace):
         raise RuntimeError("neurosim: recurrent_forward ran with keep_trace=False, so it cannot be differentiated")
     if grad_spikes is None:  # only the state or the trace was used: a free stride-0 zero
         grad_spikes = spikes.new_zeros(()).expand(spikes.shape)
-    grad_x, grad_state0, grad_params, grad_v = torch.ops.neurosim.recurrent_backward(
-        grad_spikes, grad_state, grad_trace, spikes, trace, state0, params, weight, v, *ctx.config
+    need_weight = weight is not None and ctx.needs_input_grad[3]
+    grad_x, grad_state0, grad_params, grad_v, grad_weight = torch.ops.neurosim.recurrent_backward(
+        grad_spikes, grad_state, grad_trace, spikes, trace, state0, params, weight, v, *ctx.config, need_weight
     )
-    grad_weight = grad_bias = None
-    if weight is not None and ctx.needs_input_grad[3]:
-        n = spikes.shape[2]
-        # rec_t = s_{t-1} W^T + b: dW = sum_t g_t^T s_{t-1}, s_{-1} being the initial spikes
-        grad_weight = torch.addmm(torch.mm(grad_x[1:].reshape(-1, n).t(), spikes[:-1].reshape(-1, n)),
-                                  grad_x[0].t(), state0[0])
+    grad_bias = None
+    if not need_weight:
+        grad_weight = None
     if ctx.has_bias and ctx.needs_input_grad[4]:
         grad_bias = grad_x.sum((0, 1))
     return (grad_x, grad_state0, grad_params, grad_weight, grad_bias, grad_v if v is not None else None,

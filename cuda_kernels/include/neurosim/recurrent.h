@@ -248,8 +248,21 @@ struct RecurrentBackwardLaunch {
   DType dtype;
 };
 
+// dL/dW^T of the all-to-all recurrence, rec_t = s_{t-1} W^T + b: grad_wt[j, o] = sum over steps t
+// and rows b of s_{t-1}[b, j] g_t[b, o]. The spikes are mostly 0, so the CPU adds the row g_t[b]
+// into grad_wt[j] for each nonzero s_{t-1}[b, j] only: about (spike rate) of a dense GEMM's work.
+struct RecurrentWeightGradLaunch {
+  const void* grad_drive;  // [T, B, n]: dL/d(x_t + rec_t)
+  const void* spikes;      // [T, B, n]: s_t (row t-1 is s_{t-1})
+  const void* spikes0;     // [B, n]: s_{-1}, the initial spikes
+  void* grad_wt;           // [n, n], zero-filled: dL/dW transposed
+  int64_t steps, batch, features;
+  DType dtype;
+};
+
 void recurrent_forward_cpu(const RecurrentForwardLaunch& a);
 void recurrent_backward_cpu(const RecurrentBackwardLaunch& a);
+void recurrent_weight_grad_cpu(const RecurrentWeightGradLaunch& a);
 
 // `stream` is a cudaStream_t; the return value is a cudaError_t (0 on success).
 int recurrent_forward_cuda(const RecurrentForwardLaunch& a, void* stream);
