@@ -14,8 +14,11 @@ from neurosim.neurons import (
     UltraDPLIF,
     UltraLIF,
     UltraPLIF,
+    RALIF,
+    RLIF,
+    RSynaptic,
 )
-from neurosim import data, models, plasticity, training, viz
+from neurosim import data, layers, models, plasticity, training, viz
 from neurosim import diagnostics
 
 __version__ = "0.1.0"
@@ -27,6 +30,9 @@ __all__ = [
     "PhasedLSTM",
     "Phased",
     "PhasedLIF",
+    "RLIF",
+    "RSynaptic",
+    "RALIF",
     "UltraLIF",
     "UltraPLIF",
     "UltraDLIF",
@@ -37,6 +43,7 @@ __all__ = [
     "data",
     "diagnostics",
     "functional",
+    "layers",
     "models",
     "plasticity",
     "surrogate",

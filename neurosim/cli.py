@@ -77,7 +77,8 @@ def _train(args) -> int:
         # The default networks are small: one thread avoids the thread-pool overhead, which on a
         # busy 2-core machine made the digits job 20x slower (137 s vs 7 s measured).
         torch.set_num_threads(1)
-    config = TrainConfig(dataset=args.dataset, neuron=args.neuron, epochs=args.epochs, T=args.T,
+    config = TrainConfig(dataset=args.dataset, neuron=args.neuron, model=args.model, channels=args.channels,
+                         cache=not args.no_cache, cache_dir=args.cache_dir, epochs=args.epochs, T=args.T,
                          hidden=args.hidden, batch_size=args.batch_size, lr=args.lr, encoding=args.encoding,
                          tbptt=args.tbptt, clip=args.clip, limit=args.limit, seed=args.seed, device=args.device,
                          checkpoint=args.checkpoint, resume=args.resume, out=args.out,
@@ -94,16 +95,37 @@ def _train(args) -> int:
     return 0
 
 
+def _positive_int_list(text: str):
+    """'12,32' -> (12, 32), each a positive int (argparse type: a bad value exits 2 with one line)."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive ints such as 12,32, got {text!r}")
+    return values
+
+
 def _add_train_parser(sub) -> None:
-    from neurosim.training.job import DATASET_FORMS, TrainConfig
+    from neurosim.models.neuron_factory import available_neurons
+    from neurosim.models.stack import RECURRENT_NEURONS
+    from neurosim.training.job import DATASET_FORMS, DEFAULT_MODELS, MODELS, TrainConfig
 
     d = TrainConfig()
     t = sub.add_parser("train", help="train a two-layer spiking network (default: LIF on scikit-learn digits)",
                        description="Train a spiking MLP with surrogate-gradient BPTT and report test accuracy. "
                                    "Runs under torchrun --nproc_per_node=N with DistributedDataParallel.")
     t.add_argument("--dataset", default=d.dataset, help=f"{DATASET_FORMS} (default: digits)")
-    t.add_argument("--neuron", default=d.neuron, choices=["lif", "ultralif", "ultradlif"],
-                   help="neuron model (default: lif)")
+    t.add_argument("--neuron", default=d.neuron, choices=sorted(set(available_neurons()) | set(RECURRENT_NEURONS)),
+                   help="neuron model (default: lif; the recurrent model takes lif, synaptic or alif)")
+    defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_MODELS.items())
+    t.add_argument("--model", default=None, choices=MODELS,
+                   help=f"network: spiking MLP, conv net or recurrent net (default per data set: {defaults})")
+    t.add_argument("--channels", type=_positive_int_list, default=None,
+                   help="conv model: output channels per conv block, e.g. 12,32")
+    t.add_argument("--no-cache", action="store_true", help="frame event data at every epoch, no disk cache")
+    t.add_argument("--cache-dir", default=None,
+                   help="folder of the event-frame cache (default: $NEUROSIM_CACHE or ~/.cache/neurosim/frames)")
     t.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default: {d.epochs})")
     t.add_argument("--T", type=int, default=d.T, help=f"time steps per sample (default: {d.T})")
     t.add_argument("--hidden", type=int, default=d.hidden, help=f"hidden neurons (default: {d.hidden})")

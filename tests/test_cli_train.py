@@ -51,8 +51,8 @@ def test_python_dash_m_neurosim_works():
 def test_synthetic_dataset_with_checkpoint_and_resume(tmp_path):
     pytest.importorskip("tonic")
     out, ck = tmp_path / "syn", tmp_path / "ck.pt"
-    common = ["train", "--dataset", "synthetic", "--T", "6", "--hidden", "16", "--no-plots", "--no-progress",
-              "--out", str(out), "--checkpoint", str(ck)]
+    common = ["train", "--dataset", "synthetic", "--model", "mlp", "--no-cache", "--T", "6", "--hidden", "16",
+              "--no-plots", "--no-progress", "--out", str(out), "--checkpoint", str(ck)]
     assert cli.main(common + ["--epochs", "1"]) == 0
     assert cli.main(common + ["--epochs", "2", "--resume", str(ck)]) == 0
     results = json.loads((out / "results.json").read_text())
@@ -65,8 +65,8 @@ def test_shd_file(tmp_path):
     pytest.importorskip("tonic")
     path = neurosim.data.make_synthetic_shd(tmp_path / "shd_train.h5", n_samples=40, n_classes=4)
     out = tmp_path / "shd"
-    assert cli.main(["train", "--dataset", f"shd:{path}", "--epochs", "1", "--T", "10", "--hidden", "16",
-                     "--no-plots", "--no-progress", "--out", str(out)]) == 0
+    assert cli.main(["train", "--dataset", f"shd:{path}", "--model", "mlp", "--no-cache", "--epochs", "1", "--T", "10",
+                     "--hidden", "16", "--no-plots", "--no-progress", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["layers"] == [70, 16, 4] and results["test_samples"] == 8
 

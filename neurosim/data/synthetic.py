@@ -15,10 +15,11 @@ _SACCADE_US = 105_000  # N-MNIST: three saccades of about 105 ms each
 
 
 def synthetic_nmnist_events(label: int, rng: np.random.Generator, *, n_classes: int = 10,
-                            events_per_pixel: float = 0.7, noise_events: int = 150) -> np.ndarray:
+                            events_per_pixel: float = 0.7, noise_events: int = 150, max_shift: int = 1) -> np.ndarray:
     """One N-MNIST-like recording: each class owns three fixed blobs of pixels (placed by a
     generator seeded with the label) that fire in each of the three saccades, shifted by up to
-    one pixel per sample, on a background of uniform noise events."""
+    ``max_shift`` pixels per sample (events shifted off the sensor are dropped), on a background
+    of uniform noise events. A large ``max_shift`` makes the class a matter of shape, not place."""
     proto = np.random.default_rng(10_007 + label)
     centres = proto.integers(7, 27, size=(3, 2))
     yy, xx = np.mgrid[0:34, 0:34]
@@ -26,12 +27,13 @@ def synthetic_nmnist_events(label: int, rng: np.random.Generator, *, n_classes: 
     for cx, cy in centres:
         blob |= (xx - cx) ** 2 + (yy - cy) ** 2 <= 9
     py, px = np.nonzero(blob)
-    dx, dy = rng.integers(-1, 2, size=2)
+    dx, dy = rng.integers(-max_shift, max_shift + 1, size=2)
     xs, ys, ts, ps = [], [], [], []
     for saccade in range(3):
         counts = rng.poisson(events_per_pixel, size=len(px))
-        x = np.repeat(px + dx, counts)
-        y = np.repeat(py + dy, counts)
+        inside = (px + dx >= 0) & (px + dx < 34) & (py + dy >= 0) & (py + dy < 34)
+        x = np.repeat((px + dx)[inside], counts[inside])
+        y = np.repeat((py + dy)[inside], counts[inside])
         xs.append(x)
         ys.append(y)
         ts.append(saccade * _SACCADE_US + rng.integers(0, _SACCADE_US, size=len(x)))

@@ -9,6 +9,16 @@ from neurosim.functional.phased import (
     time_gate,
     time_gate_phase,
 )
+from neurosim.functional.recurrent import (
+    RALIFState,
+    RecurrentResult,
+    RLIFState,
+    RSynapticState,
+    ralif,
+    recurrent,
+    rlif,
+    rsynaptic,
+)
 from neurosim.functional.trace import TraceResult, exp_trace
 from neurosim.functional.ultralif import (
     UltraResult,
@@ -36,4 +46,12 @@ __all__ = [
     "phased_neuron",
     "lif_step",
     "NeuronStep",
+    "recurrent",
+    "rlif",
+    "rsynaptic",
+    "ralif",
+    "RecurrentResult",
+    "RLIFState",
+    "RSynapticState",
+    "RALIFState",
 ]

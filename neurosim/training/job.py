@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -10,13 +11,20 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
-DATASET_FORMS = "digits | nmnist:DIR | shd:FILE | synthetic"
+DATASET_FORMS = "digits | nmnist:DIR | dvsgesture:DIR | shd:FILE | synthetic"
+MODELS = ("mlp", "conv", "recurrent")
+DEFAULT_MODELS = {"digits": "mlp", "nmnist": "conv", "synthetic": "conv", "dvsgesture": "conv", "shd": "recurrent"}
+"""The model ``neurosim train`` builds for each data set when ``--model`` is not given."""
 
 
 @dataclass
 class TrainConfig:
     dataset: str = "digits"
     neuron: str = "lif"
+    model: Optional[str] = None  # mlp | conv | recurrent; None: DEFAULT_MODELS[data set]
+    channels: Optional[Tuple[int, ...]] = None  # conv blocks; None: per data set
+    cache: bool = True  # cache event frames on disk (event data sets)
+    cache_dir: Optional[str] = None  # None: neurosim.data.default_cache_dir()
     epochs: int = 30
     T: int = 25
     hidden: int = 256
@@ -47,6 +55,7 @@ class PreparedData:
     encoder: Optional[object]
     collate_fn: Optional[object]
     description: str
+    frame_shape: Tuple[int, ...] = ()
 
 
 def _split(dataset, fraction: float, seed: int):
@@ -68,9 +77,31 @@ def parse_dataset(spec: str) -> Tuple[str, Optional[str]]:
     name, _, path = spec.partition(":")
     if name in ("digits", "synthetic") and not path:
         return name, None
-    if name in ("nmnist", "shd") and path:
+    if name in ("nmnist", "shd", "dvsgesture") and path:
         return name, path
     raise ValueError(f"unknown data set {spec!r}; expected {DATASET_FORMS}")
+
+
+def resolve_model(config: TrainConfig) -> str:
+    """The model to train: ``config.model``, or the data set's default (DEFAULT_MODELS)."""
+    name, _ = parse_dataset(config.dataset)
+    model = config.model or DEFAULT_MODELS[name]
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
+    if model == "conv" and name in ("digits", "shd"):
+        raise ValueError(f"--model conv needs image-shaped event frames (nmnist:, dvsgesture:, synthetic); "
+                         f"{config.dataset!r} is 1-D data")
+    return model
+
+
+def _frames(config: TrainConfig, events, flatten: bool, workdir: str, **options):
+    """EventFrames over ``events``, behind the on-disk frame cache when ``config.cache``."""
+    from neurosim import data
+
+    frames = data.EventFrames(events, n_time_bins=config.T, flatten=flatten, **options)
+    if not config.cache:
+        return frames
+    return data.CachedFrames(frames, config.cache_dir)
 
 
 def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
@@ -79,16 +110,18 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
     from neurosim.training.encoders import make_encoder
 
     name, path = parse_dataset(config.dataset)
+    model = resolve_model(config)
     if name == "digits":
         train, test = data.digits_datasets(seed=config.seed)
         return PreparedData(_limit(train, config.limit, config.seed), _limit(test, config.limit, config.seed + 1),
                             64, 10, make_encoder(config.encoding, config.T), None,
-                            f"scikit-learn digits, {config.encoding}-encoded, T={config.T}")
+                            f"scikit-learn digits, {config.encoding}-encoded, T={config.T}", (64,))
     if name == "synthetic":
         path = os.path.join(workdir, "synthetic_nmnist")
         if not os.path.isdir(path):
             data.make_synthetic_nmnist(path, {"Train": 30, "Test": 10}, seed=config.seed)
         name = "nmnist"
+    flatten = model != "conv"
     if name == "nmnist":
         split_dirs = os.path.isdir(os.path.join(path, "Train")) and os.path.isdir(os.path.join(path, "Test"))
         if split_dirs:
@@ -98,10 +131,17 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
             events = data.NMNISTFolder(path)
             classes = max(events.classes) + 1
             train_events, test_events = _split(events, 0.2, config.seed)
-        frames = dict(sensor_size=data.NMNIST_SENSOR_SIZE, n_time_bins=config.T, spatial_factor=0.5,
-                      num_classes=classes)
-        train, test = data.EventFrames(train_events, **frames), data.EventFrames(test_events, **frames)
-        description = f"N-MNIST layout files in {path}, 17x17x2 frames (tonic Downsample 0.5), T={config.T}"
+        # the conv model sees the full 34x34 sensor; the MLP keeps its 17x17 input
+        factor = None if model == "conv" else 0.5
+        frames = dict(sensor_size=data.NMNIST_SENSOR_SIZE, spatial_factor=factor, num_classes=classes)
+        size = "34x34x2 frames" if factor is None else "17x17x2 frames (tonic Downsample 0.5)"
+        description = f"N-MNIST layout files in {path}, {size}, T={config.T}"
+    elif name == "dvsgesture":
+        train_events = data.DVSGestureFolder(path, train=True)
+        test_events = data.DVSGestureFolder(path, train=False)
+        classes = 11
+        frames = dict(sensor_size=data.DVSGESTURE_SENSOR_SIZE, spatial_factor=0.25, num_classes=classes)
+        description = f"DVS Gesture (tonic layout) in {path}, 32x32x2 frames (tonic Downsample 0.25), T={config.T}"
     else:  # shd
         shd = data.SHDFile(path)
         test_path = path.replace("train", "test") if "train" in os.path.basename(path) else None
@@ -111,12 +151,34 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
         else:
             classes = max(shd.classes) + 1
             train_events, test_events = _split(shd, 0.2, config.seed)
-        frames = dict(sensor_size=data.SHD_SENSOR_SIZE, n_time_bins=config.T, spatial_factor=0.1, num_classes=classes)
-        train, test = data.EventFrames(train_events, **frames), data.EventFrames(test_events, **frames)
+        frames = dict(sensor_size=data.SHD_SENSOR_SIZE, spatial_factor=0.1, num_classes=classes)
         description = f"SHD layout file {path}, 70 channels (tonic Downsample 0.1), T={config.T}"
-    features = train.frame_shape[0]
+    train = _frames(config, train_events, flatten, workdir, **frames)
+    test = _frames(config, test_events, flatten, workdir, **frames)
+    frame_shape = tuple(train.frame_shape)
     return PreparedData(_limit(train, config.limit, config.seed), _limit(test, config.limit, config.seed + 1),
-                        features, classes, None, data.time_major_collate, description)
+                        math.prod(frame_shape), classes, None, data.time_major_collate, description, frame_shape)
+
+
+def build_model(config: TrainConfig, prepared: PreparedData):
+    """The network for ``config`` (model, neuron, sizes) and a short description of its layers."""
+    from neurosim.models import RecurrentSNN, SpikingConvNet, SpikingMLP
+
+    model = resolve_model(config)
+    options = {"beta": config.beta} if config.neuron == "lif" else {}
+    if model == "conv":
+        default = (16, 32, 32) if parse_dataset(config.dataset)[0] == "dvsgesture" else (12, 32)
+        channels = tuple(config.channels) if config.channels else default
+        net = SpikingConvNet(prepared.frame_shape, prepared.num_classes, channels=channels, neuron=config.neuron,
+                             neuron_options=options)
+        return net, [prepared.in_features, *channels, prepared.num_classes]
+    if model == "recurrent":
+        net = RecurrentSNN(prepared.in_features, prepared.num_classes, hidden=(config.hidden,),
+                           neuron=config.neuron, neuron_options=options)
+        return net, [prepared.in_features, config.hidden, prepared.num_classes]
+    net = SpikingMLP([prepared.in_features, config.hidden, prepared.num_classes], neuron=config.neuron,
+                     neuron_options=options)
+    return net, [prepared.in_features, config.hidden, prepared.num_classes]
 
 
 @torch.no_grad()
@@ -186,7 +248,7 @@ def run(config: TrainConfig, log=print) -> Dict:
     """Trains and evaluates as ``config`` says; rank 0 writes ``results.json``, ``metrics.csv``
     and the plots to ``config.out``. Returns the results dictionary."""
     import neurosim
-    from neurosim.models import SpikingMLP
+    from neurosim.models import parameter_count
     from neurosim.training.distributed import init_distributed, shutdown
     from neurosim.training.seeding import seed_everything
     from neurosim.training.trainer import Trainer
@@ -202,9 +264,8 @@ def run(config: TrainConfig, log=print) -> Dict:
         os.makedirs(config.out, exist_ok=True)
     seed_everything(config.seed)
     prepared = prepare_data(config, config.out)
-    neuron_options = {"beta": config.beta} if config.neuron == "lif" else {}
-    model = SpikingMLP([prepared.in_features, config.hidden, prepared.num_classes], neuron=config.neuron,
-                       neuron_options=neuron_options)
+    model_name = resolve_model(config)
+    model, layer_sizes = build_model(config, prepared)
     if config.diagnose not in (None, "sharpness"):
         raise ValueError(f"unknown diagnostic {config.diagnose!r}; expected 'sharpness'")
     monitor = None
@@ -214,13 +275,14 @@ def run(config: TrainConfig, log=print) -> Dict:
         monitor = SharpnessMonitor(every=config.diagnose_every, log_dir=config.out if dist.is_main else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
-    trainer = Trainer(model, optimizer, loss="ce_count", scheduler=scheduler, encoder=prepared.encoder,
+    trainer = Trainer(model, optimizer, loss=getattr(model, "default_loss", "ce_count"), scheduler=scheduler, encoder=prepared.encoder,
                       device=device, tbptt_steps=config.tbptt, clip_grad_norm=config.clip,
                       batch_size=config.batch_size, collate_fn=prepared.collate_fn, seed=config.seed,
                       log_dir=config.out, progress=config.progress, callbacks=[monitor] if monitor else [])
     if dist.is_main:
         log(f"neurosim train: {prepared.description}; {len(prepared.train)} train / {len(prepared.test)} test "
-            f"samples; {config.neuron} network {prepared.in_features}-{config.hidden}-{prepared.num_classes}; "
+            f"samples; {model_name} {config.neuron} network {'-'.join(map(str, layer_sizes))} "
+            f"({parameter_count(model):,} parameters); "
             f"{config.epochs} epochs on {device}" + (f" x {dist.world_size} processes" if dist.enabled else ""))
     history = trainer.fit(prepared.train, prepared.test, epochs=config.epochs, checkpoint=config.checkpoint,
                           resume=config.resume)
@@ -238,7 +300,9 @@ def run(config: TrainConfig, log=print) -> Dict:
         "train_samples": len(prepared.train),
         "test_samples": len(prepared.test),
         "neuron": config.neuron,
-        "layers": [prepared.in_features, config.hidden, prepared.num_classes],
+        "layers": layer_sizes,
+        "model": model_name,
+        "parameters": parameter_count(model),
         "world_size": dist.world_size,
         "device": device,
         "torch": torch.__version__,

@@ -1,0 +1,197 @@
+"""An on-disk cache of framed event data: each sample is framed once (per data set, transform
+and T) and read back in later epochs and runs.
+
+Why not tonic's ``DiskCachedDataset``: it is keyed only by the folder the user names, so a
+changed transform (another T, downsampling factor or framing code) silently reuses stale frames
+unless the user remembers to rename the folder; and it writes files in place and reads them back
+unchecked, so a half-written or damaged file is trusted. Here the cache folder's name is a hash
+of everything that determines the frames (the data files with their sizes and modification
+times, the tonic transforms with their parameters, the framing source code, the tonic and NumPy
+versions), every file is written to a temporary name and renamed into place, and every read
+checks a SHA-256 of the content: a file that fails the check is framed again and rewritten.
+A folder that cannot be written gives one warning and the data set runs uncached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+import json
+import os
+import sys
+import tempfile
+import warnings
+import zlib
+from typing import Optional
+
+import numpy as np
+import torch
+
+CACHE_FORMAT = 1
+_MAGIC = b"NSFRAME1"
+_DIGEST = 32
+
+
+def default_cache_dir() -> str:
+    """``$NEUROSIM_CACHE``, else ``~/.cache/neurosim/frames``."""
+    return os.environ.get("NEUROSIM_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "neurosim", "frames")
+
+
+def _stat(path: str):
+    st = os.stat(path)
+    return [os.path.abspath(path), st.st_size, st.st_mtime_ns]
+
+
+def dataset_fingerprint(samples) -> Optional[list]:
+    """What identifies the events of ``samples`` (JSON-able), or None when it cannot be told:
+    the files of neurosim's and tonic's folder data sets (with size and mtime), the path of an
+    SHD file, the indices of a ``Subset``, or the bytes of in-memory event arrays."""
+    if isinstance(samples, torch.utils.data.Subset):
+        inner = dataset_fingerprint(samples.dataset)
+        return None if inner is None else ["subset", inner, [int(i) for i in samples.indices]]
+    files = getattr(samples, "files", None)
+    if files is None and isinstance(getattr(samples, "data", None), list) and all(
+            isinstance(p, str) for p in samples.data):
+        files = samples.data  # tonic's folder data sets (DVSGesture, NMNIST) list their files in .data
+    if files is not None:
+        labels = getattr(samples, "labels", None) or getattr(samples, "targets", None) or []
+        return [type(samples).__name__, [_stat(f) for f in files], [int(v) for v in labels]]
+    path = getattr(samples, "path", None)
+    if isinstance(path, str) and os.path.isfile(path):
+        return [type(samples).__name__, _stat(path)]
+    if isinstance(samples, (list, tuple)):
+        h = hashlib.sha256()
+        for events, label in samples:
+            if not isinstance(events, np.ndarray):
+                return None
+            h.update(str(events.dtype).encode())
+            h.update(np.ascontiguousarray(events).tobytes())
+            h.update(str(int(label)).encode())
+        return ["in-memory", h.hexdigest(), len(samples)]
+    return None
+
+
+def cache_key(frames) -> Optional[str]:
+    """The hash naming the cache folder of an :class:`~neurosim.data.EventFrames`, or None."""
+    data = dataset_fingerprint(frames.samples)
+    if data is None:
+        return None
+    import tonic
+
+    framing_source = inspect.getsource(sys.modules[type(frames).__module__])
+    description = {
+        "format": CACHE_FORMAT,
+        "data": data,
+        "transform": repr(frames.transform),
+        "input_sensor_size": list(frames.input_sensor_size),
+        "frame_shape": list(frames.frame_shape),
+        "num_classes": frames.num_classes,
+        "framing_code": hashlib.sha256(framing_source.encode()).hexdigest(),
+        "tonic": tonic.__version__,
+        "numpy": np.__version__,
+    }
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _encode(frames: torch.Tensor, label: int) -> bytes:
+    array = frames.numpy()
+    compact = array.astype(np.int16)
+    if np.array_equal(compact.astype(array.dtype), array):  # event counts: stored exactly in 16 bits
+        array = compact
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    payload = np.int64(label).tobytes() + np.dtype(frames.numpy().dtype).str.encode().ljust(8) + buffer.getvalue()
+    payload = zlib.compress(payload, 1)
+    return _MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def _decode(blob: bytes):
+    """(frames, label), or None when the content fails its checks."""
+    if len(blob) < len(_MAGIC) + _DIGEST or not blob.startswith(_MAGIC):
+        return None
+    digest, payload = blob[len(_MAGIC):len(_MAGIC) + _DIGEST], blob[len(_MAGIC) + _DIGEST:]
+    if hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        payload = zlib.decompress(payload)
+        label = int(np.frombuffer(payload[:8], dtype=np.int64)[0])
+        dtype = np.dtype(payload[8:16].strip().decode())
+        array = np.load(io.BytesIO(payload[16:]), allow_pickle=False).astype(dtype)
+    except (ValueError, zlib.error, TypeError, EOFError):
+        return None
+    return torch.from_numpy(array), label
+
+
+class CachedFrames(torch.utils.data.Dataset):
+    """:class:`~neurosim.data.EventFrames` behind the disk cache (see the module docstring).
+
+    ``CachedFrames(frames, cache_dir)`` gives the same ``(frames, label)`` items as ``frames``,
+    bit for bit; the first access of a sample frames and stores it, later ones read it back.
+    ``cache_dir`` defaults to :func:`default_cache_dir`; :attr:`folder` is the folder in use
+    (None when uncached), :attr:`hits` / :attr:`misses` count reads and framings.
+    """
+
+    def __init__(self, frames, cache_dir: Optional[str] = None):
+        self.frames = frames
+        self.frame_shape = frames.frame_shape
+        self.sensor_size = frames.sensor_size
+        self.hits = self.misses = 0
+        self.folder: Optional[str] = None
+        key = cache_key(frames)
+        root = os.fspath(cache_dir) if cache_dir is not None else default_cache_dir()
+        if key is None:
+            warnings.warn(f"frame cache: cannot identify the files behind {type(frames.samples).__name__}; "
+                          "framing every epoch without a cache", RuntimeWarning, stacklevel=2)
+            return
+        folder = os.path.join(root, key)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+                pass
+        except OSError as e:
+            warnings.warn(f"frame cache folder {root} is not writable ({e.strerror or e}); training without a "
+                          "frame cache", RuntimeWarning, stacklevel=2)
+            return
+        self.folder = folder
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def _path(self, index: int) -> str:
+        return os.path.join(self.folder, f"{index}.frames")
+
+    def __getitem__(self, index):
+        index = int(index)
+        if index < 0:
+            index += len(self)
+        if self.folder is not None:
+            try:
+                with open(self._path(index), "rb") as f:
+                    item = _decode(f.read())
+            except OSError:
+                item = None
+            if item is not None:
+                self.hits += 1
+                return item
+        frames, label = self.frames[index]
+        self.misses += 1
+        if self.folder is not None:
+            self._store(index, frames, label)
+        return frames, label
+
+    def _store(self, index: int, frames: torch.Tensor, label: int) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{index}-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(_encode(frames, label))
+                os.replace(tmp, self._path(index))
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        except OSError as e:
+            warnings.warn(f"frame cache: writing to {self.folder} failed ({e.strerror or e}); continuing without "
+                          "a frame cache", RuntimeWarning, stacklevel=2)
+            self.folder = None

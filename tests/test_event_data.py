@@ -1,0 +1,128 @@
+"""The checksummed frame cache and DVS Gesture through tonic's class on local folders."""
+
+import os
+import stat
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from neurosim import data
+
+pytest.importorskip("tonic")
+
+
+@pytest.fixture(scope="module")
+def nmnist(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nm")
+    return data.make_synthetic_nmnist(root / "NMNIST", {"Train": 3, "Test": 1}, n_classes=3)
+
+
+def _frames(root, T=8, flatten=False, factor=None):
+    return data.EventFrames(data.NMNISTFolder(root, train=True), sensor_size=data.NMNIST_SENSOR_SIZE,
+                            n_time_bins=T, flatten=flatten, spatial_factor=factor, num_classes=3)
+
+
+def test_cached_frames_are_bit_identical_and_read_back(nmnist, tmp_path):
+    frames = _frames(nmnist)
+    cached = data.CachedFrames(frames, tmp_path)
+    first = [cached[i] for i in range(len(cached))]
+    assert cached.misses == len(cached) and cached.hits == 0
+    again = data.CachedFrames(_frames(nmnist), tmp_path)  # a later run
+    second = [again[i] for i in range(len(again))]
+    assert again.hits == len(again) and again.misses == 0
+    for i, ((a, la), (b, lb)) in enumerate(zip(first, second)):
+        x, label = frames[i]
+        assert torch.equal(a, x) and torch.equal(b, x) and a.dtype == b.dtype == x.dtype
+        assert la == lb == label
+    assert first[0][0].sum() > 0
+
+
+def test_changing_the_transform_or_the_data_changes_the_key(nmnist, tmp_path):
+    keys = {data.cache_key(_frames(nmnist, T=8)), data.cache_key(_frames(nmnist, T=9)),
+            data.cache_key(_frames(nmnist, flatten=True)), data.cache_key(_frames(nmnist, factor=0.5))}
+    assert len(keys) == 4
+    before = data.cache_key(_frames(nmnist))
+    path = data.NMNISTFolder(nmnist).files[0]
+    events = data.read_nmnist(path)
+    data.write_nmnist(path, events[: len(events) // 2])  # a file of the data set changes
+    assert data.cache_key(_frames(nmnist)) != before
+
+
+def test_a_corrupt_cache_file_is_rebuilt(nmnist, tmp_path):
+    frames = _frames(nmnist)
+    cached = data.CachedFrames(frames, tmp_path)
+    expected = cached[0][0]
+    path = os.path.join(cached.folder, "0.frames")
+    blob = bytearray(open(path, "rb").read())
+    blob[-3] ^= 0xFF  # one damaged byte in the payload
+    open(path, "wb").write(bytes(blob))
+    fresh = data.CachedFrames(frames, tmp_path)
+    assert torch.equal(fresh[0][0], expected) and fresh.misses == 1
+    open(path, "wb").write(blob[:20])  # truncated
+    fresh = data.CachedFrames(frames, tmp_path)
+    assert torch.equal(fresh[0][0], expected) and fresh.misses == 1
+    assert torch.equal(data.CachedFrames(frames, tmp_path)[0][0], expected)  # rewritten, read back
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
+def test_an_unwritable_cache_folder_warns_and_runs_uncached(nmnist, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    with pytest.warns(RuntimeWarning, match="not writable"):
+        cached = data.CachedFrames(_frames(nmnist), folder)
+    assert cached.folder is None and torch.equal(cached[0][0], _frames(nmnist)[0][0])
+
+
+def test_a_cache_path_that_is_a_file_warns_and_runs_uncached(nmnist, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.warns(RuntimeWarning, match="not writable"):
+        cached = data.CachedFrames(_frames(nmnist), blocker)
+    assert cached.folder is None and torch.equal(cached[1][0], _frames(nmnist)[1][0])
+
+
+def test_dvs_gesture_through_tonics_class(tmp_path):
+    import tonic
+
+    root = data.make_synthetic_dvsgesture(tmp_path, users={True: [1, 2], False: [3]}, lightings=("led",),
+                                          events=400, noise_events=50)
+    train, test = data.DVSGestureFolder(root), data.DVSGestureFolder(os.path.join(root, "DVSGesture"), train=False)
+    assert isinstance(train, tonic.datasets.DVSGesture)
+    assert len(train) == 22 and len(test) == 11 and train.classes == list(range(11))
+    events, label = train[0]
+    assert events.dtype == tonic.datasets.DVSGesture.dtype and 0 <= label < 11
+    assert events["x"].max() < 128 and events["t"].max() >= 1000  # tonic converts ms to µs
+    frames = data.EventFrames(train, n_time_bins=5, spatial_factor=0.25, flatten=False, num_classes=11)
+    assert frames.frame_shape == (2, 32, 32) and frames[3][0].shape == (5, 2, 32, 32)
+
+
+def test_dvs_gesture_layout_errors_name_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        data.DVSGestureFolder(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="no DVSGesture/ folder"):
+        data.DVSGestureFolder(tmp_path)
+    bad = tmp_path / "DVSGesture" / "ibmGestureTrain" / "user01_led"
+    bad.mkdir(parents=True)
+    np.save(bad / "12.npy", np.zeros((3, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"12\.npy.*label in 0\.\.10"):
+        data.DVSGestureFolder(tmp_path)
+    os.remove(bad / "12.npy")
+    (tmp_path / "DVSGesture" / "ibmGestureTrain" / "someone").mkdir()
+    with pytest.raises(ValueError, match="userNN_<lighting>"):
+        data.DVSGestureFolder(tmp_path)
+    with pytest.raises(ValueError, match="ibmGestureTest is missing"):
+        data.DVSGestureFolder(tmp_path, train=False)
+
+
+def test_synthetic_nmnist_shift_keeps_the_default_data():
+    a = data.synthetic_nmnist_events(3, np.random.default_rng(1))
+    b = data.synthetic_nmnist_events(3, np.random.default_rng(1), max_shift=1)
+    assert np.array_equal(a, b)
+    wide = data.synthetic_nmnist_events(3, np.random.default_rng(1), max_shift=8)
+    assert wide["x"].min() >= 0 and wide["x"].max() < 34 and wide["y"].max() < 34
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data.check_events(wide, data.NMNIST_SENSOR_SIZE)

@@ -1,0 +1,168 @@
+"""Time-distributed layers (against per-step loops and folded batch norm), the conv and
+recurrent models, and their bad-input errors."""
+
+import pytest
+import torch
+from torch import nn
+
+import neurosim
+from neurosim import layers as td
+from neurosim.models import RecurrentSNN, SpikingConvNet, SpikingMLP, parameter_count
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_conv_lif_equals_a_per_step_loop():
+    torch.manual_seed(0)
+    x = torch.rand(7, 3, 2, 12, 12)
+    conv, pool = td.Conv2d(2, 4, 3, padding=1), td.MaxPool2d(2)
+    lif = neurosim.LIF(beta=0.8, backend="torch")
+    out = pool(lif(conv(x)))
+    plain = nn.Conv2d(2, 4, 3, padding=1)
+    plain.load_state_dict(conv.state_dict())  # same parameters and keys as the torch layer
+    currents = torch.stack([plain(x[t]) for t in range(7)])
+    u = torch.zeros(3, 4, 12, 12)
+    steps = []
+    for t in range(7):  # snnTorch Leaky, subtract reset, step by step
+        r = (u > 1.0).float()
+        u = 0.8 * u + currents[t] - r * 1.0
+        steps.append(nn.functional.max_pool2d((u > 1.0).float(), 2))
+    torch.testing.assert_close(out, torch.stack(steps), rtol=1e-6, atol=1e-6)
+    assert 0.0 < out.mean() < 1.0
+
+
+@pytest.mark.parametrize("layer,plain,shape", [
+    (td.Conv1d(3, 5, 3), nn.Conv1d(3, 5, 3), (4, 2, 3, 9)),
+    (td.AvgPool2d(2), nn.AvgPool2d(2), (4, 2, 3, 6, 6)),
+    (td.TimeDistributed(nn.Conv2d(3, 2, 1)), None, (4, 2, 3, 5, 5)),
+])
+def test_layers_match_per_step(layer, plain, shape):
+    x = torch.randn(shape)
+    if plain is None:
+        plain = layer.module
+    elif list(plain.parameters()):
+        plain.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(layer(x), torch.stack([plain(x_t) for x_t in x]))
+
+
+@pytest.mark.parametrize("bn,plain,shape", [
+    (td.BatchNorm2d(3), nn.BatchNorm2d(3), (5, 4, 3, 6, 6)),
+    (td.BatchNorm1d(3), nn.BatchNorm1d(3), (5, 4, 3)),
+    (td.BatchNorm1d(3), nn.BatchNorm1d(3), (5, 4, 3, 7)),
+])
+def test_batch_norm_statistics_span_time_and_batch(bn, plain, shape):
+    x = torch.randn(shape) * 2 + 1
+    y = bn(x)
+    ref = plain(x.flatten(0, 1)).unflatten(0, shape[:2])
+    torch.testing.assert_close(y, ref)
+    torch.testing.assert_close(bn.running_mean, plain.running_mean)
+    torch.testing.assert_close(bn.running_var, plain.running_var)
+    dims = [0, 1] + list(range(3, len(shape)))
+    torch.testing.assert_close(y.mean(dims), torch.zeros(3), atol=1e-5, rtol=0)  # over T and B jointly
+    bn.eval()
+    plain.eval()
+    torch.testing.assert_close(bn(x), plain(x.flatten(0, 1)).unflatten(0, shape[:2]))
+
+
+def test_dropout_has_one_mask_per_sequence():
+    torch.manual_seed(0)
+    drop = td.Dropout(0.4)
+    y = drop(torch.ones(6, 50, 20))
+    kept = y[0] != 0
+    assert torch.equal(y != 0, kept.expand_as(y))  # the same mask at every step
+    assert torch.allclose(y[y != 0], torch.tensor(1 / 0.6))
+    assert 0.45 < kept.float().mean() < 0.75
+    drop.eval()
+    x = torch.randn(3, 2, 4)
+    assert torch.equal(drop(x), x)
+    with pytest.raises(ValueError, match="p: expected a probability"):
+        td.Dropout(1.0)
+
+
+def test_flatten_and_layer_errors():
+    assert td.Flatten()(torch.zeros(3, 2, 4, 5, 6)).shape == (3, 2, 120)
+    with pytest.raises(ValueError, match=r"Conv2d: expected a time-major input \[T, B, C, H, W\]"):
+        td.Conv2d(2, 2, 3)(torch.zeros(2, 2, 8, 8))
+    with pytest.raises(TypeError, match="module"):
+        td.TimeDistributed("conv")
+
+
+def test_conv_net_shapes_state_and_errors():
+    torch.manual_seed(0)
+    net = SpikingConvNet((2, 16, 16), 5, channels=(4, 8), kernel_size=3, dropout=0.1)
+    x = (torch.rand(6, 3, 2, 16, 16) < 0.2).float()
+    out = net(x)
+    assert out.shape == (6, 3, 5) and net.default_loss == "ce_mean"
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.eval()
+    whole = net(x)
+    first, state = net(x[:2], return_state=True)
+    second, _ = net(x[2:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), whole)
+    with pytest.raises(ValueError, match="not 1-D data such as SHD"):
+        net(torch.rand(6, 3, 70))
+    with pytest.raises(ValueError, match="too small"):
+        SpikingConvNet((2, 4, 4), 5, channels=(4, 4, 4))
+
+
+@pytest.mark.parametrize("neuron", ["lif", "synaptic", "alif"])
+def test_recurrent_net_runs_every_recurrent_cell(neuron):
+    net = RecurrentSNN(10, 3, hidden=(12, 8), neuron=neuron)
+    x = (torch.rand(15, 4, 10) < 0.3).float()
+    out = net(x)
+    assert out.shape == (15, 4, 3)
+    out.sum().backward()
+    assert net.layers[1].recurrent.weight.grad is not None
+    whole = net(x)
+    first, state = net(x[:5], return_state=True)
+    second, _ = net(x[5:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), whole)
+
+
+def test_recurrent_net_options_and_errors():
+    ff = RecurrentSNN(10, 3, hidden=(12,), neuron="lif", recurrent=False, readout="spikes")
+    assert isinstance(ff.layers[1], neurosim.LIF) and ff.default_loss == "ce_count"
+    rec = RecurrentSNN(10, 3, hidden=(12,), neuron="lif")
+    assert parameter_count(rec) == parameter_count(ff) + 12 * 12 + 12  # + the recurrent weights and bias
+    with pytest.raises(ValueError, match="has no recurrent layer"):
+        RecurrentSNN(10, 3, neuron="ultralif")
+    with pytest.raises(ValueError, match=r"expects \[T, B, 10\]"):
+        rec(torch.zeros(5, 2, 11))
+
+
+def test_trainer_learns_with_the_conv_model():
+    """A toy two-class image task (a bar at the left or right, anywhere vertically) is learned."""
+    from neurosim.training import Trainer
+
+    g = torch.Generator().manual_seed(0)
+    xs, ys = [], []
+    for i in range(64):
+        img = torch.zeros(8, 1, 10, 10)
+        col = 1 if i % 2 == 0 else 8
+        row = int(torch.randint(0, 6, (1,), generator=g))
+        img[:, 0, row:row + 4, col] = (torch.rand(8, 4, generator=g) < 0.8).float()
+        xs.append(img)
+        ys.append(i % 2)
+    data = torch.utils.data.TensorDataset(torch.stack(xs), torch.tensor(ys))
+
+    def collate(batch):
+        return torch.stack([b[0] for b in batch], 1), torch.tensor([int(b[1]) for b in batch])
+
+    torch.manual_seed(0)
+    net = SpikingConvNet((1, 10, 10), 2, channels=(4,), kernel_size=3)
+    trainer = Trainer(net, torch.optim.Adam(net.parameters(), 1e-2), loss=net.default_loss, batch_size=16,
+                      collate_fn=collate, progress=False, seed=0)
+    trainer.fit(data, epochs=6)
+    assert trainer.evaluate(data)["accuracy"] > 0.9
+
+
+def test_mlp_is_unchanged_by_the_stack_helpers():
+    net = SpikingMLP([4, 6, 2])
+    assert net(torch.rand(3, 2, 4)).shape == (3, 2, 2)
