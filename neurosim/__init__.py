@@ -3,8 +3,8 @@
 from neurosim import surrogate
 from neurosim.core import backends
 from neurosim import functional
-from neurosim.functional import LIFResult, UltraResult
-from neurosim.neurons import LIF, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
+from neurosim.functional import ALIFResult, LIFResult, LIResult, SynapticResult, UltraResult
+from neurosim.neurons import ALIF, LI, LIF, Synaptic, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
 from neurosim import data, models, plasticity, training, viz
 
 __version__ = "0.1.0"
@@ -12,6 +12,12 @@ __version__ = "0.1.0"
 __all__ = [
     "LIF",
     "LIFResult",
+    "Synaptic",
+    "SynapticResult",
+    "ALIF",
+    "ALIFResult",
+    "LI",
+    "LIResult",
     "UltraLIF",
     "UltraPLIF",
     "UltraDLIF",

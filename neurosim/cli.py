@@ -75,6 +75,7 @@ def _train(args) -> int:
 
 
 def _add_train_parser(sub) -> None:
+    from neurosim.models import available_neurons
     from neurosim.training.job import DATASET_FORMS, TrainConfig
 
     d = TrainConfig()
@@ -82,8 +83,8 @@ def _add_train_parser(sub) -> None:
                        description="Train a spiking MLP with surrogate-gradient BPTT and report test accuracy. "
                                    "Runs under torchrun --nproc_per_node=N with DistributedDataParallel.")
     t.add_argument("--dataset", default=d.dataset, help=f"{DATASET_FORMS} (default: digits)")
-    t.add_argument("--neuron", default=d.neuron, choices=["lif", "ultralif", "ultradlif"],
-                   help="neuron model (default: lif)")
+    t.add_argument("--neuron", default=d.neuron, choices=available_neurons(),
+                   help="neuron model from the registry (default: lif)")
     t.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default: {d.epochs})")
     t.add_argument("--T", type=int, default=d.T, help=f"time steps per sample (default: {d.T})")
     t.add_argument("--hidden", type=int, default=d.hidden, help=f"hidden neurons (default: {d.hidden})")

@@ -1,6 +1,11 @@
-"""nn.Module wrappers: parameters, initialisation and state handling."""
+"""nn.Module wrappers: parameters, initialisation and state handling; the neuron registry."""
 
+from neurosim.neurons.alif import ALIF
+from neurosim.neurons.li import LI
 from neurosim.neurons.lif import LIF
+from neurosim.neurons.synaptic import Synaptic
 from neurosim.neurons.ultralif import UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
+from neurosim.neurons.registry import NEURONS, NeuronSpec, register_neuron
 
-__all__ = ["LIF", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF"]
+__all__ = ["LIF", "Synaptic", "ALIF", "LI", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF", "NEURONS",
+           "NeuronSpec", "register_neuron"]

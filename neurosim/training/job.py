@@ -184,7 +184,7 @@ def run(config: TrainConfig, log=print) -> Dict:
     """Trains and evaluates as ``config`` says; rank 0 writes ``results.json``, ``metrics.csv``
     and the plots to ``config.out``. Returns the results dictionary."""
     import neurosim
-    from neurosim.models import SpikingMLP
+    from neurosim.models import NEURONS, SpikingMLP
     from neurosim.training.distributed import init_distributed, shutdown
     from neurosim.training.seeding import seed_everything
     from neurosim.training.trainer import Trainer
@@ -200,7 +200,7 @@ def run(config: TrainConfig, log=print) -> Dict:
         os.makedirs(config.out, exist_ok=True)
     seed_everything(config.seed)
     prepared = prepare_data(config, config.out)
-    neuron_options = {"beta": config.beta} if config.neuron == "lif" else {}
+    neuron_options = {"beta": config.beta} if "beta" in NEURONS[config.neuron].params else {}
     model = SpikingMLP([prepared.in_features, config.hidden, prepared.num_classes], neuron=config.neuron,
                        neuron_options=neuron_options)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
