@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurosim.core.validation import check_flag, check_parameter
+from neurosim.core.backends import BACKENDS
+from neurosim.core.validation import check_choice, check_flag, check_parameter
 
 
 def initial_value(value, name: str, low=None, high=None) -> torch.Tensor:
@@ -24,9 +25,6 @@ class NeuronModule(nn.Module):
 
     def __init__(self, backend: str, return_state: bool, record_membrane: bool = False):
         super().__init__()
-        from neurosim.core.backends import BACKENDS
-        from neurosim.core.validation import check_choice
-
         check_choice(backend, BACKENDS, "backend")
         check_flag(return_state, "return_state")
         check_flag(record_membrane, "record_membrane")
