@@ -38,7 +38,13 @@ def demangle(names):
 def short(name: str) -> str:
     """The kernel name and its template arguments, without namespaces and anonymous scopes."""
     name = name.replace("(anonymous namespace)::", "").replace("neurosim::", "")
-    name = re.sub(r"\(.*\)$", "", name)  # drop the parameter list
+    if name.endswith(")"):  # drop the parameter list: the last top-level parenthesised group
+        depth = 0
+        for i in range(len(name) - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(name[i], 0)
+            if depth == 0:
+                name = name[:i]
+                break
     return re.sub(r"\s+", " ", name)
 
 
@@ -85,6 +91,8 @@ def main(argv=None):
         for r in report(path, args.arch):
             lines.append(f"{os.path.basename(path):<16} {r['registers']!s:>5} {r['stack']:>6} {r['spill_st']:>9} "
                          f"{r['spill_ld']:>9} {r['smem']:>6}  {r['kernel']}")
+    worst = [line for line in lines[2:] if line.split()[3] != "0" or line.split()[2] != "0"]
+    lines += ["", f"{len(lines) - 2} kernels; {len(worst)} with stack or spills" + (":" if worst else "")] + worst
     text = "\n".join(lines)
     print(text)
     if args.out:

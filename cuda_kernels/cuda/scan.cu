@@ -35,7 +35,7 @@ __global__ void __launch_bounds__(kThreads) scan_backward_kernel(const M m, cons
   __shared__ A chunk[rows * kThreads];
   const int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (col < args.columns) {
-    scan_backward_columns<1, false>(m, args, ChunkView<A>{chunk + threadIdx.x, kThreads}, col);
+    scan_backward_columns<1, false>(m, args, ChunkView<A, kThreads>{chunk + threadIdx.x}, col);
   }
 }
 

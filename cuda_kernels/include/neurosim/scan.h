@@ -19,7 +19,8 @@
 //                                          accumulates dL/dparam
 //
 // The column functions below are the whole per-thread body of the CUDA kernel (W = 1) and the
-// inner body of the CPU twin (W adjacent columns as lanes, so the lane loops vectorise). Tensors
+// inner body of the CPU twin (W adjacent columns as lanes, so the lane loops vectorise; no
+// `omp simd` on them: its privatised per-lane arrays keep GCC from vectorising). Tensors
 // are [T, M] with M = B * F columns, column index = b * F + f; parameters are indexed by f.
 #pragma once
 
@@ -86,12 +87,12 @@ template <typename T, typename A> struct ScanBackwardArgs {
 
 // Per-step storage of one backward chunk: `row` selects (step, variable), lanes are innermost.
 // On the CPU it is a heap block per column block (stride W); on the GPU, shared memory laid out
-// by thread (base already offset by threadIdx.x, stride blockDim.x), so that no per-thread
-// array is indexed at run time.
-template <typename A> struct ChunkView {
+// by thread (base already offset by threadIdx.x, stride = threads per block), so that no
+// per-thread array is indexed at run time. The stride is a compile-time constant: the CPU
+// vectoriser needs it to see the lane accesses as contiguous.
+template <typename A, int Stride> struct ChunkView {
   A* base;
-  int stride;
-  NEUROSIM_HD A& at(int row, int lane) const { return base[row * stride + lane]; }
+  NEUROSIM_HD A& at(int row, int lane) const { return base[row * Stride + lane]; }
 };
 
 // Rows of the chunk storage a model needs: its locals of every step (cache path) or its state
@@ -130,9 +131,6 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     const T* xr = x + row;
     T* outr = out + row;
     A rec[R][W];
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
     for (int l = 0; l < lanes; ++l) {
       A st[S], lp[L], rc[R];
       for (int j = 0; j < S; ++j) st[j] = s[j][l];
@@ -158,8 +156,8 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
 // replayed forward from its checkpoint (bit-identical to the forward pass), then reversed. With
 // kCache the replay keeps every step's locals, so the reverse pass does no model work again;
 // without it the replay keeps the states and the reverse pass rebuilds the locals from them.
-template <int W, bool kCache, class M, typename T, typename A>
-NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>& p, ChunkView<A> chunk,
+template <int W, bool kCache, class M, typename T, typename A, int Stride>
+NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>& p, ChunkView<A, Stride> chunk,
                                        int64_t col0, int width = W) {
   const int lanes = W == 1 ? 1 : width;
   static_assert(!kCache || !M::kLocalNeedsNext, "a cached model must build its locals from the previous state");
@@ -168,6 +166,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
   const int64_t cols = p.columns, steps = p.steps;
   const T* __restrict__ x = p.x;
   A lane[L][W], carry[S][W], dpar[P][W];
+  A s[S][W];  // the running state of the cached replay
   for (int l = 0; l < lanes; ++l) {
     const int64_t c = col0 + l, f = c % p.features;
     A par[P], lp[L];
@@ -182,14 +181,10 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
     const int len = static_cast<int>((steps - t0) < K ? (steps - t0) : K);
     const A* ck = p.checkpoints + ci * S * cols + col0;
     if (kCache) {
-      A s[S][W];
       for (int j = 0; j < S; ++j)
         for (int l = 0; l < lanes; ++l) s[j][l] = ck[j * cols + l];
       for (int k = 0; k < len; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
         for (int l = 0; l < lanes; ++l) {
           A st[S], lp[L], loc[C];
           for (int j = 0; j < S; ++j) st[j] = s[j][l];
@@ -206,9 +201,6 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       const int replay = M::kLocalNeedsNext ? len : len - 1;  // the state after the last step only if read
       for (int k = 0; k < replay; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
         for (int l = 0; l < lanes; ++l) {
           A st[S], lp[L], rc[R];
           for (int j = 0; j < S; ++j) st[j] = chunk.at(k * S + j, l);
@@ -234,9 +226,6 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         }
       }
       const T* xr = x + row;
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
       for (int l = 0; l < lanes; ++l) {
         A lp[L], loc[C], cr[S], dp[P], gr[R];
         for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
