@@ -3,20 +3,23 @@
 from neurosim import surrogate
 from neurosim.core import backends, build_info
 from neurosim import functional
-from neurosim.functional import LIFResult, UltraResult
+from neurosim.functional import ALIFResult, LIFResult, LIResult, SynapticResult, UltraResult
 from neurosim.neurons import (
+    ALIF,
+    LI,
     LIF,
+    RALIF,
+    RLIF,
     Phased,
     PhasedLIF,
     PhasedLSTM,
+    RSynaptic,
+    Synaptic,
     TimeGate,
     UltraDLIF,
     UltraDPLIF,
     UltraLIF,
     UltraPLIF,
-    RALIF,
-    RLIF,
-    RSynaptic,
 )
 from neurosim import data, layers, models, plasticity, training, viz
 from neurosim import diagnostics
@@ -33,6 +36,12 @@ __all__ = [
     "RLIF",
     "RSynaptic",
     "RALIF",
+    "Synaptic",
+    "SynapticResult",
+    "ALIF",
+    "ALIFResult",
+    "LI",
+    "LIResult",
     "UltraLIF",
     "UltraPLIF",
     "UltraDLIF",

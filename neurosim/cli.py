@@ -107,7 +107,7 @@ def _positive_int_list(text: str):
 
 
 def _add_train_parser(sub) -> None:
-    from neurosim.models.neuron_factory import available_neurons
+    from neurosim.models import available_neurons
     from neurosim.models.stack import RECURRENT_NEURONS
     from neurosim.training.job import DATASET_FORMS, DEFAULT_MODELS, MODELS, TrainConfig
 
@@ -117,7 +117,7 @@ def _add_train_parser(sub) -> None:
                                    "Runs under torchrun --nproc_per_node=N with DistributedDataParallel.")
     t.add_argument("--dataset", default=d.dataset, help=f"{DATASET_FORMS} (default: digits)")
     t.add_argument("--neuron", default=d.neuron, choices=sorted(set(available_neurons()) | set(RECURRENT_NEURONS)),
-                   help="neuron model (default: lif; the recurrent model takes lif, synaptic or alif)")
+                   help="neuron model from the registry (default: lif; the recurrent model takes lif, synaptic or alif)")
     defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_MODELS.items())
     t.add_argument("--model", default=None, choices=MODELS,
                    help=f"network: spiking MLP, conv net or recurrent net (default per data set: {defaults})")

@@ -17,6 +17,12 @@ MODULES = {
     "UltraLIF": lambda b: neurosim.UltraLIF(backend=b),
     "UltraPLIF": lambda b: neurosim.UltraPLIF(backend=b),
     "UltraDPLIF": lambda b: neurosim.UltraDPLIF(backend=b),
+    "Synaptic": lambda b: neurosim.Synaptic(learn_alpha=True, learn_beta=True, learn_threshold=True, backend=b),
+    "Synaptic-per-neuron": lambda b: neurosim.Synaptic(alpha=torch.full((3,), 0.7), beta=torch.full((3,), 0.8),
+                                                       backend=b),
+    "ALIF": lambda b: neurosim.ALIF(learn_beta=True, learn_rho=True, learn_gamma=True, learn_threshold=True,
+                                    backend=b),
+    "LI": lambda b: neurosim.LI(learn_beta=True, backend=b),
 }
 
 
@@ -43,8 +49,10 @@ def test_forward_backward_read_no_values_off_cpu(name, backend, value_reads):
     module.return_state = True
     x = torch.empty(6, 2, 3, device="meta", requires_grad=True)
     state = torch.empty(2, 3, device="meta", requires_grad=True)
-    result = module(x, state)
-    (result.spikes.sum() + result.state.sum()).backward()
+    states = (state,) if not isinstance(module, (neurosim.Synaptic, neurosim.ALIF)) else (state, state * 2)
+    result = module(x, states[0] if len(states) == 1 else states)
+    final = result.state if isinstance(result.state, tuple) else (result.state,)
+    (result[0].sum() + sum(s.sum() for s in final)).backward()
     assert x.grad is not None and x.grad.shape == x.shape
     assert value_reads == []
 

@@ -221,15 +221,20 @@ def ultra_params(device, acc, per_neuron, N):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("record", [False, True])
 def test_opcheck_ultralif(device, dtype, record):
+    from neurosim.core.models import ULTRALIF
+
     acc = dtype
     x = torch.randn(37, 2, 5, device=device, dtype=dtype).requires_grad_()
-    v0 = torch.zeros(2, 5, device=device, dtype=acc).requires_grad_()
-    log_tau, eps, theta = ultra_params(device, acc, record, 5)
-    torch.library.opcheck(torch.ops.neurosim.ultralif_forward.default, (x, v0, log_tau, eps, theta, record))
-    _, _, checkpoints, _ = torch.ops.neurosim.ultralif_forward(x, v0, log_tau, eps, theta, record)
-    grads = (torch.randn_like(x), torch.randn_like(v0) if record else None, torch.randn_like(x) if record else None)
-    torch.library.opcheck(torch.ops.neurosim.ultralif_backward.default,
-                          (*grads, x.detach(), checkpoints.detach(), log_tau.detach(), eps.detach(), theta.detach()))
+    v0 = torch.zeros(1, 2, 5, device=device, dtype=acc).requires_grad_()
+    params = list(ultra_params(device, acc, record, 5))
+    args = (x, v0, params, ULTRALIF.code, 0, 0, 0.0, True, record)
+    torch.library.opcheck(torch.ops.neurosim.scan_forward.default, args)
+    _, _, checkpoints, _ = torch.ops.neurosim.scan_forward(*args)
+    grads = (torch.randn_like(x), torch.randn_like(v0) if record else None,
+             torch.randn(1, *x.shape, device=device, dtype=dtype) if record else None)
+    torch.library.opcheck(torch.ops.neurosim.scan_backward.default,
+                          (*grads, x.detach(), checkpoints.detach(), [p.detach() for p in params], [True] * 5,
+                           ULTRALIF.code, 0, 0, 0.0, True))
 
 
 @needs_native

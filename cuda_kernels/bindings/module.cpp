@@ -1,9 +1,12 @@
 // The Python module `neurosim._C`. Importing it runs the TORCH_LIBRARY registrations of the
 // other translation units; the module itself reports how it was built (neurosim.build_info())
-// and which instruction set the CPU kernels use.
+// and which instruction set the CPU kernels use, the checkpoint interval of the temporal ops
+// and the models of the generic scan.
 #include <Python.h>
 
+#include "neurosim/common.h"
 #include "neurosim/cpu_dispatch.h"
+#include "neurosim/scan_models.h"
 
 // Set by setup.py; the defaults only matter for a build outside it.
 #ifndef NEUROSIM_BUILD_TORCH
@@ -62,5 +65,17 @@ extern "C" PyObject* PyInit__C(void) {
   PyModule_AddStringConstant(module, "BUILD_ARCH_LIST", NEUROSIM_BUILD_ARCH_LIST);
   PyModule_AddStringConstant(module, "BUILD_CPU_ISAS", NEUROSIM_BUILD_CPU_ISAS);
   PyModule_AddIntConstant(module, "BUILD_CXX_STANDARD", __cplusplus / 100 % 100);
+  PyModule_AddIntConstant(module, "CHECKPOINT_EVERY", neurosim::kCheckpointEvery);
+  // SCAN_MODELS: name -> (code, parameters, state variables, recorded values) of scan_models.h
+  PyObject* models = PyDict_New();
+  if (models == nullptr) return nullptr;
+  bool ok = true;
+  neurosim::for_each_scan_model([&](int code, const char* name, neurosim::ScanModelSizes sizes) {
+    PyObject* row = Py_BuildValue("(iiii)", code, sizes.params, sizes.state, sizes.recorded);
+    ok = ok && row != nullptr && PyDict_SetItemString(models, name, row) == 0;
+    Py_XDECREF(row);
+  });
+  if (!ok) return nullptr;
+  if (PyModule_AddObject(module, "SCAN_MODELS", models) != 0) return nullptr;
   return module;
 }

@@ -1,4 +1,4 @@
-// torch-facing side of the UltraLIF (temporal) and UltraDLIF (ring) ops: schemas, output
+// torch-facing side of the UltraDLIF (ring) op (UltraLIF runs on the generic scan, scan_ops.cpp): schemas, output
 // allocation, and the CPU/CUDA implementations that hand raw pointers to the launchers. User
 // argument checking happens in Python (neurosim/functional/ultralif.py); the checks here only
 // guard the native code's memory.
@@ -6,7 +6,6 @@
 #include <torch/library.h>
 
 #include "binding_utils.h"
-#include "neurosim/lif.h"  // num_checkpoints
 #include "neurosim/ultra_launch.h"
 
 #ifdef NEUROSIM_WITH_CUDA
@@ -23,7 +22,6 @@ using binding::check_state;
 using binding::reduce_param_grad;
 using binding::storage_code;
 
-using Forward4 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 using Forward3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 using Backward5 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
@@ -34,91 +32,6 @@ void check_inputs(const at::Tensor& x, const at::Tensor& a, const at::Tensor& ep
   check_param(a, x, a_name);
   check_param(eps, x, "eps");
   check_param(theta, x, "theta");
-}
-
-// ---- UltraLIF ---------------------------------------------------------------------------------
-
-UltraLifForwardLaunch ultralif_launch(const at::Tensor& x, const at::Tensor& v0, const at::Tensor& log_tau,
-                                      const at::Tensor& eps, const at::Tensor& theta, at::Tensor& spikes,
-                                      at::Tensor& v_final, at::Tensor& checkpoints, at::Tensor& membrane,
-                                      bool record_membrane) {
-  return UltraLifForwardLaunch{x.data_ptr(), v0.data_ptr(), log_tau.data_ptr(), eps.data_ptr(),
-                               theta.data_ptr(), spikes.data_ptr(), v_final.data_ptr(),
-                               checkpoints.data_ptr(), record_membrane ? membrane.data_ptr() : nullptr,
-                               x.size(0), x.size(1) * x.size(2), x.size(2), log_tau.size(0) > 1,
-                               eps.size(0) > 1, theta.size(0) > 1, storage_code(x)};
-}
-
-Forward4 ultralif_allocate(const at::Tensor& x, bool record_membrane) {
-  const auto acc = x.options().dtype(acc_type(x.scalar_type()));
-  return {at::empty_like(x), at::empty({x.size(1), x.size(2)}, acc),
-          at::empty({num_checkpoints(x.size(0)), x.size(1), x.size(2)}, acc),
-          record_membrane ? at::empty_like(x) : at::empty({0}, x.options())};
-}
-
-struct UltraLifBackwardBuffers {
-  at::Tensor gs, gv, gm, grad_x, grad_v0, glog_tau_cols, geps_cols, gtheta_cols;
-  int64_t gs_t_stride = 0, gs_c_stride = 0;
-};
-
-UltraLifBackwardBuffers ultralif_prepare_backward(const at::Tensor& grad_spikes,
-                                                  const c10::optional<at::Tensor>& grad_v_final,
-                                                  const c10::optional<at::Tensor>& grad_membrane,
-                                                  const at::Tensor& x, const at::Tensor& checkpoints,
-                                                  const at::Tensor& log_tau, const at::Tensor& eps,
-                                                  const at::Tensor& theta) {
-  check_inputs(x, log_tau, eps, theta, "log_tau");
-  TORCH_CHECK(grad_spikes.sizes() == x.sizes() && grad_spikes.scalar_type() == x.scalar_type() &&
-                  grad_spikes.device() == x.device(), "neurosim: grad_spikes must match x");
-  binding::check_checkpoints(checkpoints, x, num_checkpoints(x.size(0)));
-  UltraLifBackwardBuffers b;
-  b.gs = binding::column_view(grad_spikes, b.gs_t_stride, b.gs_c_stride);
-  b.gv = binding::optional_grad(grad_v_final, x, x.sizes().slice(1), acc_type(x.scalar_type()), "the final state");
-  b.gm = binding::optional_grad(grad_membrane, x, x.sizes(), x.scalar_type(), "the membrane trace");
-  const auto acc = x.options().dtype(acc_type(x.scalar_type()));
-  b.grad_x = at::empty_like(x);
-  b.grad_v0 = at::empty({x.size(1), x.size(2)}, acc);
-  b.glog_tau_cols = at::empty({x.size(1), x.size(2)}, acc);
-  b.geps_cols = at::empty({x.size(1), x.size(2)}, acc);
-  b.gtheta_cols = at::empty({x.size(1), x.size(2)}, acc);
-  return b;
-}
-
-UltraLifBackwardLaunch ultralif_backward_launch(const UltraLifBackwardBuffers& b, const at::Tensor& x,
-                                                const at::Tensor& checkpoints, const at::Tensor& log_tau,
-                                                const at::Tensor& eps, const at::Tensor& theta) {
-  return UltraLifBackwardLaunch{
-      b.gs.data_ptr(), b.gs_t_stride, b.gs_c_stride, b.gv.defined() ? b.gv.data_ptr() : nullptr,
-      b.gm.defined() ? b.gm.data_ptr() : nullptr, x.data_ptr(), checkpoints.data_ptr(),
-      log_tau.data_ptr(), eps.data_ptr(), theta.data_ptr(), b.grad_x.data_ptr(), b.grad_v0.data_ptr(),
-      b.glog_tau_cols.data_ptr(), b.geps_cols.data_ptr(), b.gtheta_cols.data_ptr(), x.size(0),
-      x.size(1) * x.size(2), x.size(2), log_tau.size(0) > 1, eps.size(0) > 1, theta.size(0) > 1,
-      storage_code(x)};
-}
-
-Backward5 ultralif_backward_result(const UltraLifBackwardBuffers& b, const at::Tensor& log_tau,
-                                   const at::Tensor& eps, const at::Tensor& theta) {
-  return {b.grad_x, b.grad_v0, reduce_param_grad(b.glog_tau_cols, log_tau),
-          reduce_param_grad(b.geps_cols, eps), reduce_param_grad(b.gtheta_cols, theta)};
-}
-
-Forward4 ultralif_forward_cpu_impl(const at::Tensor& x, const at::Tensor& v0, const at::Tensor& log_tau,
-                                   const at::Tensor& eps, const at::Tensor& theta, bool record_membrane) {
-  check_inputs(x, log_tau, eps, theta, "log_tau");
-  check_state(v0, x, "state");
-  auto [spikes, v_final, checkpoints, membrane] = ultralif_allocate(x, record_membrane);
-  ultralif_forward_cpu(ultralif_launch(x, v0, log_tau, eps, theta, spikes, v_final, checkpoints, membrane,
-                                       record_membrane));
-  return {spikes, v_final, checkpoints, membrane};
-}
-
-Backward5 ultralif_backward_cpu_impl(const at::Tensor& grad_spikes, const c10::optional<at::Tensor>& grad_v_final,
-                                     const c10::optional<at::Tensor>& grad_membrane, const at::Tensor& x,
-                                     const at::Tensor& checkpoints, const at::Tensor& log_tau,
-                                     const at::Tensor& eps, const at::Tensor& theta) {
-  auto b = ultralif_prepare_backward(grad_spikes, grad_v_final, grad_membrane, x, checkpoints, log_tau, eps, theta);
-  ultralif_backward_cpu(ultralif_backward_launch(b, x, checkpoints, log_tau, eps, theta));
-  return ultralif_backward_result(b, log_tau, eps, theta);
 }
 
 // ---- UltraDLIF --------------------------------------------------------------------------------
@@ -219,31 +132,6 @@ Backward5 ultradlif_backward_cpu_impl(const at::Tensor& grad_spikes, const c10::
 #ifdef NEUROSIM_WITH_CUDA
 void* current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
 
-Forward4 ultralif_forward_cuda_impl(const at::Tensor& x, const at::Tensor& v0, const at::Tensor& log_tau,
-                                    const at::Tensor& eps, const at::Tensor& theta, bool record_membrane) {
-  check_inputs(x, log_tau, eps, theta, "log_tau");
-  check_state(v0, x, "state");
-  const c10::cuda::CUDAGuard guard(x.device());
-  auto [spikes, v_final, checkpoints, membrane] = ultralif_allocate(x, record_membrane);
-  binding::check_cuda(ultralif_forward_cuda(ultralif_launch(x, v0, log_tau, eps, theta, spikes, v_final,
-                                                            checkpoints, membrane, record_membrane),
-                                            current_stream()),
-                      "ultralif_forward");
-  return {spikes, v_final, checkpoints, membrane};
-}
-
-Backward5 ultralif_backward_cuda_impl(const at::Tensor& grad_spikes, const c10::optional<at::Tensor>& grad_v_final,
-                                      const c10::optional<at::Tensor>& grad_membrane, const at::Tensor& x,
-                                      const at::Tensor& checkpoints, const at::Tensor& log_tau,
-                                      const at::Tensor& eps, const at::Tensor& theta) {
-  const c10::cuda::CUDAGuard guard(x.device());
-  auto b = ultralif_prepare_backward(grad_spikes, grad_v_final, grad_membrane, x, checkpoints, log_tau, eps, theta);
-  binding::check_cuda(ultralif_backward_cuda(ultralif_backward_launch(b, x, checkpoints, log_tau, eps, theta),
-                                             current_stream()),
-                      "ultralif_backward");
-  return ultralif_backward_result(b, log_tau, eps, theta);
-}
-
 Forward3 ultradlif_forward_cuda_impl(const at::Tensor& x, const at::Tensor& v0, const at::Tensor& tau,
                                      const at::Tensor& eps, const at::Tensor& theta, int64_t form) {
   check_ring(x, tau, eps, theta, form);
@@ -273,11 +161,6 @@ Backward5 ultradlif_backward_cuda_impl(const at::Tensor& grad_spikes, const c10:
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(neurosim, m) {
-  m.def("ultralif_forward(Tensor x, Tensor v0, Tensor log_tau, Tensor eps, Tensor theta, "
-        "bool record_membrane) -> (Tensor spikes, Tensor v_final, Tensor checkpoints, Tensor membrane)");
-  m.def("ultralif_backward(Tensor grad_spikes, Tensor? grad_v_final, Tensor? grad_membrane, Tensor x, "
-        "Tensor checkpoints, Tensor log_tau, Tensor eps, Tensor theta) "
-        "-> (Tensor grad_x, Tensor grad_v0, Tensor grad_log_tau, Tensor grad_eps, Tensor grad_theta)");
   m.def("ultradlif_forward(Tensor x, Tensor v0, Tensor tau, Tensor eps, Tensor theta, int form) "
         "-> (Tensor spikes, Tensor v_final, Tensor membrane)");
   m.def("ultradlif_backward(Tensor grad_spikes, Tensor? grad_v_final, Tensor? grad_membrane, Tensor x, "
@@ -286,16 +169,12 @@ TORCH_LIBRARY_FRAGMENT(neurosim, m) {
 }
 
 TORCH_LIBRARY_IMPL(neurosim, CPU, m) {
-  m.impl("ultralif_forward", &ultralif_forward_cpu_impl);
-  m.impl("ultralif_backward", &ultralif_backward_cpu_impl);
   m.impl("ultradlif_forward", &ultradlif_forward_cpu_impl);
   m.impl("ultradlif_backward", &ultradlif_backward_cpu_impl);
 }
 
 #ifdef NEUROSIM_WITH_CUDA
 TORCH_LIBRARY_IMPL(neurosim, CUDA, m) {
-  m.impl("ultralif_forward", &ultralif_forward_cuda_impl);
-  m.impl("ultralif_backward", &ultralif_backward_cuda_impl);
   m.impl("ultradlif_forward", &ultradlif_forward_cuda_impl);
   m.impl("ultradlif_backward", &ultradlif_backward_cuda_impl);
 }

@@ -1,4 +1,5 @@
-"""Open Neuromorphic LIF workloads: ``Linear(n, n) + LIF`` and ``LIF`` alone, T=500, B=16.
+"""Open Neuromorphic LIF workloads: ``Linear(n, n) + LIF`` and ``LIF`` alone, T=500, B=16; the
+other neurons of the generic scan (Synaptic, ALIF, LI) beside LIF alone.
 
 For each implementation (neurosim backends, snnTorch, Norse, SpikingJelly when installed, and
 two baselines) it measures forward time, backward time and peak memory of one training step
@@ -25,6 +26,7 @@ from torch import nn
 
 import neurosim
 from neurosim.bench import peers
+from neurosim.neurons.registry import NEURONS
 
 T_STEPS = 500
 BATCH = 16
@@ -81,6 +83,8 @@ class _Identity(nn.Module):
 
 
 ULTRA_MODELS = {"ultralif": "UltraLIF", "ultradlif": "UltraDLIF"}
+SCAN_NEURONS = ("synaptic", "alif", "li")
+"""Neurons of the generic scan benchmarked beside LIF on the ``lif`` workload (registry names)."""
 
 
 def build(impl: str, workload: str, n: int, device: torch.device) -> nn.Module:
@@ -90,6 +94,8 @@ def build(impl: str, workload: str, n: int, device: torch.device) -> nn.Module:
         neuron = neurosim.LIF(beta=0.9, threshold=1.0, backend=backend)
     elif model in ULTRA_MODELS:  # e.g. "ultralif-cpp": neurosim's UltraLIF on that backend
         neuron = getattr(neurosim, ULTRA_MODELS[model])(tau=0.9, eps=1.0, backend=backend)
+    elif model in NEURONS:  # e.g. "synaptic-cpp": a registry neuron with its defaults on that backend
+        neuron = NEURONS[model].module(backend=backend)
     elif impl == "bare-elementwise":
         neuron = _Bare()
     elif impl == "linear-only":
@@ -109,6 +115,9 @@ def implementations(workload: str, device: torch.device, include_peers=True, inc
         if backend == "torch" and not include_torch_backend:
             continue
         names.append(f"neurosim-{backend}")
+    if workload == "lif":
+        native = [b for b in ("cuda", "cpp") if f"neurosim-{b}" in names][:1]
+        names += [f"{neuron}-{b}" for neuron in SCAN_NEURONS for b in native]
     if include_peers:
         names += [p for p in peers.PEERS if peers.peer_version(p) is not None]
     names.append("bare-elementwise" if workload == "lif" else "linear-only")
@@ -259,6 +268,13 @@ def summary(report: Report) -> list[str]:
     lines = []
     native = "neurosim-cuda" if report.device_type == "cuda" else "neurosim-cpp"
     for r in report.results:
+        neuron = r.impl.partition("-")[0]
+        if r.workload == "lif" and neuron in SCAN_NEURONS and r.impl.endswith(native.partition("-")[2]):
+            bare = _find(report, "lif", "bare-elementwise", r.n)
+            if bare:
+                lines.append(f"{NEURONS[neuron].module.__name__} n={r.n}: {r.best_total_ms:.1f} ms = "
+                             f"{r.best_total_ms / bare.best_total_ms:.2f}x one bare elementwise pass")
+            continue
         if r.impl != native:
             continue
         if r.workload == "lif":

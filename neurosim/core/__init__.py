@@ -9,10 +9,12 @@ from neurosim.core.backends import (
     resolve_backend,
     set_cpu_isa,
 )
-from neurosim.core.lif_op import lif_native
-from neurosim.core.reference import lif_reference
-from neurosim.core.ultra_op import ultradlif_native, ultralif_native
+from neurosim.core.reference import alif_reference, li_reference, lif_reference, synaptic_reference
+from neurosim.core.temporal import SCAN_MODELS, ScanModel, ScanOptions, run_scan
+from neurosim.core import models  # registers the models of the generic scan
+from neurosim.core.ultra_op import ultradlif_native
 from neurosim.core.ultra_reference import ultradlif_reference, ultralif_reference
 
-__all__ = ["BACKENDS", "backends", "build_info", "set_cpu_isa", "cuda_built", "native_built", "resolve_backend", "lif_native", "lif_reference",
-           "ultralif_native", "ultradlif_native", "ultralif_reference", "ultradlif_reference"]
+__all__ = ["BACKENDS", "backends", "build_info", "set_cpu_isa", "cuda_built", "native_built", "resolve_backend",
+           "lif_reference", "synaptic_reference", "alif_reference", "li_reference", "SCAN_MODELS", "ScanModel",
+           "ScanOptions", "run_scan", "models", "ultradlif_native", "ultralif_reference", "ultradlif_reference"]

@@ -69,6 +69,11 @@ def check_choice(value, choices, name: str) -> None:
         raise ValueError(f"{name}: expected one of {tuple(choices)}, got {value!r}")
 
 
+def check_flag(value, name: str) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
+
+
 def check_parameter(value, name: str, low=None, high=None, *, always: bool = False) -> None:
     """A parameter is a number or a floating tensor with finite values in [low, high].
 

@@ -1,5 +1,7 @@
 """Pure whole-sequence functions: ``f(x[T, B, ...], state, params) -> (out, state)``."""
 
+from neurosim.functional.alif import ALIFResult, ALIFState, alif
+from neurosim.functional.li import LIResult, li
 from neurosim.functional.lif import LIFResult, lif
 from neurosim.functional.phased import (
     NeuronStep,
@@ -19,6 +21,7 @@ from neurosim.functional.recurrent import (
     rlif,
     rsynaptic,
 )
+from neurosim.functional.synaptic import SynapticResult, SynapticState, synaptic
 from neurosim.functional.trace import TraceResult, exp_trace
 from neurosim.functional.ultralif import (
     UltraResult,
@@ -32,6 +35,14 @@ from neurosim.functional.ultralif import (
 __all__ = [
     "lif",
     "LIFResult",
+    "synaptic",
+    "SynapticResult",
+    "SynapticState",
+    "alif",
+    "ALIFResult",
+    "ALIFState",
+    "li",
+    "LIResult",
     "ultralif",
     "ultradlif",
     "UltraResult",

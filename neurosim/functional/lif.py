@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple, Optional
 
 import torch
 
 from neurosim import surrogate as surrogates
-from neurosim.core import lif_native, lif_reference, resolve_backend
-from neurosim.core.validation import (
-    RESETS,
-    accumulation_dtype,
-    check_choice,
-    check_sequence,
-    check_state,
-    flat_parameter,
-    parameter_tensor,
-)
+from neurosim.core.models import LIF as LIF_MODEL
+from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
+from neurosim.core.validation import RESETS, check_choice, check_flag, check_sequence
 
 
 class LIFResult(NamedTuple):
@@ -70,42 +62,12 @@ def lif(
         ``LIFResult(spikes, state, membrane)``.
     """
     check_sequence(x)
-    check_state(state, x)
     check_choice(reset, RESETS, "reset")
     sg = surrogates.get(surrogate)
-    if not isinstance(detach_reset, bool):
-        raise TypeError(f"detach_reset: expected a bool, got {type(detach_reset).__name__}")
-    if not isinstance(record_membrane, bool):
-        raise TypeError(f"record_membrane: expected a bool, got {type(record_membrane).__name__}")
-    beta_t = parameter_tensor(beta, x, "beta", low=0.0, high=1.0)
-    thr_t = parameter_tensor(threshold, x, "threshold")
-    name = resolve_backend(backend, x.device)
-
-    acc = accumulation_dtype(x.dtype)
-    steps, batch = x.shape[0], x.shape[1]
-    features = tuple(x.shape[2:])
-    u0 = x.new_zeros((batch, *features), dtype=acc) if state is None else state.to(acc)
-    beta_t = beta_t.to(acc)
-    thr_t = thr_t.to(acc)
-
-    if name == "torch":
-        spikes, u, membrane = lif_reference(x, u0, beta_t, thr_t, reset, sg, detach_reset, record_membrane)
-        return LIFResult(spikes, u, membrane)
-
-    n_features = math.prod(features)
-    spikes, u, _checkpoints, membrane = lif_native(
-        x.reshape(steps, batch, n_features).contiguous(),
-        u0.reshape(batch, n_features).contiguous(),
-        flat_parameter(beta_t, features, n_features),
-        flat_parameter(thr_t, features, n_features),
-        RESETS[reset],
-        sg.code,
-        sg.param,
-        detach_reset,
-        record_membrane,
-    )
-    return LIFResult(
-        spikes.view(x.shape),
-        u.view((batch, *features)),
-        membrane.view(x.shape) if record_membrane else None,
-    )
+    check_flag(detach_reset, "detach_reset")
+    check_flag(record_membrane, "record_membrane")
+    u0 = initial_state(LIF_MODEL, x, state)
+    params = scan_parameters(LIF_MODEL, x, {"beta": beta, "threshold": threshold})
+    spikes, (u,), trace = run_scan(LIF_MODEL, x, u0, params, ScanOptions(reset, sg, detach_reset), record_membrane,
+                                   backend)
+    return LIFResult(spikes, u, trace[0] if record_membrane else None)

@@ -15,11 +15,14 @@ from typing import NamedTuple, Optional, Sequence, Union
 import torch
 
 from neurosim.core import resolve_backend
-from neurosim.core.ultra_op import ultradlif_native, ultralif_native
-from neurosim.core.ultra_reference import RING_FORMS, ultradlif_reference, ultralif_reference
+from neurosim.core.models import ULTRALIF
+from neurosim.core.temporal import ScanOptions, run_scan
+from neurosim.core.ultra_op import ultradlif_native
+from neurosim.core.ultra_reference import RING_FORMS, ultradlif_reference
 from neurosim.core.validation import (
     accumulation_dtype,
     check_choice,
+    check_flag,
     check_open_interval,
     check_sequence,
     check_state,
@@ -38,15 +41,10 @@ class UltraResult(NamedTuple):
     V'_t for UltraLIF, W_t for UltraDLIF (whose spike reads the soft max of W over the ring)."""
 
 
-def _check_flag(value, name: str) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
-
-
 def _common_parameters(x, state, eps, theta, record_membrane, backend):
     check_sequence(x)
     check_state(state, x)
-    _check_flag(record_membrane, "record_membrane")
+    check_flag(record_membrane, "record_membrane")
     eps_t = parameter_tensor(eps, x, "eps")
     # the kernels multiply by 1/eps, which must stay finite in the accumulation dtype
     check_open_interval(eps_t, "eps", 1.0 / torch.finfo(accumulation_dtype(x.dtype)).max, math.inf)
@@ -99,22 +97,10 @@ def ultralif(
     """
     eps_t, theta_t, v0, name, acc = _common_parameters(x, state, eps, theta, record_membrane, backend)
     log_tau = torch.log(_tau_parameter(tau, x, acc))
-    if name == "torch":
-        return UltraResult(*ultralif_reference(x, v0, log_tau, eps_t, theta_t, record_membrane))
 
-    steps, batch, features = x.shape[0], x.shape[1], tuple(x.shape[2:])
-    n = math.prod(features)
-    spikes, v, _checkpoints, membrane = ultralif_native(
-        x.reshape(steps, batch, n).contiguous(),
-        v0.reshape(batch, n).contiguous(),
-        flat_parameter(log_tau, features, n),
-        flat_parameter(eps_t, features, n),
-        flat_parameter(theta_t, features, n),
-        record_membrane,
-    )
-    return UltraResult(
-        spikes.view(x.shape), v.view((batch, *features)), membrane.view(x.shape) if record_membrane else None
-    )
+    spikes, (v,), trace = run_scan(ULTRALIF, x, (v0,), (log_tau, eps_t, theta_t), ScanOptions(), record_membrane,
+                                   name)
+    return UltraResult(spikes, v, trace[0] if record_membrane else None)
 
 
 def ultradlif(

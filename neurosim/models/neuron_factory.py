@@ -1,17 +1,11 @@
-"""Spiking neuron layers by name, so that models and the CLI can switch neuron types with a flag."""
+"""Spiking neuron layers by name, so that models and the CLI can switch neuron types with a flag.
+The names and constructors come from the one registry, :mod:`neurosim.neurons.registry`."""
 
 from __future__ import annotations
 
-from typing import Callable, Dict
-
 from torch import nn
 
-from neurosim.neurons import LIF, UltraDLIF, UltraLIF
-
-NEURONS: Dict[str, Callable[..., nn.Module]] = {"lif": LIF, "ultralif": UltraLIF, "ultradlif": UltraDLIF}
-"""Name -> constructor taking the neuron's keyword options; each returns a module mapping
-x[T, B, *features] to spikes (0/1 for LIF, soft spikes in (0, 1) for the Ultra* neurons) of the
-same shape."""
+from neurosim.neurons.registry import NEURONS
 
 
 def available_neurons():
@@ -20,7 +14,9 @@ def available_neurons():
 
 
 def make_neuron(name: str, **options) -> nn.Module:
-    """A neuron layer by name ("lif", "ultralif", "ultradlif") with the given keyword options."""
+    """A neuron layer by registry name ("lif", "synaptic", "alif", "li", "ultralif", ...) with the
+    given keyword options. Each maps x[T, B, *features] to an output of the same shape (0/1 spikes,
+    soft spikes in (0, 1) for the Ultra* neurons, the membrane for LI)."""
     if name not in NEURONS:
         raise ValueError(f"unknown neuron {name!r}; expected one of {sorted(NEURONS)}")
-    return NEURONS[name](**options)
+    return NEURONS[name].module(**options)

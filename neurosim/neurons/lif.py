@@ -9,15 +9,9 @@ from torch import nn
 
 from neurosim import surrogate as surrogates
 from neurosim.core.backends import BACKENDS
-from neurosim.core.validation import RESETS, check_choice, check_parameter
+from neurosim.core.validation import RESETS, check_choice
 from neurosim.functional.lif import lif
-
-
-def _initial_value(value, name: str, low=None, high=None) -> torch.Tensor:
-    if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.bool:
-        value = value.float()  # LIF(threshold=torch.tensor(1)) means 1.0
-    check_parameter(value, name, low, high, always=True)
-    return value.detach().clone() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+from neurosim.neurons.base import initial_value
 
 
 class LIF(nn.Module):
@@ -52,8 +46,8 @@ class LIF(nn.Module):
         check_choice(reset, RESETS, "reset")
         check_choice(backend, BACKENDS, "backend")
         self.surrogate = surrogates.get(surrogate)
-        beta_t = _initial_value(beta, "beta", low=0.0, high=1.0)
-        threshold_t = _initial_value(threshold, "threshold")
+        beta_t = initial_value(beta, "beta", low=0.0, high=1.0)
+        threshold_t = initial_value(threshold, "threshold")
         if learn_beta:
             self.beta = nn.Parameter(beta_t)
         else:

@@ -162,10 +162,11 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
 
 def build_model(config: TrainConfig, prepared: PreparedData):
     """The network for ``config`` (model, neuron, sizes) and a short description of its layers."""
-    from neurosim.models import RecurrentSNN, SpikingConvNet, SpikingMLP
+    from neurosim.models import NEURONS, RecurrentSNN, SpikingConvNet, SpikingMLP
 
     model = resolve_model(config)
-    options = {"beta": config.beta} if config.neuron == "lif" else {}
+    spec = NEURONS.get(config.neuron)
+    options = {"beta": config.beta} if spec is not None and "beta" in spec.params else {}
     if model == "conv":
         default = (16, 32, 32) if parse_dataset(config.dataset)[0] == "dvsgesture" else (12, 32)
         channels = tuple(config.channels) if config.channels else default

@@ -33,27 +33,28 @@ template <> NEUROSIM_HD float convert<float, __nv_bfloat16>(__nv_bfloat16 v) { r
 template <> NEUROSIM_HD __nv_bfloat16 convert<__nv_bfloat16, float>(float v) { return __float2bfloat16_rn(v); }
 #endif
 
+// Temporal ops save their state every kCheckpointEvery steps; the backward pass replays each
+// chunk forward from its checkpoint, so training keeps no [T, B, N] tensor besides the input.
+// Exported to Python as neurosim._C.CHECKPOINT_EVERY.
+constexpr int kCheckpointEvery = 32;
+
+NEUROSIM_HD int64_t num_checkpoints(int64_t steps) {
+  return (steps + kCheckpointEvery - 1) / kCheckpointEvery;
+}
+
+// A runtime flag as a compile-time tag: dispatch_bool(flag, [&](auto tag) { decltype(tag)::value ... }).
+template <bool B>
+struct BoolTag { static constexpr bool value = B; };
+
+template <typename Fn>
+inline auto dispatch_bool(bool flag, Fn&& fn) {
+  return flag ? fn(BoolTag<true>{}) : fn(BoolTag<false>{});
+}
+
 // Per-neuron parameter lookup: a scalar (stride 0) or one value per feature.
 template <typename A>
 NEUROSIM_HD A param_at(const A* p, bool per_feature, int64_t feature) {
   return per_feature ? p[feature] : p[0];
-}
-
-// The upstream gradients of step t for W adjacent columns, gathered before a lane loop so that
-// the loop is branch-free: dL/ds_t (its strides may be 0: a gradient of `spikes.sum()` arrives
-// expanded) and dL/dmembrane_t ([T, M], or nullptr for zeros).
-template <int W, typename T, typename A>
-NEUROSIM_HD void load_step_grads(const T* grad_spikes, int64_t gs_t_stride, int64_t gs_c_stride,
-                                 const T* grad_membrane, int64_t columns, int64_t t, int64_t col0,
-                                 A (&grad_spike)[W], A (&grad_mem)[W]) {
-  const T* gs = grad_spikes + t * gs_t_stride + col0 * gs_c_stride;
-  for (int l = 0; l < W; ++l) grad_spike[l] = convert<A>(gs[gs_c_stride == 0 ? 0 : l]);
-  if (grad_membrane != nullptr) {
-    const T* gm = grad_membrane + t * columns + col0;
-    for (int l = 0; l < W; ++l) grad_mem[l] = convert<A>(gm[l]);
-  } else {
-    for (int l = 0; l < W; ++l) grad_mem[l] = A(0);
-  }
 }
 
 }  // namespace neurosim

@@ -1,7 +1,5 @@
-// LIF step math (snnTorch `Leaky`, reset_delay=True), written once for the CUDA kernels and the
-// CPU twin. A "column" is one neuron of one batch element followed through all T steps; the
-// column functions below are the whole per-thread body of the CUDA kernels (W = 1) and the inner
-// body of the CPU loop (W lanes side by side, so the lane loop vectorises).
+// LIF step math (snnTorch `Leaky`, reset_delay=True), written once for the CUDA kernel and the
+// CPU twin, and the LIF policy of the generic scan (scan.h).
 //
 //   r_t = H(u_{t-1} - thr)                           reset from the previous membrane
 //   subtract: u_t = (beta u_{t-1} + x_t) - r_t thr
@@ -14,17 +12,42 @@
 #pragma once
 
 #include "neurosim/common.h"
+#include "neurosim/surrogate.h"
 
 namespace neurosim {
 
 enum class Reset : int { Subtract = 0, Zero = 1, None = 2 };
 
-// Backward recomputes the membrane from x between checkpoints saved every kCheckpointEvery
-// steps, so training keeps no [T, B, N] tensor besides the input it already holds.
-constexpr int kCheckpointEvery = 32;
+template <Reset R>
+struct ResetTag { static constexpr Reset value = R; };
 
-NEUROSIM_HD int64_t num_checkpoints(int64_t steps) {
-  return (steps + kCheckpointEvery - 1) / kCheckpointEvery;
+template <typename Fn>
+inline auto dispatch_reset(int reset, Fn&& fn) {
+  switch (static_cast<Reset>(reset)) {
+    case Reset::Zero: return fn(ResetTag<Reset::Zero>{});
+    case Reset::None: return fn(ResetTag<Reset::None>{});
+    case Reset::Subtract:
+    default: return fn(ResetTag<Reset::Subtract>{});
+  }
+}
+
+// Calls fn(model) with the model for the reset mode, the detached reset and the surrogate of
+// `o` (forward: surrogate and detached reset do not matter, one instantiation serves all).
+// Shared by the spiking models with snnTorch's reset conventions (LIF, Synaptic, ALIF).
+template <template <Reset, bool, typename, typename> class Model, typename A, typename Options, typename Fn>
+inline void dispatch_spiking(const Options& o, bool backward, Fn&& fn) {
+  dispatch_reset(o.reset, [&](auto reset) {
+    constexpr Reset R = decltype(reset)::value;
+    if (!backward) {
+      fn(Model<R, false, A, StraightThroughGrad<A>>{StraightThroughGrad<A>{A(0)}});
+      return;
+    }
+    dispatch_bool(!o.detach_reset, [&](auto reset_grad) {
+      constexpr bool G = decltype(reset_grad)::value;
+      dispatch_surrogate(static_cast<SurrogateKind>(o.surrogate), static_cast<A>(o.surrogate_param),
+                         [&](auto sg) { fn(Model<R, G, A, decltype(sg)>{sg}); });
+    });
+  });
 }
 
 template <Reset R, typename A>
@@ -74,117 +97,39 @@ NEUROSIM_HD A lif_step_backward(A u_prev, A u, A grad_spike, A grad_mem, A beta,
   return a;
 }
 
-// Raw pointers and sizes of one forward call. Tensors are [T, M] with M = B * F columns,
-// column index = b * F + f; parameters are indexed by f.
-template <typename T, typename A> struct LifForwardArgs {
-  const T* x;
-  const A* u0;
-  const A* beta;
-  const A* thr;
-  T* spikes;
-  A* u_final;
-  A* checkpoints;  // [num_checkpoints(T), M]: u before steps 0, K, 2K, ...
-  T* membrane;     // [T, M] or nullptr
-  int64_t steps, columns, features;
-  bool beta_per_feature, thr_per_feature;
+// The scan policy: parameters (beta, threshold), state (u), recorded (u), output s_t.
+template <Reset R, bool kResetGrad, typename A, typename SG>
+struct LifModel {
+  static constexpr int kParams = 2, kLane = 2, kState = 1, kRecorded = 1, kLocal = 2;
+  static constexpr bool kLocalNeedsNext = true, kCacheLocals = false;
+  SG sg;
+
+  NEUROSIM_HD void prepare(const A* p, A* lane) const { lane[0] = p[0]; lane[1] = p[1]; }
+  NEUROSIM_HD A step(const A* lane, A* s, A x, A* rec) const {
+    s[0] = lif_step<R>(s[0], x, lane[0], lane[1]);
+    rec[0] = s[0];
+    return spike_of(s[0], lane[1]);
+  }
+  NEUROSIM_HD void local(const A*, const A* prev, const A* next, A, A* loc) const {
+    loc[0] = prev[0];
+    loc[1] = next[0];
+  }
+  NEUROSIM_HD void next_state(const A* loc, A* s) const { s[0] = loc[1]; }
+  NEUROSIM_HD A step_backward(const A* lane, const A* loc, A grad_out, const A* grad_rec, A* carry, A* dpar) const {
+    LifGradState<A> g{carry[0], dpar[0], dpar[1]};
+    const A dx = lif_step_backward<R, kResetGrad>(loc[0], loc[1], grad_out, grad_rec[0], lane[0], lane[1], sg, g);
+    carry[0] = g.carry;
+    dpar[0] = g.dbeta;
+    dpar[1] = g.dthr;
+    return dx;
+  }
 };
 
-template <typename T, typename A> struct LifBackwardArgs {
-  const T* grad_spikes;      // element (t, c) at t * gs_t_stride + c * gs_c_stride (strides may be 0)
-  int64_t gs_t_stride, gs_c_stride;
-  const A* grad_u_final;     // [M] or nullptr
-  const T* grad_membrane;    // [T, M] or nullptr
-  const T* x;
-  const A* checkpoints;
-  const A* beta;
-  const A* thr;
-  T* grad_x;
-  A* grad_u0;
-  A* grad_beta_cols;  // [M] per-column partial sums, reduced by the caller
-  A* grad_thr_cols;
-  int64_t steps, columns, features;
-  bool beta_per_feature, thr_per_feature;
+struct LifFamily {
+  template <typename A, typename Options, typename Fn>
+  static void dispatch(const Options& o, bool backward, Fn&& fn) {
+    dispatch_spiking<LifModel, A>(o, backward, fn);
+  }
 };
-
-// Forward of W adjacent columns starting at col0 over all T steps.
-template <int W, Reset R, typename T, typename A>
-NEUROSIM_HD void lif_forward_columns(const LifForwardArgs<T, A>& p, int64_t col0) {
-  A u[W], beta[W], thr[W];
-  for (int l = 0; l < W; ++l) {
-    const int64_t f = (col0 + l) % p.features;
-    u[l] = p.u0[col0 + l];
-    beta[l] = param_at(p.beta, p.beta_per_feature, f);
-    thr[l] = param_at(p.thr, p.thr_per_feature, f);
-  }
-  for (int64_t t = 0; t < p.steps; ++t) {
-    const int64_t row = t * p.columns + col0;
-    if (t % kCheckpointEvery == 0) {
-      A* ck = p.checkpoints + (t / kCheckpointEvery) * p.columns + col0;
-      for (int l = 0; l < W; ++l) ck[l] = u[l];
-    }
-    const T* xr = p.x + row;
-    T* sr = p.spikes + row;
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
-    for (int l = 0; l < W; ++l) {
-      u[l] = lif_step<R>(u[l], static_cast<A>(xr[l]), beta[l], thr[l]);
-      sr[l] = static_cast<T>(spike_of(u[l], thr[l]));
-    }
-    if (p.membrane != nullptr) {
-      for (int l = 0; l < W; ++l) p.membrane[row + l] = static_cast<T>(u[l]);
-    }
-  }
-  for (int l = 0; l < W; ++l) p.u_final[col0 + l] = u[l];
-}
-
-// Backward of W adjacent columns: chunks of kCheckpointEvery steps in reverse order, each first
-// replayed forward from its checkpoint (bit-identical to the forward pass), then reversed.
-template <int W, Reset R, bool kResetGrad, typename T, typename A, typename SG>
-NEUROSIM_HD void lif_backward_columns(const LifBackwardArgs<T, A>& p, const SG& sg, int64_t col0) {
-  constexpr int K = kCheckpointEvery;
-  A beta[W], thr[W];
-  LifGradState<A> g[W];
-  A u[K + 1][W];
-  for (int l = 0; l < W; ++l) {
-    const int64_t f = (col0 + l) % p.features;
-    beta[l] = param_at(p.beta, p.beta_per_feature, f);
-    thr[l] = param_at(p.thr, p.thr_per_feature, f);
-    g[l].carry = p.grad_u_final != nullptr ? p.grad_u_final[col0 + l] : A(0);
-    g[l].dbeta = A(0);
-    g[l].dthr = A(0);
-  }
-  for (int64_t chunk = num_checkpoints(p.steps) - 1; chunk >= 0; --chunk) {
-    const int64_t t0 = chunk * K;
-    const int len = static_cast<int>((p.steps - t0) < K ? (p.steps - t0) : K);
-    for (int l = 0; l < W; ++l) u[0][l] = p.checkpoints[chunk * p.columns + col0 + l];
-    for (int k = 0; k < len; ++k) {
-      const T* xr = p.x + (t0 + k) * p.columns + col0;
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
-      for (int l = 0; l < W; ++l) u[k + 1][l] = lif_step<R>(u[k][l], static_cast<A>(xr[l]), beta[l], thr[l]);
-    }
-    for (int k = len - 1; k >= 0; --k) {
-      const int64_t t = t0 + k;
-      A grad_spike[W], grad_mem[W];
-      load_step_grads<W>(p.grad_spikes, p.gs_t_stride, p.gs_c_stride, p.grad_membrane, p.columns, t, col0,
-                         grad_spike, grad_mem);
-      T* dx = p.grad_x + t * p.columns + col0;
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
-      for (int l = 0; l < W; ++l) {
-        dx[l] = static_cast<T>(lif_step_backward<R, kResetGrad>(u[k][l], u[k + 1][l], grad_spike[l],
-                                                                grad_mem[l], beta[l], thr[l], sg, g[l]));
-      }
-    }
-  }
-  for (int l = 0; l < W; ++l) {
-    p.grad_u0[col0 + l] = g[l].carry;
-    p.grad_beta_cols[col0 + l] = g[l].dbeta;
-    p.grad_thr_cols[col0 + l] = g[l].dthr;
-  }
-}
 
 }  // namespace neurosim

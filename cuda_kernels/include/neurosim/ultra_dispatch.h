@@ -1,10 +1,9 @@
-// Turns the void-pointer Ultra* launch structs into typed argument structs and the ring form into
-// a compile-time tag; shared by the CUDA launchers and the CPU twin.
+// Turns the void-pointer UltraDLIF launch structs into typed argument structs and the ring form into
+// a compile-time tag; shared by the CUDA launcher and the CPU twin.
 #pragma once
 
 #include "neurosim/ultra_launch.h"
 #include "neurosim/ultradlif.h"
-#include "neurosim/ultralif.h"
 
 namespace neurosim {
 
@@ -15,27 +14,6 @@ template <typename Fn>
 inline auto dispatch_ring_form(int form, Fn&& fn) {
   return static_cast<RingForm>(form) == RingForm::Ablation ? fn(RingFormTag<RingForm::Ablation>{})
                                                            : fn(RingFormTag<RingForm::Library>{});
-}
-
-template <typename T>
-UltraLifForwardArgs<T, typename AccType<T>::type> typed_args(const UltraLifForwardLaunch& a) {
-  using A = typename AccType<T>::type;
-  return {static_cast<const T*>(a.x), static_cast<const A*>(a.v0), static_cast<const A*>(a.log_tau),
-          static_cast<const A*>(a.eps), static_cast<const A*>(a.theta), static_cast<T*>(a.spikes),
-          static_cast<A*>(a.v_final), static_cast<A*>(a.checkpoints), static_cast<T*>(a.membrane),
-          a.steps, a.columns, a.features, a.log_tau_per_feature, a.eps_per_feature, a.theta_per_feature};
-}
-
-template <typename T>
-UltraLifBackwardArgs<T, typename AccType<T>::type> typed_args(const UltraLifBackwardLaunch& a) {
-  using A = typename AccType<T>::type;
-  return {static_cast<const T*>(a.grad_spikes), a.gs_t_stride, a.gs_c_stride,
-          static_cast<const A*>(a.grad_v_final), static_cast<const T*>(a.grad_membrane),
-          static_cast<const T*>(a.x), static_cast<const A*>(a.checkpoints),
-          static_cast<const A*>(a.log_tau), static_cast<const A*>(a.eps), static_cast<const A*>(a.theta),
-          static_cast<T*>(a.grad_x), static_cast<A*>(a.grad_v0), static_cast<A*>(a.grad_log_tau_cols),
-          static_cast<A*>(a.grad_eps_cols), static_cast<A*>(a.grad_theta_cols), a.steps, a.columns,
-          a.features, a.log_tau_per_feature, a.eps_per_feature, a.theta_per_feature};
 }
 
 template <typename T>

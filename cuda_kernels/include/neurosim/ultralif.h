@@ -1,5 +1,5 @@
-// UltraLIF step math (Minoza 2026; the authors' library form), written once for the CUDA kernels
-// and the CPU twin. A column is one neuron of one batch element followed through all T steps.
+// UltraLIF step math (Minoza 2026; the authors' library form), written once for the CUDA kernel
+// and the CPU twin, and the UltraLIF policy of the generic scan (scan.h).
 //
 //   V'_t = LSE_eps(V_{t-1} + log tau, I_t)        soft max-plus membrane update
 //   s_t  = sigmoid((V'_t - theta) / eps)          soft spike in (0, 1), forward and backward
@@ -10,7 +10,6 @@
 #pragma once
 
 #include "neurosim/common.h"
-#include "neurosim/lif.h"  // kCheckpointEvery, num_checkpoints
 #include "neurosim/soft_max_plus.h"
 
 namespace neurosim {
@@ -67,157 +66,48 @@ NEUROSIM_HD A ultralif_step_backward(const UltraLocal<A>& c, A grad_spike, A gra
   return grad_v_new * c.weight_b;
 }
 
-// Tensors are [T, M] with M = B * F columns, column = b * F + f; parameters are indexed by f.
-template <typename T, typename A> struct UltraLifForwardArgs {
-  const T* x;
-  const A* v0;
-  const A* log_tau;
-  const A* eps;
-  const A* theta;
-  T* spikes;
-  A* v_final;
-  A* checkpoints;  // [num_checkpoints(T), M]: V before steps 0, K, 2K, ...
-  T* membrane;     // [T, M] (V'_t) or nullptr
-  int64_t steps, columns, features;
-  bool log_tau_per_feature, eps_per_feature, theta_per_feature;
-};
+// The scan policy: parameters (log tau, eps, theta), state (V), recorded (V'), output s_t. Its
+// locals hold the soft max's weights, so the CPU backward caches them instead of recomputing
+// the transcendental functions; the GPU rebuilds them from the replayed states.
+template <typename A>
+struct UltraLifModel {
+  static constexpr int kParams = 3, kLane = 4, kState = 1, kRecorded = 1, kLocal = 7;
+  static constexpr bool kLocalNeedsNext = false, kCacheLocals = true;
+  enum { kMembrane, kWeightA, kWeightB, kEntropy, kU, kSlope, kKeep };
 
-template <typename T, typename A> struct UltraLifBackwardArgs {
-  const T* grad_spikes;  // element (t, c) at t * gs_t_stride + c * gs_c_stride (strides may be 0)
-  int64_t gs_t_stride, gs_c_stride;
-  const A* grad_v_final;   // [M] or nullptr
-  const T* grad_membrane;  // [T, M] or nullptr
-  const T* x;
-  const A* checkpoints;
-  const A* log_tau;
-  const A* eps;
-  const A* theta;
-  T* grad_x;
-  A* grad_v0;
-  A* grad_log_tau_cols;  // [M] per-column partial sums, reduced by the caller
-  A* grad_eps_cols;
-  A* grad_theta_cols;
-  int64_t steps, columns, features;
-  bool log_tau_per_feature, eps_per_feature, theta_per_feature;
-};
-
-template <int W, typename T, typename A>
-NEUROSIM_HD void ultralif_forward_columns(const UltraLifForwardArgs<T, A>& p, int64_t col0) {
-  A v[W], log_tau[W], eps[W], inv_eps[W], theta[W];
-  for (int l = 0; l < W; ++l) {
-    const int64_t f = (col0 + l) % p.features;
-    v[l] = p.v0[col0 + l];
-    log_tau[l] = param_at(p.log_tau, p.log_tau_per_feature, f);
-    eps[l] = param_at(p.eps, p.eps_per_feature, f);
-    inv_eps[l] = A(1) / eps[l];
-    theta[l] = param_at(p.theta, p.theta_per_feature, f);
+  NEUROSIM_HD void prepare(const A* p, A* lane) const {
+    lane[0] = p[0];          // log tau
+    lane[1] = p[1];          // eps
+    lane[2] = A(1) / p[1];   // 1 / eps
+    lane[3] = p[2];          // theta
   }
-  for (int64_t t = 0; t < p.steps; ++t) {
-    const int64_t row = t * p.columns + col0;
-    if (t % kCheckpointEvery == 0) {
-      A* ck = p.checkpoints + (t / kCheckpointEvery) * p.columns + col0;
-      for (int l = 0; l < W; ++l) ck[l] = v[l];
-    }
-    const T* xr = p.x + row;
-    T* sr = p.spikes + row;
-    A v_new[W];
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
-    for (int l = 0; l < W; ++l) {
-      const UltraStep<A> step = ultralif_step(v[l], static_cast<A>(xr[l]), log_tau[l], eps[l], inv_eps[l], theta[l]);
-      v[l] = step.state;
-      v_new[l] = step.membrane;
-      sr[l] = static_cast<T>(step.spike);
-    }
-    if (p.membrane != nullptr) {
-      for (int l = 0; l < W; ++l) p.membrane[row + l] = static_cast<T>(v_new[l]);
-    }
+  NEUROSIM_HD A step(const A* lane, A* s, A x, A* rec) const {
+    const UltraStep<A> r = ultralif_step(s[0], x, lane[0], lane[1], lane[2], lane[3]);
+    s[0] = r.state;
+    rec[0] = r.membrane;
+    return r.spike;
   }
-  for (int l = 0; l < W; ++l) p.v_final[col0 + l] = v[l];
-}
-
-// The per-step quantities of one chunk, structure of arrays so that lanes stay contiguous.
-template <int W, typename A> struct UltraChunk {
-  A membrane[kCheckpointEvery][W], weight_a[kCheckpointEvery][W], weight_b[kCheckpointEvery][W];
-  A entropy[kCheckpointEvery][W], u[kCheckpointEvery][W], slope[kCheckpointEvery][W], keep[kCheckpointEvery][W];
-
-  NEUROSIM_HD void store(int k, int l, const UltraLocal<A>& c) {
-    membrane[k][l] = c.membrane; weight_a[k][l] = c.weight_a; weight_b[k][l] = c.weight_b;
-    entropy[k][l] = c.entropy; u[k][l] = c.u; slope[k][l] = c.slope; keep[k][l] = c.keep;
+  NEUROSIM_HD void local(const A* lane, const A* prev, const A*, A x, A* loc) const {
+    const UltraLocal<A> c = ultralif_local(prev[0], x, lane[0], lane[1], lane[2], lane[3]);
+    loc[kMembrane] = c.membrane; loc[kWeightA] = c.weight_a; loc[kWeightB] = c.weight_b;
+    loc[kEntropy] = c.entropy; loc[kU] = c.u; loc[kSlope] = c.slope; loc[kKeep] = c.keep;
   }
-  NEUROSIM_HD UltraLocal<A> load(int k, int l) const {
-    return UltraLocal<A>{membrane[k][l], weight_a[k][l], weight_b[k][l], entropy[k][l], u[k][l], slope[k][l], keep[k][l]};
+  NEUROSIM_HD void next_state(const A* loc, A* s) const { s[0] = loc[kMembrane] * loc[kKeep]; }
+  NEUROSIM_HD A step_backward(const A*, const A* loc, A grad_out, const A* grad_rec, A* carry, A* dpar) const {
+    const UltraLocal<A> c{loc[kMembrane], loc[kWeightA], loc[kWeightB], loc[kEntropy], loc[kU], loc[kSlope], loc[kKeep]};
+    UltraGradState<A> g{carry[0], dpar[0], dpar[1], dpar[2]};
+    const A dx = ultralif_step_backward(c, grad_out, grad_rec[0], g);
+    carry[0] = g.carry;
+    dpar[0] = g.dlog_tau;
+    dpar[1] = g.deps;
+    dpar[2] = g.dtheta;
+    return dx;
   }
 };
 
-// Chunks of kCheckpointEvery steps in reverse order, each replayed forward from its checkpoint
-// (bit-identical to the forward pass) and then reversed. With kCacheSteps the replay keeps every
-// step's local quantities (7 values) so the reverse pass does no transcendental work again (the
-// CPU twin, where they stay in L2); without it the reverse pass recomputes them from the saved
-// membranes (the CUDA kernel, where per-thread arrays would spill).
-template <int W, bool kCacheSteps, typename T, typename A>
-NEUROSIM_HD void ultralif_backward_columns(const UltraLifBackwardArgs<T, A>& p, UltraChunk<W, A>* cache,
-                                           int64_t col0) {
-  constexpr int K = kCheckpointEvery;
-  A log_tau[W], eps[W], inv_eps[W], theta[W];
-  UltraGradState<A> g[W];
-  A v[kCacheSteps ? 1 : K][W];  // V_{t-1} of the chunk's steps (only the running one when caching)
-  for (int l = 0; l < W; ++l) {
-    const int64_t f = (col0 + l) % p.features;
-    log_tau[l] = param_at(p.log_tau, p.log_tau_per_feature, f);
-    eps[l] = param_at(p.eps, p.eps_per_feature, f);
-    inv_eps[l] = A(1) / eps[l];
-    theta[l] = param_at(p.theta, p.theta_per_feature, f);
-    g[l].carry = p.grad_v_final != nullptr ? p.grad_v_final[col0 + l] : A(0);
-    g[l].dlog_tau = A(0);
-    g[l].deps = A(0);
-    g[l].dtheta = A(0);
-  }
-  for (int64_t chunk = num_checkpoints(p.steps) - 1; chunk >= 0; --chunk) {
-    const int64_t t0 = chunk * K;
-    const int len = static_cast<int>((p.steps - t0) < K ? (p.steps - t0) : K);
-    for (int l = 0; l < W; ++l) v[0][l] = p.checkpoints[chunk * p.columns + col0 + l];
-    for (int k = 0; k < (kCacheSteps ? len : len - 1); ++k) {
-      const T* xr = p.x + (t0 + k) * p.columns + col0;
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
-      for (int l = 0; l < W; ++l) {
-        if (kCacheSteps) {
-          const UltraLocal<A> c = ultralif_local(v[0][l], static_cast<A>(xr[l]), log_tau[l], eps[l], inv_eps[l], theta[l]);
-          cache->store(k, l, c);
-          v[0][l] = c.membrane * c.keep;
-        } else {
-          v[kCacheSteps ? 0 : k + 1][l] =
-              ultralif_step(v[kCacheSteps ? 0 : k][l], static_cast<A>(xr[l]), log_tau[l], eps[l], inv_eps[l], theta[l]).state;
-        }
-      }
-    }
-    for (int k = len - 1; k >= 0; --k) {
-      const int64_t t = t0 + k;
-      A grad_spike[W], grad_mem[W];
-      load_step_grads<W>(p.grad_spikes, p.gs_t_stride, p.gs_c_stride, p.grad_membrane, p.columns, t, col0,
-                         grad_spike, grad_mem);
-      const T* xr = p.x + t * p.columns + col0;
-      T* dx = p.grad_x + t * p.columns + col0;
-#if !defined(__CUDA_ARCH__)
-#pragma omp simd
-#endif
-      for (int l = 0; l < W; ++l) {
-        const UltraLocal<A> c = kCacheSteps ? cache->load(k, l)
-                                            : ultralif_local(v[kCacheSteps ? 0 : k][l], static_cast<A>(xr[l]),
-                                                             log_tau[l], eps[l], inv_eps[l], theta[l]);
-        dx[l] = static_cast<T>(ultralif_step_backward(c, grad_spike[l], grad_mem[l], g[l]));
-      }
-    }
-  }
-  for (int l = 0; l < W; ++l) {
-    p.grad_v0[col0 + l] = g[l].carry;
-    p.grad_log_tau_cols[col0 + l] = g[l].dlog_tau;
-    p.grad_eps_cols[col0 + l] = g[l].deps;
-    p.grad_theta_cols[col0 + l] = g[l].dtheta;
-  }
-}
+struct UltraLifFamily {
+  template <typename A, typename Options, typename Fn>
+  static void dispatch(const Options&, bool, Fn&& fn) { fn(UltraLifModel<A>{}); }
+};
 
 }  // namespace neurosim

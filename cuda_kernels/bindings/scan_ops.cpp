@@ -1,0 +1,212 @@
+// torch-facing side of the generic scan (scan.h): one pair of ops for every per-neuron model,
+//
+//   scan_forward(x [T,B,F], state0 [S,B,F], params[P] ([1] or [F] each), model, options..., record)
+//       -> (out [T,B,F], state [S,B,F], checkpoints [C,S,B,F], trace [R,T,B,F] or [0])
+//   scan_backward(grad_out, grad_state?, grad_trace?, x, checkpoints, params, needs_grad[2+P], ...)
+//       -> (grad_x, grad_state0, grad_params[P]); a gradient not asked for is an empty [0] tensor
+//
+// User-facing argument checks happen in Python (neurosim/core/temporal.py); the checks here only
+// guard the native code's memory.
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "binding_utils.h"
+#include "neurosim/scan_launch.h"
+#include "neurosim/scan_models.h"
+
+#ifdef NEUROSIM_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#endif
+
+namespace neurosim {
+namespace {
+
+using binding::acc_type;
+using binding::storage_code;
+
+ScanModelSizes checked_sizes(int64_t model) {
+  ScanModelSizes sizes{};
+  TORCH_CHECK(scan_model_sizes(model, sizes), "neurosim: unknown scan model code ", model);
+  return sizes;
+}
+
+ScanOptions make_options(int64_t model, int64_t reset, int64_t surrogate, double surrogate_param, bool detach_reset) {
+  TORCH_CHECK(reset >= 0 && reset <= 2, "neurosim: unknown reset code ", reset);
+  TORCH_CHECK(surrogate >= 0 && surrogate <= 5, "neurosim: unknown surrogate code ", surrogate);
+  ScanOptions o{};
+  o.model = static_cast<int>(model);
+  o.reset = static_cast<int>(reset);
+  o.surrogate = static_cast<int>(surrogate);
+  o.surrogate_param = surrogate_param;
+  o.detach_reset = detach_reset;
+  return o;
+}
+
+void check_x_and_params(const at::Tensor& x, at::TensorList params, const ScanModelSizes& sizes) {
+  TORCH_CHECK(x.dim() == 3 && x.is_contiguous(), "neurosim: x must be a contiguous [T, B, F] tensor");
+  storage_code(x);
+  TORCH_CHECK(static_cast<int>(params.size()) == sizes.params, "neurosim: the model takes ", sizes.params,
+              " parameters, got ", params.size());
+  for (const auto& p : params) binding::check_param(p, x, "a parameter");
+}
+
+// A [count, B, F] tensor of x [T, B, F] in the accumulation dtype.
+void check_state(const at::Tensor& s, const at::Tensor& x, int64_t count, const char* name) {
+  TORCH_CHECK(s.dim() == 3 && s.size(0) == count && s.sizes().slice(1) == x.sizes().slice(1) && s.is_contiguous() &&
+                  s.scalar_type() == acc_type(x.scalar_type()) && s.device() == x.device(),
+              "neurosim: ", name, " must be a contiguous [", count, ", B, F] tensor of the accumulation dtype");
+}
+
+// The CPU twin takes the CUDA kernel's code path when NEUROSIM_SCAN_GPU_PATH=1 (tests only).
+bool cpu_takes_gpu_path() {
+  const char* flag = std::getenv("NEUROSIM_SCAN_GPU_PATH");
+  return flag != nullptr && std::strcmp(flag, "1") == 0;
+}
+
+using ForwardResult = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+using BackwardResult = std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>>;
+
+ForwardResult scan_forward(const at::Tensor& x, const at::Tensor& state0, at::TensorList params, int64_t model,
+                           int64_t reset, int64_t surrogate, double surrogate_param, bool detach_reset,
+                           bool record) {
+  const ScanModelSizes sizes = checked_sizes(model);
+  check_x_and_params(x, params, sizes);
+  check_state(state0, x, sizes.state, "state0");
+  const int64_t T = x.size(0), B = x.size(1), F = x.size(2);
+  const auto acc = x.options().dtype(acc_type(x.scalar_type()));
+  const bool traced = record && sizes.recorded > 0;
+  auto out = at::empty_like(x);
+  auto state = at::empty({sizes.state, B, F}, acc);
+  auto checkpoints = at::empty({num_checkpoints(T), sizes.state, B, F}, acc);
+  auto trace = traced ? at::empty({sizes.recorded, T, B, F}, x.options()) : at::empty({0}, x.options());
+
+  ScanForwardLaunch a{};
+  a.options = make_options(model, reset, surrogate, surrogate_param, detach_reset);
+  a.dtype = storage_code(x);
+  a.x = x.data_ptr();
+  a.state0 = state0.data_ptr();
+  for (int j = 0; j < sizes.params; ++j) {
+    a.params[j] = params[j].data_ptr();
+    a.per_feature[j] = params[j].size(0) > 1;
+  }
+  a.out = out.data_ptr();
+  a.state_final = state.data_ptr();
+  a.checkpoints = checkpoints.data_ptr();
+  a.trace = traced ? trace.data_ptr() : nullptr;
+  a.steps = T;
+  a.columns = B * F;
+  a.features = F;
+  if (x.is_cuda()) {
+#ifdef NEUROSIM_WITH_CUDA
+    const c10::cuda::CUDAGuard guard(x.device());
+    binding::check_cuda(scan_forward_cuda(a, at::cuda::getCurrentCUDAStream().stream()), "scan_forward");
+#else
+    TORCH_CHECK(false, "neurosim: built without CUDA kernels");
+#endif
+  } else {
+    scan_forward_cpu(a);
+  }
+  return {out, state, checkpoints, trace};
+}
+
+BackwardResult scan_backward(const at::Tensor& grad_out, const c10::optional<at::Tensor>& grad_state,
+                             const c10::optional<at::Tensor>& grad_trace, const at::Tensor& x,
+                             const at::Tensor& checkpoints, at::TensorList params, const c10::List<bool>& needs_grad,
+                             int64_t model, int64_t reset, int64_t surrogate, double surrogate_param,
+                             bool detach_reset) {
+  const ScanModelSizes sizes = checked_sizes(model);
+  check_x_and_params(x, params, sizes);
+  TORCH_CHECK(static_cast<int>(needs_grad.size()) == 2 + sizes.params, "neurosim: needs_grad must have ",
+              2 + sizes.params, " entries (x, state, parameters)");
+  TORCH_CHECK(grad_out.sizes() == x.sizes() && grad_out.scalar_type() == x.scalar_type() &&
+                  grad_out.device() == x.device(), "neurosim: grad_out must match x");
+  const int64_t T = x.size(0), B = x.size(1), F = x.size(2);
+  TORCH_CHECK(checkpoints.dim() == 4 && checkpoints.size(0) == num_checkpoints(T) &&
+                  checkpoints.size(1) == sizes.state && checkpoints.size(2) == B && checkpoints.size(3) == F &&
+                  checkpoints.is_contiguous() && checkpoints.device() == x.device() &&
+                  checkpoints.scalar_type() == acc_type(x.scalar_type()),
+              "neurosim: checkpoints do not belong to x");
+  const auto acc_dtype = acc_type(x.scalar_type());
+  const auto acc = x.options().dtype(acc_dtype);
+  int64_t go_t = 0, go_c = 0;
+  const at::Tensor go = binding::column_view(grad_out, go_t, go_c);
+  const std::vector<int64_t> state_shape{sizes.state, B, F}, trace_shape{sizes.recorded, T, B, F};
+  const at::Tensor gs = binding::optional_grad(grad_state, x, state_shape, acc_dtype, "the final state");
+  const at::Tensor gt = sizes.recorded > 0
+                            ? binding::optional_grad(grad_trace, x, trace_shape, x.scalar_type(), "the trace")
+                            : at::Tensor();
+  at::Tensor grad_x = needs_grad.get(0) ? at::empty_like(x) : at::empty({0}, x.options());
+  at::Tensor grad_state0 = needs_grad.get(1) ? at::empty(state_shape, acc) : at::empty({0}, acc);
+  std::vector<at::Tensor> param_cols(sizes.params);
+
+  ScanBackwardLaunch a{};
+  a.options = make_options(model, reset, surrogate, surrogate_param, detach_reset);
+  a.dtype = storage_code(x);
+  a.grad_out = go.data_ptr();
+  a.go_t_stride = go_t;
+  a.go_c_stride = go_c;
+  a.grad_state_final = gs.defined() ? gs.data_ptr() : nullptr;
+  a.grad_trace = gt.defined() ? gt.data_ptr() : nullptr;
+  a.x = x.data_ptr();
+  a.checkpoints = checkpoints.data_ptr();
+  for (int j = 0; j < sizes.params; ++j) {
+    a.params[j] = params[j].data_ptr();
+    a.per_feature[j] = params[j].size(0) > 1;
+    if (needs_grad.get(2 + j)) {
+      param_cols[j] = at::empty({B, F}, acc);
+      a.grad_param_cols[j] = param_cols[j].data_ptr();
+    }
+  }
+  a.grad_x = needs_grad.get(0) ? grad_x.data_ptr() : nullptr;
+  a.grad_state0 = needs_grad.get(1) ? grad_state0.data_ptr() : nullptr;
+  a.steps = T;
+  a.columns = B * F;
+  a.features = F;
+  if (x.is_cuda()) {
+#ifdef NEUROSIM_WITH_CUDA
+    const c10::cuda::CUDAGuard guard(x.device());
+    binding::check_cuda(scan_backward_cuda(a, at::cuda::getCurrentCUDAStream().stream()), "scan_backward");
+#else
+    TORCH_CHECK(false, "neurosim: built without CUDA kernels");
+#endif
+  } else {
+    a.gpu_path = cpu_takes_gpu_path();
+    scan_backward_cpu(a);
+  }
+  std::vector<at::Tensor> grad_params;
+  for (int j = 0; j < sizes.params; ++j) {
+    grad_params.push_back(needs_grad.get(2 + j) ? binding::reduce_param_grad(param_cols[j], params[j])
+                                            : at::empty({0}, acc));
+  }
+  return {grad_x, grad_state0, grad_params};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(neurosim, m) {
+  m.def("scan_forward(Tensor x, Tensor state0, Tensor[] params, int model, int reset, int surrogate, "
+        "float surrogate_param, bool detach_reset, bool record) "
+        "-> (Tensor out, Tensor state, Tensor checkpoints, Tensor trace)");
+  m.def("scan_backward(Tensor grad_out, Tensor? grad_state, Tensor? grad_trace, Tensor x, Tensor checkpoints, "
+        "Tensor[] params, bool[] needs_grad, int model, int reset, int surrogate, float surrogate_param, "
+        "bool detach_reset) -> (Tensor grad_x, Tensor grad_state0, Tensor[] grad_params)");
+}
+
+TORCH_LIBRARY_IMPL(neurosim, CPU, m) {
+  m.impl("scan_forward", &scan_forward);
+  m.impl("scan_backward", &scan_backward);
+}
+
+#ifdef NEUROSIM_WITH_CUDA
+TORCH_LIBRARY_IMPL(neurosim, CUDA, m) {
+  m.impl("scan_forward", &scan_forward);
+  m.impl("scan_backward", &scan_backward);
+}
+#endif
+
+}  // namespace neurosim

@@ -1,0 +1,123 @@
+// CUDA launcher of the generic scan: one thread per column (neuron x batch element), each
+// running the column functions of scan.h over all T steps, for every model of scan_models.h.
+// No torch headers here; the binding passes raw pointers.
+#include <cuda_runtime.h>
+
+#include <type_traits>
+
+#include "cuda_dispatch.cuh"
+#include "neurosim/scan.h"
+#include "neurosim/scan_launch.h"
+#include "neurosim/scan_models.h"
+
+namespace neurosim {
+namespace {
+
+constexpr int kForwardThreads = 256;
+
+// The backward keeps each thread's replayed chunk in shared memory, (K + 1) x kState values per
+// thread; blocks shrink with it so that one block stays at about 17 KB (float, one state) to
+// 34 KB and several blocks fit on an SM.
+template <class M, typename A>
+constexpr int backward_threads() {
+  return (M::kState * sizeof(A)) <= 4 ? 128 : (M::kState * sizeof(A)) <= 8 ? 64 : 32;
+}
+
+template <bool kRecord, class M, typename T, typename A>
+__global__ void __launch_bounds__(kForwardThreads) scan_forward_kernel(const M m, const ScanForwardArgs<T, A> args) {
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (col < args.columns) scan_forward_columns<1, kRecord>(m, args, col);
+}
+
+template <int kThreads, class M, typename T, typename A>
+__global__ void __launch_bounds__(kThreads) scan_backward_kernel(const M m, const ScanBackwardArgs<T, A> args) {
+  constexpr int rows = ChunkRows<M, false>::value;
+  __shared__ A chunk[rows * kThreads];
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (col < args.columns) {
+    scan_backward_columns<1, false>(m, args, ChunkView<A, kThreads>{chunk + threadIdx.x}, col);
+  }
+}
+
+unsigned blocks_for(int64_t columns, int threads) {
+  return static_cast<unsigned>((columns + threads - 1) / threads);
+}
+
+template <typename T, typename A>
+ScanForwardArgs<T, A> typed(const ScanForwardLaunch& a) {
+  ScanForwardArgs<T, A> p{};
+  p.x = static_cast<const T*>(a.x);
+  p.state0 = static_cast<const A*>(a.state0);
+  for (int j = 0; j < kMaxScanParams; ++j) {
+    p.params[j] = static_cast<const A*>(a.params[j]);
+    p.per_feature[j] = a.per_feature[j];
+  }
+  p.out = static_cast<T*>(a.out);
+  p.state_final = static_cast<A*>(a.state_final);
+  p.checkpoints = static_cast<A*>(a.checkpoints);
+  p.trace = static_cast<T*>(a.trace);
+  p.steps = a.steps;
+  p.columns = a.columns;
+  p.features = a.features;
+  return p;
+}
+
+template <typename T, typename A>
+ScanBackwardArgs<T, A> typed(const ScanBackwardLaunch& a) {
+  ScanBackwardArgs<T, A> p{};
+  p.grad_out = static_cast<const T*>(a.grad_out);
+  p.go_t_stride = a.go_t_stride;
+  p.go_c_stride = a.go_c_stride;
+  p.grad_state_final = static_cast<const A*>(a.grad_state_final);
+  p.grad_trace = static_cast<const T*>(a.grad_trace);
+  p.x = static_cast<const T*>(a.x);
+  p.checkpoints = static_cast<const A*>(a.checkpoints);
+  for (int j = 0; j < kMaxScanParams; ++j) {
+    p.params[j] = static_cast<const A*>(a.params[j]);
+    p.per_feature[j] = a.per_feature[j];
+    p.grad_param_cols[j] = static_cast<A*>(a.grad_param_cols[j]);
+  }
+  p.grad_x = static_cast<T*>(a.grad_x);
+  p.grad_state0 = static_cast<A*>(a.grad_state0);
+  p.steps = a.steps;
+  p.columns = a.columns;
+  p.features = a.features;
+  return p;
+}
+
+}  // namespace
+
+int scan_forward_cuda(const ScanForwardLaunch& launch, void* stream) {
+  if (launch.columns == 0) return 0;
+  return cuda::dispatch_storage(launch.dtype, [&](auto storage) {
+    using T = decltype(storage);
+    using A = typename AccType<T>::type;
+    const auto args = typed<T, A>(launch);
+    dispatch_model<A>(launch.options, false, [&](const auto& m) {
+      dispatch_bool(launch.trace != nullptr, [&](auto record) {
+        constexpr bool kRecord = decltype(record)::value;
+        scan_forward_kernel<kRecord><<<blocks_for(args.columns, kForwardThreads), kForwardThreads, 0,
+                                       static_cast<cudaStream_t>(stream)>>>(m, args);
+      });
+    });
+    return static_cast<int>(cudaGetLastError());
+  });
+}
+
+int scan_backward_cuda(const ScanBackwardLaunch& launch, void* stream) {
+  if (launch.columns == 0) return 0;
+  return cuda::dispatch_storage(launch.dtype, [&](auto storage) {
+    using T = decltype(storage);
+    using A = typename AccType<T>::type;
+    const auto args = typed<T, A>(launch);
+    dispatch_model<A>(launch.options, true, [&](const auto& m) {
+      using M = std::decay_t<decltype(m)>;
+      constexpr int threads = backward_threads<M, A>();
+      scan_backward_kernel<threads><<<blocks_for(args.columns, threads), threads, 0,
+                                      static_cast<cudaStream_t>(stream)>>>(m, args);
+    });
+    return static_cast<int>(cudaGetLastError());
+  });
+}
+
+}  // namespace neurosim

@@ -1,0 +1,267 @@
+// The generic time scan: everything a per-neuron model repeats, written once for every model.
+//
+// A model is a small policy type M (see lif.h, ultralif.h, synaptic.h, alif.h, li.h) with
+//
+//   kParams    parameters per lane (each one per layer or one per feature), loaded once
+//   kLane      per-lane constants derived from them by prepare() (e.g. 1/eps)
+//   kState     state variables per neuron (streamed in and out, checkpointed)
+//   kRecorded  values recorded per step when the caller asks for a trace
+//   kLocal     values one reverse step needs from its forward step
+//   kLocalNeedsNext  whether local() reads the state after the step (else it recomputes)
+//   kCacheLocals     whether the CPU backward keeps local() of every step of a chunk (worth it
+//                    when local() is expensive, e.g. transcendental)
+//   prepare(params, lane)                  lane constants from the parameters
+//   step(lane, state, x, rec) -> output    one forward step; updates state in place
+//   local(lane, prev, next, x, loc)        what the reverse step needs
+//   next_state(loc, state)                 the state after the step, from loc (cache path)
+//   step_backward(lane, loc, grad_out, grad_rec, carry, dparam) -> dL/dx
+//                                          moves carry from dL/dstate_t to dL/dstate_{t-1} and
+//                                          accumulates dL/dparam
+//
+// The column functions below are the whole per-thread body of the CUDA kernel (W = 1) and the
+// inner body of the CPU twin (W adjacent columns as lanes, so the lane loops vectorise; no
+// `omp simd` on them: its privatised per-lane arrays keep GCC from vectorising). Tensors
+// are [T, M] with M = B * F columns, column index = b * F + f; parameters are indexed by f.
+#pragma once
+
+#include "neurosim/common.h"
+
+#if defined(__CUDACC__)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#endif
+
+namespace neurosim {
+
+constexpr int kMaxScanParams = 4;
+
+// Conversions between the storage type T and the accumulation type A. The CUDA 16-bit types
+// convert through their intrinsics, so the code compiles under torch's -D__CUDA_NO_HALF_CONVERSIONS__.
+template <typename T> struct Storage {
+  template <typename A> NEUROSIM_HD static A load(T v) { return static_cast<A>(v); }
+  template <typename A> NEUROSIM_HD static T store(A v) { return static_cast<T>(v); }
+};
+#if defined(__CUDACC__)
+template <> struct Storage<__half> {
+  template <typename A> NEUROSIM_HD static A load(__half v) { return static_cast<A>(__half2float(v)); }
+  template <typename A> NEUROSIM_HD static __half store(A v) { return __float2half_rn(static_cast<float>(v)); }
+};
+template <> struct Storage<__nv_bfloat16> {
+  template <typename A> NEUROSIM_HD static A load(__nv_bfloat16 v) { return static_cast<A>(__bfloat162float(v)); }
+  template <typename A> NEUROSIM_HD static __nv_bfloat16 store(A v) { return __float2bfloat16_rn(static_cast<float>(v)); }
+};
+#endif
+
+template <typename A, typename T>
+NEUROSIM_HD A load_acc(T v) { return Storage<T>::template load<A>(v); }
+template <typename T, typename A>
+NEUROSIM_HD T store_as(A v) { return Storage<T>::template store<A>(v); }
+
+// Raw pointers and sizes of one forward call, typed.
+template <typename T, typename A> struct ScanForwardArgs {
+  const T* x;                          // [T, M]
+  const A* state0;                     // [S, M]
+  const A* params[kMaxScanParams];     // each [1] or [F]
+  bool per_feature[kMaxScanParams];
+  T* out;                              // [T, M]
+  A* state_final;                      // [S, M]
+  A* checkpoints;                      // [num_checkpoints(T), S, M]: state before steps 0, K, 2K, ...
+  T* trace;                            // [R, T, M] or nullptr
+  int64_t steps, columns, features;
+};
+
+template <typename T, typename A> struct ScanBackwardArgs {
+  const T* grad_out;                   // element (t, c) at t * go_t_stride + c * go_c_stride (strides may be 0)
+  int64_t go_t_stride, go_c_stride;
+  const A* grad_state_final;           // [S, M] or nullptr (zeros)
+  const T* grad_trace;                 // [R, T, M] or nullptr (zeros)
+  const T* x;
+  const A* checkpoints;
+  const A* params[kMaxScanParams];
+  bool per_feature[kMaxScanParams];
+  T* grad_x;                           // [T, M] or nullptr (not wanted)
+  A* grad_state0;                      // [S, M] or nullptr
+  A* grad_param_cols[kMaxScanParams];  // each [M] per-column partial sums (reduced by the caller) or nullptr
+  int64_t steps, columns, features;
+};
+
+// Per-step storage of one backward chunk: `row` selects (step, variable), lanes are innermost.
+// On the CPU it is a heap block per column block (stride W); on the GPU, shared memory laid out
+// by thread (base already offset by threadIdx.x, stride = threads per block), so that no
+// per-thread array is indexed at run time. The stride is a compile-time constant: the CPU
+// vectoriser needs it to see the lane accesses as contiguous.
+template <typename A, int Stride> struct ChunkView {
+  A* base;
+  NEUROSIM_HD A& at(int row, int lane) const { return base[row * Stride + lane]; }
+};
+
+// Rows of the chunk storage a model needs: its locals of every step (cache path) or its state
+// before every step plus the one after the last (replay path).
+template <class M, bool kCache> struct ChunkRows {
+  static constexpr int value = kCheckpointEvery * (kCache ? M::kLocal : M::kState) + (kCache ? 0 : M::kState);
+};
+
+template <int N> struct AtLeastOne { static constexpr int value = N > 0 ? N : 1; };
+
+// Forward of `width` <= W adjacent columns starting at col0 over all T steps. W sizes the lane
+// arrays; one instantiation serves every block width on the CPU (W = 1: the CUDA thread).
+template <int W, bool kRecord, class M, typename T, typename A>
+NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p, int64_t col0, int width = W) {
+  constexpr int S = M::kState, L = M::kLane, R = AtLeastOne<M::kRecorded>::value;
+  const int lanes = W == 1 ? 1 : width;
+  const int64_t cols = p.columns;
+  const T* __restrict__ x = p.x;
+  T* __restrict__ out = p.out;
+  A lane[L][W], s[S][W];
+  for (int l = 0; l < lanes; ++l) {
+    const int64_t c = col0 + l, f = c % p.features;
+    A par[M::kParams], lp[L];
+    for (int j = 0; j < M::kParams; ++j) par[j] = param_at(p.params[j], p.per_feature[j], f);
+    m.prepare(par, lp);
+    for (int j = 0; j < L; ++j) lane[j][l] = lp[j];
+    for (int j = 0; j < S; ++j) s[j][l] = p.state0[j * cols + c];
+  }
+  for (int64_t t = 0; t < p.steps; ++t) {
+    if (t % kCheckpointEvery == 0) {
+      A* ck = p.checkpoints + (t / kCheckpointEvery) * S * cols + col0;
+      for (int j = 0; j < S; ++j)
+        for (int l = 0; l < lanes; ++l) ck[j * cols + l] = s[j][l];
+    }
+    const int64_t row = t * cols + col0;
+    const T* xr = x + row;
+    T* outr = out + row;
+    A rec[R][W];
+    for (int l = 0; l < lanes; ++l) {
+      A st[S], lp[L], rc[R];
+      for (int j = 0; j < S; ++j) st[j] = s[j][l];
+      for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
+      outr[l] = store_as<T>(m.step(lp, st, load_acc<A>(xr[l]), rc));
+      for (int j = 0; j < S; ++j) s[j][l] = st[j];
+      if (kRecord) {
+        for (int j = 0; j < R; ++j) rec[j][l] = rc[j];
+      }
+    }
+    if (kRecord) {
+      for (int j = 0; j < M::kRecorded; ++j) {
+        T* tr = p.trace + j * p.steps * cols + row;
+        for (int l = 0; l < lanes; ++l) tr[l] = store_as<T>(rec[j][l]);
+      }
+    }
+  }
+  for (int j = 0; j < S; ++j)
+    for (int l = 0; l < lanes; ++l) p.state_final[j * cols + col0 + l] = s[j][l];
+}
+
+// Backward of `width` <= W adjacent columns: chunks of kCheckpointEvery steps in reverse order, each first
+// replayed forward from its checkpoint (bit-identical to the forward pass), then reversed. With
+// kCache the replay keeps every step's locals, so the reverse pass does no model work again;
+// without it the replay keeps the states and the reverse pass rebuilds the locals from them.
+template <int W, bool kCache, class M, typename T, typename A, int Stride>
+NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>& p, ChunkView<A, Stride> chunk,
+                                       int64_t col0, int width = W) {
+  const int lanes = W == 1 ? 1 : width;
+  static_assert(!kCache || !M::kLocalNeedsNext, "a cached model must build its locals from the previous state");
+  constexpr int K = kCheckpointEvery, S = M::kState, L = M::kLane, P = M::kParams, C = M::kLocal;
+  constexpr int R = AtLeastOne<M::kRecorded>::value;
+  const int64_t cols = p.columns, steps = p.steps;
+  const T* __restrict__ x = p.x;
+  A lane[L][W], carry[S][W], dpar[P][W];
+  A s[S][W];  // the running state of the cached replay
+  for (int l = 0; l < lanes; ++l) {
+    const int64_t c = col0 + l, f = c % p.features;
+    A par[P], lp[L];
+    for (int j = 0; j < P; ++j) par[j] = param_at(p.params[j], p.per_feature[j], f);
+    m.prepare(par, lp);
+    for (int j = 0; j < L; ++j) lane[j][l] = lp[j];
+    for (int j = 0; j < S; ++j) carry[j][l] = p.grad_state_final != nullptr ? p.grad_state_final[j * cols + c] : A(0);
+    for (int j = 0; j < P; ++j) dpar[j][l] = A(0);
+  }
+  for (int64_t ci = num_checkpoints(steps) - 1; ci >= 0; --ci) {
+    const int64_t t0 = ci * K;
+    const int len = static_cast<int>((steps - t0) < K ? (steps - t0) : K);
+    const A* ck = p.checkpoints + ci * S * cols + col0;
+    if (kCache) {
+      for (int j = 0; j < S; ++j)
+        for (int l = 0; l < lanes; ++l) s[j][l] = ck[j * cols + l];
+      for (int k = 0; k < len; ++k) {
+        const T* xr = x + (t0 + k) * cols + col0;
+        for (int l = 0; l < lanes; ++l) {
+          A st[S], lp[L], loc[C];
+          for (int j = 0; j < S; ++j) st[j] = s[j][l];
+          for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
+          m.local(lp, st, st, load_acc<A>(xr[l]), loc);
+          for (int j = 0; j < C; ++j) chunk.at(k * C + j, l) = loc[j];
+          m.next_state(loc, st);
+          for (int j = 0; j < S; ++j) s[j][l] = st[j];
+        }
+      }
+    } else {
+      for (int j = 0; j < S; ++j)
+        for (int l = 0; l < lanes; ++l) chunk.at(j, l) = ck[j * cols + l];
+      const int replay = M::kLocalNeedsNext ? len : len - 1;  // the state after the last step only if read
+      for (int k = 0; k < replay; ++k) {
+        const T* xr = x + (t0 + k) * cols + col0;
+        for (int l = 0; l < lanes; ++l) {
+          A st[S], lp[L], rc[R];
+          for (int j = 0; j < S; ++j) st[j] = chunk.at(k * S + j, l);
+          for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
+          m.step(lp, st, load_acc<A>(xr[l]), rc);
+          for (int j = 0; j < S; ++j) chunk.at((k + 1) * S + j, l) = st[j];
+        }
+      }
+    }
+    for (int k = len - 1; k >= 0; --k) {
+      const int64_t t = t0 + k;
+      const int64_t row = t * cols + col0;
+      // upstream gradients of step t, gathered first so that the lane loop is branch-free
+      A g_out[W], g_rec[R][W], dx[W];
+      const T* go = p.grad_out + t * p.go_t_stride + col0 * p.go_c_stride;
+      for (int l = 0; l < lanes; ++l) g_out[l] = load_acc<A>(go[p.go_c_stride == 0 ? 0 : l]);
+      for (int j = 0; j < R; ++j) {
+        if (M::kRecorded > 0 && p.grad_trace != nullptr) {
+          const T* gr = p.grad_trace + j * steps * cols + row;
+          for (int l = 0; l < lanes; ++l) g_rec[j][l] = load_acc<A>(gr[l]);
+        } else {
+          for (int l = 0; l < lanes; ++l) g_rec[j][l] = A(0);
+        }
+      }
+      const T* xr = x + row;
+      for (int l = 0; l < lanes; ++l) {
+        A lp[L], loc[C], cr[S], dp[P], gr[R];
+        for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
+        if (kCache) {
+          for (int j = 0; j < C; ++j) loc[j] = chunk.at(k * C + j, l);
+        } else {
+          A prev[S], next[S];
+          for (int j = 0; j < S; ++j) prev[j] = chunk.at(k * S + j, l);
+          if (M::kLocalNeedsNext) {
+            for (int j = 0; j < S; ++j) next[j] = chunk.at((k + 1) * S + j, l);
+          } else {
+            for (int j = 0; j < S; ++j) next[j] = prev[j];
+          }
+          m.local(lp, prev, next, load_acc<A>(xr[l]), loc);
+        }
+        for (int j = 0; j < S; ++j) cr[j] = carry[j][l];
+        for (int j = 0; j < P; ++j) dp[j] = dpar[j][l];
+        for (int j = 0; j < R; ++j) gr[j] = g_rec[j][l];
+        dx[l] = m.step_backward(lp, loc, g_out[l], gr, cr, dp);
+        for (int j = 0; j < S; ++j) carry[j][l] = cr[j];
+        for (int j = 0; j < P; ++j) dpar[j][l] = dp[j];
+      }
+      if (p.grad_x != nullptr) {
+        T* gx = p.grad_x + row;
+        for (int l = 0; l < lanes; ++l) gx[l] = store_as<T>(dx[l]);
+      }
+    }
+  }
+  if (p.grad_state0 != nullptr) {
+    for (int j = 0; j < S; ++j)
+      for (int l = 0; l < lanes; ++l) p.grad_state0[j * cols + col0 + l] = carry[j][l];
+  }
+  for (int j = 0; j < P; ++j) {
+    if (p.grad_param_cols[j] == nullptr) continue;
+    for (int l = 0; l < lanes; ++l) p.grad_param_cols[j][col0 + l] = dpar[j][l];
+  }
+}
+
+}  // namespace neurosim

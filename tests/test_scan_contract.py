@@ -1,0 +1,338 @@
+"""The op contract of every neuron of the generic scan, parametrised over the neuron registry.
+
+Each model on each native backend against its pure-PyTorch reference (outputs, every state
+variable and trace, gradients w.r.t. input, state and every parameter, per-layer and per-neuron
+parameters in every broadcastable shape), gradcheck in float64, opcheck, torch.compile(fullgraph),
+streaming == one call, 16-bit storage, non-contiguous input, bad input, and the CUDA kernel's
+code path run on the CPU. A new neuron gets all of it by adding its row to ROWS.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, NamedTuple
+
+import pytest
+import torch
+
+import neurosim
+import neurosim.functional as F
+from conftest import NATIVE, needs_native
+from neurosim.core import SCAN_MODELS
+from neurosim.neurons.registry import NEURONS
+
+
+class Row(NamedTuple):
+    """How to call one neuron uniformly: ``split(result) -> (out, state tuple, traces or None)``."""
+
+    params: Dict[str, float]           # example value of every parameter
+    split: Callable
+    exact: bool = True                  # outputs bit-identical to the reference (no transcendental math)
+    recordable: bool = True
+    smooth_output: bool = False         # gradcheck may use the output itself (no Heaviside)
+    options: Dict = {}
+
+
+ROWS = {
+    "lif": Row({"beta": 0.85, "threshold": 0.9}, lambda r: (r.spikes, (r.state,), (r.membrane,))),
+    "synaptic": Row({"alpha": 0.7, "beta": 0.85, "threshold": 0.9},
+                    lambda r: (r.spikes, tuple(r.state), (r.syn, r.membrane))),
+    "alif": Row({"beta": 0.85, "rho": 0.9, "gamma": 0.6, "threshold": 0.9},
+                lambda r: (r.spikes, tuple(r.state), (r.membrane, r.adaptation))),
+    "li": Row({"beta": 0.85}, lambda r: (r.output, (r.state,), None), recordable=False, smooth_output=True),
+    "ultralif": Row({"tau": 0.85, "eps": 0.7, "theta": 0.3}, lambda r: (r.spikes, (r.state,), (r.membrane,)),
+                    exact=False, smooth_output=True),
+}
+SCAN_NEURONS = sorted(name for name, spec in NEURONS.items() if spec.scan_model is not None and name in ROWS)
+BACKENDS = [b for b, _ in NATIVE]
+
+
+def test_every_scan_model_has_a_row():
+    models = {NEURONS[n].scan_model for n in SCAN_NEURONS}
+    assert models == set(SCAN_MODELS), "add a row to ROWS for every model of the generic scan"
+
+
+def _call(name, x, state=None, params=None, backend="auto", record=True, **options):
+    row = ROWS[name]
+    kwargs = dict(row.params if params is None else params)
+    if row.recordable:
+        kwargs["record_membrane"] = record
+    kwargs.update(options)
+    return row.split(NEURONS[name].functional(x, state, backend=backend, **kwargs))
+
+
+def _state_tuple(name, state):
+    return state if len(SCAN_MODELS[NEURONS[name].scan_model].state) > 1 else state[0]
+
+
+def _loss(out, state, traces, gen):
+    """A fixed random linear loss of every output (so that every gradient path is exercised)."""
+    total = 0
+    for t in (out, *state, *(traces or ())):
+        w = torch.randn(t.shape, generator=gen, dtype=torch.float64).to(t.device, t.dtype)
+        total = total + (t * w).sum()
+    return total
+
+
+def _param_tensors(name, shape, dtype, device):
+    return {k: torch.full(shape, v, dtype=dtype, device=device).requires_grad_()
+            for k, v in ROWS[name].params.items()}
+
+
+PARAM_SHAPES = {"layer": (), "neuron": (3, 4, 5), "channel": (3, 1, 1), "row": (4, 1), "last": (5,)}
+
+
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+@pytest.mark.parametrize("shape", sorted(PARAM_SHAPES))
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_native_matches_reference(name, backend, shape, gpu_path, monkeypatch):
+    if gpu_path:
+        if backend != "cpp":
+            pytest.skip("the CUDA path switch is for the CPU twin")
+        monkeypatch.setenv("NEUROSIM_SCAN_GPU_PATH", "1")
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(3)
+    T, B = 70, 2  # three checkpoint chunks, the last one partial
+    x = (torch.randn(T, B, 3, 4, 5, generator=gen) * 1.2).to(device)
+    n_state = len(SCAN_MODELS[NEURONS[name].scan_model].state)
+    state0 = tuple((torch.randn(B, 3, 4, 5, generator=gen) * 0.3).to(device) for _ in range(n_state))
+    results = {}
+    for b in (backend, "torch"):
+        xs = x.clone().requires_grad_()
+        ss = tuple(s.clone().requires_grad_() for s in state0)
+        params = _param_tensors(name, PARAM_SHAPES[shape], torch.float32, device)
+        out, state, traces = _call(name, xs, _state_tuple(name, ss), params, backend=b)
+        _loss(out, state, traces, torch.Generator().manual_seed(5)).backward()
+        grads = [xs.grad, *(s.grad for s in ss), *(p.grad for p in params.values())]
+        results[b] = (out, state, traces, grads)
+    got, want = results[backend], results["torch"]
+    if ROWS[name].exact:
+        torch.testing.assert_close(got[0], want[0], rtol=0, atol=0)
+        for g, w in zip(got[1] + (got[2] or ()), want[1] + (want[2] or ())):
+            torch.testing.assert_close(g, w, rtol=1e-6, atol=1e-6)
+    else:
+        torch.testing.assert_close(got[0], want[0], rtol=1e-5, atol=1e-6)
+        for g, w in zip(got[1] + (got[2] or ()), want[1] + (want[2] or ())):
+            torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+    for g, w in zip(got[3], want[3]):
+        assert g is not None and g.shape == w.shape
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["torch"])
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_gradcheck_float64(name, backend, per_neuron):
+    """Finite differences on what is piecewise smooth: traces and final state (and the output of
+    models without a Heaviside), w.r.t. x, state and every parameter."""
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(11)
+    T, B, N = 34, 2, 2  # T > 32 crosses a checkpoint
+    x = (torch.randn(T, B, N, generator=gen, dtype=torch.float64) * 1.3).to(device).requires_grad_()
+    n_state = len(SCAN_MODELS[NEURONS[name].scan_model].state)
+    states = [(torch.randn(B, N, generator=gen, dtype=torch.float64) * 0.3).to(device).requires_grad_()
+              for _ in range(n_state)]
+    params = _param_tensors(name, (N,) if per_neuron else (), torch.float64, device)
+    keys = list(params)
+
+    def fn(x, *rest):
+        ss, ps = rest[:n_state], dict(zip(keys, rest[n_state:]))
+        out, state, traces = _call(name, x, _state_tuple(name, tuple(ss)), ps, backend=backend)
+        smooth = (out,) if ROWS[name].smooth_output else ()
+        return (*smooth, *state, *(traces or ()))
+
+    assert torch.autograd.gradcheck(fn, (x, *states, *params.values()), eps=1e-7, atol=1e-6, rtol=1e-5,
+                                    fast_mode=True)
+
+
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+def test_opcheck(name, backend):
+    device = "cuda" if backend == "cuda" else "cpu"
+    model = SCAN_MODELS[NEURONS[name].scan_model]
+    x = torch.randn(37, 2, 5, device=device).requires_grad_()
+    state0 = torch.zeros(len(model.state), 2, 5, device=device).requires_grad_()
+    params = [torch.full((5 if i % 2 else 1,), 0.8, device=device).requires_grad_() for i in range(len(model.params))]
+    for record in (False, True):
+        args = (x, state0, params, model.code, 0, 1, 2.0, False, record)
+        torch.library.opcheck(torch.ops.neurosim.scan_forward.default, args)
+    _, _, checkpoints, _ = torch.ops.neurosim.scan_forward(x.detach(), state0.detach(), [p.detach() for p in params],
+                                                           model.code, 0, 1, 2.0, False, True)
+    grad_trace = torch.randn(len(model.recorded), *x.shape, device=device) if model.recorded else None
+    for needs in ([True] * (2 + len(params)), [False, True] + [i % 2 == 0 for i in range(len(params))]):
+        torch.library.opcheck(torch.ops.neurosim.scan_backward.default,
+                              (torch.randn_like(x), torch.randn_like(state0), grad_trace, x.detach(), checkpoints,
+                               [p.detach() for p in params], needs, model.code, 0, 1, 2.0, False))
+
+
+@needs_native
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+def test_compile_fullgraph(name):
+    torch._dynamo.reset()
+    module = NEURONS[name].module(return_state=True)
+    x = torch.randn(20, 2, 6, requires_grad=True)
+
+    def step(x):
+        result = module(x)
+        out = result[0]
+        return out.sum() + sum(s.sum() for s in (result.state if isinstance(result.state, tuple) else (result.state,)))
+
+    eager = step(x)
+    (g_eager,) = torch.autograd.grad(eager, x)
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+    got = compiled(x)
+    (g_got,) = torch.autograd.grad(got, x)
+    torch.testing.assert_close(got, eager)
+    torch.testing.assert_close(g_got, g_eager)
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["torch"])
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+def test_streaming_equals_one_call(name, backend):
+    device = "cuda" if backend == "cuda" else "cpu"
+    x = torch.randn(75, 3, 7, generator=torch.Generator().manual_seed(2)).to(device) * 1.5
+    whole = _call(name, x, backend=backend)
+    first = _call(name, x[:40], backend=backend)
+    second = _call(name, x[40:], _state_tuple(name, first[1]), backend=backend)
+    torch.testing.assert_close(torch.cat([first[0], second[0]]), whole[0], rtol=0, atol=0)
+    for a, b in zip(second[1], whole[1]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_storage_computes_in_float32(name, backend, dtype):
+    device = "cuda" if backend == "cuda" else "cpu"
+    x = (torch.randn(40, 2, 9, generator=torch.Generator().manual_seed(4)) * 1.5).to(dtype).to(device)
+    got = _call(name, x.requires_grad_(), backend=backend)
+    want = _call(name, x.detach().float(), backend="torch")
+    assert got[0].dtype == dtype and all(s.dtype == torch.float32 for s in got[1])
+    torch.testing.assert_close(got[0].float(), want[0].to(dtype).float(), rtol=1e-2, atol=1e-2)
+    for a, b in zip(got[1], want[1]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    _loss(*got, torch.Generator().manual_seed(1)).backward()
+    assert x.grad.dtype == dtype and torch.isfinite(x.grad.float()).all()
+
+
+@needs_native
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+def test_non_contiguous_input_and_expanded_gradient(name):
+    base = torch.randn(7, 30, 2, generator=torch.Generator().manual_seed(8)) * 1.5
+    x = base.transpose(0, 1)  # [30, 7, 2], not contiguous
+    got = _call(name, x.requires_grad_(), backend="cpp")
+    want = _call(name, x.detach().contiguous(), backend="torch")
+    torch.testing.assert_close(got[0], want[0], rtol=1e-5, atol=1e-6)
+    got[0].sum().backward()  # the gradient arrives expanded (all strides 0)
+    xr = x.detach().contiguous().requires_grad_()
+    _call(name, xr, backend="torch")[0].sum().backward()
+    torch.testing.assert_close(x.grad, xr.grad, rtol=1e-5, atol=1e-6)
+
+
+@needs_native
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+def test_unneeded_gradients_are_not_computed(name, monkeypatch):
+    """Only the parameter asks for a gradient: x's and the state's are never materialised."""
+    x = torch.randn(33, 2, 4)
+    params = _param_tensors(name, (), torch.float32, "cpu")
+    first = next(iter(params))
+    for k, p in params.items():
+        p.requires_grad_(k == first)
+    out, state, traces = _call(name, x, None, params, backend="cpp")
+    seen = []
+    original = torch.ops.neurosim.scan_backward
+
+    def spy(*args, **kwargs):
+        seen.append(list(args[6]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.ops.neurosim, "scan_backward", spy)
+    (out.float().sum() + state[0].sum()).backward()
+    monkeypatch.undo()
+    assert params[first].grad is not None and torch.isfinite(params[first].grad).all()
+    assert seen == [[False, False] + [k == first for k in params]]
+
+
+def test_torch_backend_supports_double_backward():
+    x = torch.randn(10, 2, 3, dtype=torch.float64, requires_grad=True)
+    out = _call("li", x, backend="torch")[0]
+    (g,) = torch.autograd.grad(out.pow(2).sum(), x, create_graph=True)
+    (gg,) = torch.autograd.grad(g.sum(), x)
+    assert torch.isfinite(gg).all() and gg.abs().sum() > 0
+
+
+@needs_native
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+def test_native_double_backward_raises_naming_torch(name):
+    x = torch.randn(10, 2, 3, dtype=torch.float64, requires_grad=True)
+    out, state, traces = _call(name, x, backend="cpp")
+    with pytest.raises(RuntimeError, match="backend='torch'"):
+        torch.autograd.grad((state[0] ** 2).sum(), x, create_graph=True)
+
+
+# ---- bad input -------------------------------------------------------------------------------------
+
+def _bad_calls(name):
+    row = ROWS[name]
+    first = next(iter(row.params))
+    x = torch.rand(5, 2, 3)
+    yield "no time axis", lambda: _call(name, torch.rand(3)), ValueError, "x"
+    yield "T=0", lambda: _call(name, torch.rand(0, 2, 3)), ValueError, "x"
+    yield "integer x", lambda: _call(name, torch.ones(5, 2, 3, dtype=torch.int64)), TypeError, "x"
+    n_state = len(SCAN_MODELS[NEURONS[name].scan_model].state)
+    bad_state = tuple(torch.zeros(2, 4) for _ in range(n_state))
+    yield "state shape", lambda: _call(name, x, _state_tuple(name, bad_state)), ValueError, "state"
+    nan_state = tuple(torch.full((2, 3), float("nan")) for _ in range(n_state))
+    yield "state NaN", lambda: _call(name, x, _state_tuple(name, nan_state)), ValueError, "state"
+    if n_state > 1:
+        yield "one tensor for a tuple state", lambda: _call(name, x, torch.zeros(2, 3)), TypeError, "state"
+    yield "param NaN", lambda: _call(name, x, params={**row.params, first: float("nan")}), ValueError, first
+    yield "param inf tensor", lambda: _call(name, x, params={**row.params, first: torch.full((3,), math.inf)}), \
+        ValueError, first
+    yield "param bad shape", lambda: _call(name, x, params={**row.params, first: torch.full((4,), 0.5)}), \
+        ValueError, first
+    decays = [p.name for p in SCAN_MODELS[NEURONS[name].scan_model].params if p.high == 1.0]
+    for d in decays:
+        yield f"{d} > 1", lambda d=d: _call(name, x, params={**row.params, d: 1.5}), ValueError, d
+        yield f"{d} < 0", lambda d=d: _call(name, x, params={**row.params, d: -0.1}), ValueError, d
+    if "reset" in NEURONS[name].functional.__code__.co_varnames:
+        yield "reset name", lambda: _call(name, x, reset="soft"), ValueError, "reset"
+        yield "surrogate name", lambda: _call(name, x, surrogate="nope"), ValueError, "surrogate"
+    yield "backend name", lambda: _call(name, x, backend="gpu"), ValueError, "backend"
+
+
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+def test_bad_input_is_named(name):
+    for label, call, exc, words in _bad_calls(name):
+        with pytest.raises(exc, match=words):
+            call()
+
+
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+def test_module_shell(name):
+    spec = NEURONS[name]
+    module = spec.module(**ROWS[name].params, return_state=True)
+    x = torch.rand(12, 2, 3)
+    result = module(x)
+    direct = _call(name, x, record=False)
+    torch.testing.assert_close(result[0], direct[0])
+    torch.testing.assert_close(tuple(result.state) if isinstance(result.state, tuple) else (result.state,), direct[1])
+    assert spec.params and all(hasattr(module, p) or hasattr(type(module), p) for p in spec.params)
+    plain = spec.module()
+    assert plain(x).shape == x.shape
+    assert name in neurosim.models.available_neurons()
+
+
+@needs_native
+def test_native_sizes_match_the_python_descriptions():
+    from neurosim import _C
+
+    assert _C.CHECKPOINT_EVERY == neurosim.core.temporal.CHECKPOINT_EVERY
+    for name, model in SCAN_MODELS.items():
+        code, n_params, n_state, n_recorded = _C.SCAN_MODELS[name]
+        assert (n_params, n_state, n_recorded) == (len(model.params), len(model.state), len(model.recorded))
+        assert model.code == code
