@@ -229,6 +229,7 @@ def run(config: TrainConfig, log=print) -> Dict:
     from neurosim.models import SpikingMLP
     from neurosim.training.distributed import init_distributed, shutdown
     from neurosim.training.seeding import seed_everything
+    from neurosim.provenance import run_settings
     from neurosim.training.trainer import Trainer
 
     config.validate()
@@ -284,6 +285,7 @@ def run(config: TrainConfig, log=print) -> Dict:
         "device": device,
         "torch": torch.__version__,
         "neurosim": neurosim.__version__,
+        "settings": run_settings(config.seed),
         "config": asdict(config),
         "history": history,
     }
