@@ -127,7 +127,12 @@ def main(argv=None):
     summary = {"settings": settings, "minutes": args.minutes, "batch": S, "train_seconds": train_seconds, "paper": PAPER,
                "before": before.tolist(), "end_of_training": final_loss.tolist(), "after": after.tolist(),
                "wake": wake_loss.tolist(), "wake_r2": r2, "acf_gap": acf_gap.tolist(),
-               "acf_gap_before": acf_gap0.tolist()}
+               "acf_gap_before": acf_gap0.tolist(),
+               "acf_at_1s": {"latents": float(np.interp(1.0, lags, acf_latents)),
+                             "generated_g": float(np.interp(1.0, lags, acf_g.mean(0))),
+                             "generated_g_before": float(np.interp(1.0, lags, acf_g0.mean(0)))},
+               "acf_zero_crossing_s": {"latents": float(cross_zero(acf_latents)),
+                                       "generated_g": float(cross_zero(acf_g.mean(0)))}}
     with open(os.path.join(args.out, "results.json"), "w") as fh:
         json.dump(summary, fh, indent=2)
 

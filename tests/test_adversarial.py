@@ -205,7 +205,7 @@ def _state(trainer):
             repr(trainer.optimizer.state_dict()), trainer.scheduler.state_dict(), trainer.epoch)
 
 
-@pytest.mark.parametrize("mismatch", ["optimizer groups", "optimizer moments", "rng", "model"])
+@pytest.mark.parametrize("mismatch", ["optimizer groups", "optimizer moments", "rng", "model", "one weight"])
 def test_load_checkpoint_is_all_or_nothing(trained_checkpoint, tmp_path, mismatch):
     payload = torch.load(trained_checkpoint, weights_only=True)
     if mismatch == "optimizer groups":
@@ -214,8 +214,11 @@ def test_load_checkpoint_is_all_or_nothing(trained_checkpoint, tmp_path, mismatc
         payload["optimizer"]["state"][0]["exp_avg"] = torch.zeros(99)
     elif mismatch == "rng":
         payload["rng"] = {"numpy": payload["rng"]["numpy"], "torch": payload["rng"]["torch"]}  # no 'python'
-    else:
+    elif mismatch == "model":
         payload["model"] = {k + "_renamed": v for k, v in payload["model"].items()}
+    else:  # torch copies the keys that fit before it complains about the one that does not
+        last = list(payload["model"])[-1]
+        payload["model"][last + "_renamed"] = payload["model"].pop(last)
     save_checkpoint(tmp_path / "bad.pt", payload)
     trainer = _small_trainer(seed=5)
     trainer.fit(_toy_data(seed=1), epochs=1)
@@ -365,6 +368,25 @@ def test_stdp_event_and_dense_paths_agree_on_nan(where):
     finite = ~torch.isnan(dense)
     torch.testing.assert_close(events[finite], dense[finite])
     assert torch.isnan(dense).any()
+
+
+@pytest.mark.parametrize("rule", ["stdp", "three_factor"])
+def test_plasticity_gradients_are_the_same_on_every_backend(rule):
+    """The event-driven native path has no autograd: with inputs that require grad the change must
+    still be differentiable (it used to return None gradients, i.e. silent zeros, on the cpp backend)."""
+    g = torch.Generator().manual_seed(2)
+    pre = (torch.rand(25, 2, 6, generator=g) < 0.1).double()
+    post = (torch.rand(25, 2, 5, generator=g) < 0.1).double()
+    grads = {}
+    for backend in neurosim.backends():
+        a, b = pre.clone().requires_grad_(), post.clone().requires_grad_()
+        dw = P.stdp(a, b, backend=backend) if rule == "stdp" else P.three_factor(a, b, 1.0, backend=backend)
+        grads[backend] = torch.autograd.grad((dw * torch.arange(30.0, dtype=dw.dtype).reshape(5, 6)).sum(), [a, b])
+    reference = grads.pop("torch")
+    assert float(reference[0].abs().sum()) > 0
+    for backend, got in grads.items():
+        for x, y in zip(got, reference):
+            torch.testing.assert_close(x, y)
 
 
 def test_meta_tensors_trace_shapes():
@@ -742,3 +764,16 @@ def test_extending_a_finished_run_equals_an_uninterrupted_run(tmp_path):
     assert resumed["test_accuracy"] == full["test_accuracy"]
     # the final test line re-evaluates with the same fixed encoding as the last epoch's val line
     assert full["test_accuracy"] == full["history"][-1]["val_accuracy"]
+
+
+# ====================================================================================== mutations
+def test_mutation_list_still_targets_the_code():
+    """tests/mutation_check.py applies hand-made bugs one at a time and shows the suite catches each;
+    its texts to mutate must still occur exactly once, or the list would rot silently."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    try:
+        import mutation_check
+    finally:
+        sys.path.pop(0)
+    assert mutation_check.check_targets() == []
+    assert len(mutation_check.MUTATIONS) >= 15
