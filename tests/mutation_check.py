@@ -70,7 +70,7 @@ MUTATIONS = [
              [f"{ADV}::test_extending_a_finished_run_equals_an_uninterrupted_run"]),
     Mutation("evaluation-draws-fresh-spikes", "neurosim/training/trainer.py",
              "        torch.manual_seed(self.seed * 100_003 + 99_991)\n", "",
-             [f"{ADV}::test_extending_a_finished_run_equals_an_uninterrupted_run"]),
+             [f"{ADV}::test_evaluation_scores_a_model_the_same_whatever_the_random_state"]),
     Mutation("learner-online-unchecked", "neurosim/plasticity/learner.py",
              "self.params = _checked_params(params)", "self.params = dict(params)",
              [f"{ADV}::test_learner_refuses_bad_parameters_in_both_modes"]),

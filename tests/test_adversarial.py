@@ -354,7 +354,8 @@ def test_non_tensor_arguments_are_named(call, name):
 
 @pytest.mark.skipif("cpp" not in neurosim.backends(), reason="the event path is the C++ backend's")
 @pytest.mark.parametrize("where", ["post", "pre"])
-def test_stdp_event_and_dense_paths_agree_on_nan(where):
+@pytest.mark.parametrize("dependence", ["additive", "multiplicative"])
+def test_stdp_event_and_dense_paths_agree_on_nan(where, dependence):
     """The event path visits only the spikes; NaN elsewhere must reach the same weights as the
     dense product does (the torch backend is the dense reference)."""
     g = torch.Generator().manual_seed(3)
@@ -362,8 +363,10 @@ def test_stdp_event_and_dense_paths_agree_on_nan(where):
     post = (torch.rand(30, 2, 9, generator=g) < 0.05).double()
     target = post if where == "post" else pre
     target[7, 1, 2] = float("nan")
-    dense = P.stdp(pre, post, backend="torch")
-    events = P.stdp(pre, post, backend="cpp")
+    weight = torch.rand(9, 12, generator=g, dtype=torch.float64)
+    kw = dict(dependence=dependence, weight=weight)
+    dense = P.stdp(pre, post, backend="torch", **kw)
+    events = P.stdp(pre, post, backend="cpp", **kw)
     assert torch.equal(torch.isnan(dense), torch.isnan(events))
     finite = ~torch.isnan(dense)
     torch.testing.assert_close(events[finite], dense[finite])
@@ -777,3 +780,21 @@ def test_mutation_list_still_targets_the_code():
         sys.path.pop(0)
     assert mutation_check.check_targets() == []
     assert len(mutation_check.MUTATIONS) >= 15
+
+
+def test_evaluation_scores_a_model_the_same_whatever_the_random_state():
+    """Rate-coded evaluation draws its spikes from the trainer's seed alone: the same weights score
+    the same in another trainer after other random draws, and evaluating leaves training's streams alone."""
+    data = _toy_data(24)
+    first = _small_trainer()
+    first.encoder = make_encoder("rate", 6)
+    history = first.fit(data, data, epochs=1)
+    second = _small_trainer(seed=0)
+    second.encoder = make_encoder("rate", 6)
+    second.module.load_state_dict(first.module.state_dict())
+    torch.manual_seed(12345)
+    torch.rand(100)
+    state = torch.get_rng_state()
+    again = second.evaluate(data)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert again["accuracy"] == history[-1]["val_accuracy"] and again["loss"] == history[-1]["val_loss"]

@@ -120,6 +120,12 @@ def _stdp():
             "than SpikingJelly's `STDPLearner` on the same thread"]
 
 
+def _stdp_vs_spikingjelly():
+    diff = _json("cpu_2core_stdp.json")["spikingjelly_max_rel_diff"]
+    mantissa, exponent = f"{diff:.0e}".split("e")
+    return [f"the benchmark checks this to {mantissa}e{int(exponent)})"]
+
+
 def _hlop():
     methods = _json("hlop_permuted_digits.json")["methods"]
     hlop, plain = methods["HLOP"], methods["plain sequential"]
@@ -216,8 +222,9 @@ def _hippocampus_experiment_2():
            f"final loss p {r0['final_loss'][0]:.3f}, g {r0['final_loss'][1]:.3f} / {r1['final_loss'][1]:.3f} (seeds 0 / 1",
            f"seed 0: {r0['error_at_switch']:.3f} m at the switch → {r0['error_after_1s']:.3f} m after 1 s; seed 1: "
            f"{r1['error_at_switch']:.3f} → {r1['error_after_1s']:.3f} m; seeds 0–5 after 1 s: {_range(after, 3)} m",
-           f"(offsets {r0['cvc_left_peak']:+d} / {r0['cvc_right_peak']:+d} seed 0, {r1['cvc_left_peak']:+d} / "
-           f"{r1['cvc_right_peak']:+d} seed 1); {r0['active_units']} and {r1['active_units']} of 100 g units active"]
+           (f"(offsets {r0['cvc_left_peak']:+d} / {r0['cvc_right_peak']:+d} seed 0, {r1['cvc_left_peak']:+d} / "
+            f"{r1['cvc_right_peak']:+d} seed 1); ").replace("-", "−")  # typeset minus, as in the doc
+           + f"{r0['active_units']} and {r1['active_units']} of 100 g units active"]
     stage = lambda r, k, m="error_after_1s": r["remap"][k][m]  # noqa: E731
     keys = ("before", "just after remap", "after retraining")
     out.append("| ours seed 0, at 1 s (50 trials) | " + " | ".join(f"{stage(r0, k):.3f}" for k in keys)
@@ -265,6 +272,7 @@ CLAIMS = [
     ("README.md", _stdp),
     ("README.md", _hlop),
     ("docs/plasticity.md", _hlop_table),
+    ("docs/plasticity.md", _stdp_vs_spikingjelly),
     ("docs/ultralif.md", _ultra_summary),
     ("docs/ultralif.md", _ultra_speed),
     ("docs/hippocampus.md", _hippocampus_experiment_1),
