@@ -166,10 +166,8 @@ def _train(args) -> int:
     from neurosim.training.job import TrainConfig, parse_dataset, run
 
     parse_dataset(args.dataset)  # an unknown name fails here, before any work
-    # every path is checked before training, so a mistake does not cost an epoch
-    writable_dir(args.out, "--out")
-    if args.checkpoint is not None:
-        writable_file(args.checkpoint, "--checkpoint")
+    # every path is checked before training, so a mistake does not cost an epoch (reading first,
+    # so that a bad --resume leaves no new folders behind)
     if args.resume is not None:
         try:
             payload = load_checkpoint(args.resume)
@@ -183,6 +181,9 @@ def _train(args) -> int:
         if done > args.epochs:
             raise UsageError(f"argument --epochs: the checkpoint {args.resume} has done {done} epochs; "
                              f"ask for at least that many (got {args.epochs})")
+    if args.checkpoint is not None:
+        writable_file(args.checkpoint, "--checkpoint")
+    writable_dir(args.out, "--out")
     on_cpu = not (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -373,6 +373,23 @@ def test_stdp_event_and_dense_paths_agree_on_nan(where, dependence):
     assert torch.isnan(dense).any()
 
 
+@pytest.mark.skipif("cpp" not in neurosim.backends(), reason="the event path is the C++ backend's")
+@pytest.mark.parametrize("which", ["pre_trace", "post_trace"])
+def test_stdp_with_given_traces_agrees_on_nan(which):
+    """Traces passed in with a NaN (the spikes themselves finite): the event sum over the spikes
+    must mark the same weights NaN as the dense product."""
+    g = torch.Generator().manual_seed(4)
+    pre = (torch.rand(30, 2, 12, generator=g) < 0.05).double()
+    post = (torch.rand(30, 2, 9, generator=g) < 0.05).double()
+    traces, _ = P.stdp_traces(pre, post, backend="torch")
+    pre_trace, post_trace = traces.pre.clone(), traces.post.clone()
+    (pre_trace if which == "pre_trace" else post_trace)[7, 1, 2] = float("nan")
+    dense = P.stdp(pre, post, pre_trace, post_trace, backend="torch")
+    events = P.stdp(pre, post, pre_trace, post_trace, backend="cpp")
+    assert torch.isnan(dense).any()
+    assert torch.equal(torch.isnan(dense), torch.isnan(events))
+
+
 @pytest.mark.parametrize("rule", ["stdp", "three_factor"])
 def test_plasticity_gradients_are_the_same_on_every_backend(rule):
     """The event-driven native path has no autograd: with inputs that require grad the change must
