@@ -238,9 +238,7 @@ def stdp(pre: torch.Tensor, post: torch.Tensor, pre_trace: Optional[torch.Tensor
     a_plus, a_minus = check_number(a_plus, "a_plus"), check_number(a_minus, "a_minus")
     factors = _weight_factors(weight, dependence, w_min, w_max, post.shape[-1], pre.shape[-1])
     if (pre_trace is None and post_trace is None and factors[0] is None and pre.dim() == 3
-            and _use_events(pre, backend, post) and _finite_on_cpu(post)):
-        # the event path visits only the pre spikes; with NaN/inf in post it would leave some of the
-        # weights the dense product makes NaN untouched, so such input takes the dense path
+            and _use_events(pre, backend, post)):
         return _additive_stdp_over_pre_spikes(pre, post, a_plus, a_minus, tau_plus, tau_minus, dt, backend)
     pre_trace, post_trace = _stdp_args(pre, post, pre_trace, post_trace, tau_plus, tau_minus, dt, backend)
     return _stdp_from_parts(post, pre_trace, post_trace, pre, a_plus, a_minus, factors, backend)
