@@ -1,11 +1,12 @@
 """neurosim: spiking neural networks for PyTorch on fused native time-stepping kernels."""
 
 from neurosim import surrogate
-from neurosim.core import backends
+from neurosim.core import backends, build_info
 from neurosim import functional
 from neurosim.functional import LIFResult, UltraResult
 from neurosim.neurons import LIF, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
 from neurosim import data, models, plasticity, training, viz
+from neurosim import diagnostics
 
 __version__ = "0.1.0"
 
@@ -18,7 +19,9 @@ __all__ = [
     "UltraDPLIF",
     "UltraResult",
     "backends",
+    "build_info",
     "data",
+    "diagnostics",
     "functional",
     "models",
     "plasticity",

@@ -155,7 +155,9 @@ def _info(_args) -> int:
 
     print(f"neurosim {neurosim.__version__}, torch {torch.__version__}")
     print(f"backends: {', '.join(neurosim.backends())}")
-    print(f"CUDA kernels built: {neurosim.core.cuda_built()}, GPU available: {torch.cuda.is_available()}")
+    for key, value in neurosim.build_info().items():
+        if value is not None:
+            print(f"{key}: {value}")
     for p in peers.PEERS:
         print(f"peer {p}: {peers.peer_version(p) or 'not installed'}")
     return 0
@@ -195,7 +197,8 @@ def _train(args) -> int:
                          hidden=args.hidden, batch_size=args.batch_size, lr=args.lr, encoding=args.encoding,
                          tbptt=args.tbptt, clip=args.clip, limit=args.limit, seed=args.seed, device=args.device,
                          checkpoint=args.checkpoint, resume=args.resume, out=args.out,
-                         progress=not args.no_progress, plots=not args.no_plots, dist_timeout=args.dist_timeout)
+                         progress=not args.no_progress, plots=not args.no_plots, dist_timeout=args.dist_timeout,
+                         diagnose=args.diagnose, diagnose_every=args.every)
     run(config)
     return 0
 
@@ -232,6 +235,11 @@ def _add_train_parser(sub) -> None:
                    help=f"under torchrun: seconds to wait for all processes to join (default: {d.dist_timeout:g})")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
     t.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    t.add_argument("--diagnose", choices=["sharpness"], default=None,
+                   help="track learning dynamics: sharpness (top Hessian eigenvalue) vs 2/lr, gradient norm and "
+                        "spike rates -> diagnostics.csv, metrics.csv columns and sharpness.png")
+    t.add_argument("--every", type=POSITIVE_INT, default=d.diagnose_every,
+                   help=f"measure every K training steps (default: {d.diagnose_every})")
     t.set_defaults(func=_train)
 
 

@@ -36,11 +36,13 @@ class TrainConfig:
     progress: bool = True
     plots: bool = True
     dist_timeout: float = 300.0
+    diagnose: Optional[str] = None
+    diagnose_every: int = 100
 
     def validate(self) -> None:
         """ValueError naming the field for values no run can use (the CLI's flags have the same names)."""
         positive = {"epochs": self.epochs, "T": self.T, "hidden": self.hidden, "batch_size": self.batch_size,
-                    "tbptt": self.tbptt, "limit": self.limit}
+                    "tbptt": self.tbptt, "limit": self.limit, "diagnose_every": self.diagnose_every}
         for name, value in positive.items():
             if value is None and name in ("tbptt", "limit"):
                 continue
@@ -248,12 +250,19 @@ def run(config: TrainConfig, log=print) -> Dict:
     neuron_options = {"beta": config.beta} if config.neuron == "lif" else {}
     model = SpikingMLP([prepared.in_features, config.hidden, prepared.num_classes], neuron=config.neuron,
                        neuron_options=neuron_options)
+    if config.diagnose not in (None, "sharpness"):
+        raise ValueError(f"unknown diagnostic {config.diagnose!r}; expected 'sharpness'")
+    monitor = None
+    if config.diagnose == "sharpness":
+        from neurosim.diagnostics import SharpnessMonitor
+
+        monitor = SharpnessMonitor(every=config.diagnose_every, log_dir=config.out if dist.is_main else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
     trainer = Trainer(model, optimizer, loss="ce_count", scheduler=scheduler, encoder=prepared.encoder,
                       device=device, tbptt_steps=config.tbptt, clip_grad_norm=config.clip,
                       batch_size=config.batch_size, collate_fn=prepared.collate_fn, seed=config.seed,
-                      log_dir=config.out, progress=config.progress)
+                      log_dir=config.out, progress=config.progress, callbacks=[monitor] if monitor else [])
     if dist.is_main:
         log(f"neurosim train: {prepared.description}; {len(prepared.train)} train / {len(prepared.test)} test "
             f"samples; {config.neuron} network {prepared.in_features}-{config.hidden}-{prepared.num_classes}; "
@@ -289,7 +298,22 @@ def run(config: TrainConfig, log=print) -> Dict:
         "config": asdict(config),
         "history": history,
     }
+    if monitor is not None and monitor.records:
+        last = monitor.records[-1]
+        results["diagnostics"] = {
+            "measure": "sharpness", "every": config.diagnose_every, "measurements": len(monitor.records),
+            "seconds": monitor.seconds, "fraction_of_wall_time": monitor.seconds / wall,
+            "hvp_method": last["hvp_method"], "last_sharpness": last["sharpness"],
+            "last_two_over_lr": last["two_over_lr"], "csv": os.path.join(config.out, "diagnostics.csv"),
+            "note": "Adam: 2/lr is plain gradient descent's threshold; Adam's applies to preconditioned sharpness",
+        }
     if dist.is_main:
+        if monitor is not None and monitor.records and config.plots:
+            try:
+                results["plots_sharpness"] = os.path.join(config.out, "sharpness.png")
+                monitor.plot(results["plots_sharpness"])
+            except ImportError as e:
+                log(f"sharpness plot skipped: {e}")
         if config.plots:
             try:
                 x, _ = next(iter(torch.utils.data.DataLoader(prepared.test, batch_size=1,

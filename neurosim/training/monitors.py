@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Dict, Iterable, Optional, Tuple
 
 import torch
@@ -45,6 +46,17 @@ class SpikeRateMonitor:
         for h in self._handles:
             h.remove()
         self._handles = []
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Forward passes inside are not recorded (e.g. a diagnostic's own evaluations)."""
+        attached = bool(self._handles)
+        self.__exit__()
+        try:
+            yield self
+        finally:
+            if attached:
+                self.__enter__()
 
     def reset(self) -> None:
         self._sums.clear()

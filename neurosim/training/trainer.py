@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -49,6 +49,12 @@ class Trainer:
         seed: seeds every generator at construction (:func:`seed_everything`).
         log_dir: write ``metrics.csv`` (and TensorBoard files if installed) there.
         progress: a tqdm bar per epoch with the running loss and accuracy.
+        callbacks: objects called during :meth:`fit` (e.g.
+            :class:`neurosim.diagnostics.SharpnessMonitor`). Each may define
+            ``on_train_step(trainer, x, y)``, called after every batch's optimizer step(s) with the raw
+            batch (``trainer.global_step`` counts batches from 1), and ``on_epoch_end(trainer, epoch)``,
+            which may return a dict of numbers added to that epoch's history row and ``metrics.csv``.
+            Forward passes a callback makes are not counted in the epoch's spike rates.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, loss="ce_count", scheduler=None,
@@ -56,7 +62,8 @@ class Trainer:
                  tbptt_steps: Optional[int] = None, clip_grad_norm: Optional[float] = None,
                  batch_size: int = 64, eval_batch_size: Optional[int] = None, shuffle: bool = True,
                  collate_fn: Optional[Callable] = None, num_workers: int = 0, seed: int = 0,
-                 log_dir: Optional[str] = None, tensorboard: bool = True, progress: bool = True):
+                 log_dir: Optional[str] = None, tensorboard: bool = True, progress: bool = True,
+                 callbacks: Sequence = ()):
         if scheduler_step not in ("epoch", "batch"):
             raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
         if tbptt_steps is not None and (not isinstance(tbptt_steps, int) or tbptt_steps < 1):
@@ -90,7 +97,12 @@ class Trainer:
         self.progress = progress
         self.log_dir = log_dir if self.dist.is_main else None
         self.tensorboard = tensorboard
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not (hasattr(cb, "on_train_step") or hasattr(cb, "on_epoch_end")):
+                raise TypeError(f"callbacks: {type(cb).__name__} has neither on_train_step nor on_epoch_end")
         self.epoch = 0
+        self.global_step = 0
         self.history: List[Dict[str, float]] = []
 
     # ---------------------------------------------------------------- data
@@ -168,6 +180,12 @@ class Trainer:
         with monitor:
             for x, y in bar:
                 loss, out = self.train_step(x, y)
+                self.global_step += 1
+                if self.callbacks:
+                    with monitor.paused():
+                        for cb in self.callbacks:
+                            if hasattr(cb, "on_train_step"):
+                                cb.on_train_step(self, x, y)
                 n = y.shape[0]
                 loss_sum += loss * n
                 correct += (predictions(out).cpu() == y).sum().item()
@@ -266,6 +284,9 @@ class Trainer:
                 if val_data is not None:
                     row.update({f"val_{k}": v for k, v in self.evaluate(val_data).items()})
                 row["lr"] = self.optimizer.param_groups[0]["lr"]
+                for cb in self.callbacks:
+                    if hasattr(cb, "on_epoch_end"):
+                        row.update(cb.on_epoch_end(self, epoch) or {})
                 if self.scheduler is not None and self.scheduler_step == "epoch":
                     self.scheduler.step()
                 row["seconds"] = time.perf_counter() - started
@@ -289,6 +310,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "epoch": self.epoch,
+            "global_step": self.global_step,
             "history": self.history,
             "rng": rng_state(),
         }
@@ -340,6 +362,10 @@ class Trainer:
                 raise ValueError(f"epoch must be >= 0, got {epoch}")
         except (TypeError, ValueError) as e:
             raise ckpt.CheckpointError(f"checkpoint {path}: malformed 'epoch' entry: {e}") from e
+        try:
+            global_step = int(payload.get("global_step", 0))
+        except (TypeError, ValueError) as e:
+            raise ckpt.CheckpointError(f"checkpoint {path}: malformed 'global_step' entry: {e}") from e
         history = payload.get("history", [])
         if not isinstance(history, list):
             raise ckpt.CheckpointError(f"checkpoint {path}: 'history' must be a list, got {type(history).__name__}")
@@ -376,4 +402,5 @@ class Trainer:
             raise ckpt.CheckpointError(f"checkpoint {path} does not fit this {part}: {first} "
                                        "(nothing was loaded)") from e
         self.epoch = epoch
+        self.global_step = global_step
         self.history = list(history)

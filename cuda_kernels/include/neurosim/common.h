@@ -5,6 +5,8 @@
 #include <cstdint>
 
 #if defined(__CUDACC__)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #define NEUROSIM_HD __host__ __device__ __forceinline__
 #else
 #define NEUROSIM_HD inline __attribute__((always_inline))
@@ -18,6 +20,18 @@ enum class DType : int { Float32 = 0, Float64 = 1, Float16 = 2, BFloat16 = 3 };
 // Internal math type: double stays double, every narrower storage type computes in float.
 template <typename T> struct AccType { using type = float; };
 template <> struct AccType<double> { using type = double; };
+
+// Storage <-> math conversions. torch builds CUDA code with -D__CUDA_NO_HALF_CONVERSIONS__ and
+// -D__CUDA_NO_BFLOAT16_CONVERSIONS__, which remove the implicit __half/__nv_bfloat16 <-> float
+// conversions, so every load and store of a storage value goes through these explicit ones.
+template <typename To, typename From>
+NEUROSIM_HD To convert(From v) { return static_cast<To>(v); }
+#if defined(__CUDACC__)
+template <> NEUROSIM_HD float convert<float, __half>(__half v) { return __half2float(v); }
+template <> NEUROSIM_HD __half convert<__half, float>(float v) { return __float2half_rn(v); }
+template <> NEUROSIM_HD float convert<float, __nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <> NEUROSIM_HD __nv_bfloat16 convert<__nv_bfloat16, float>(float v) { return __float2bfloat16_rn(v); }
+#endif
 
 // Per-neuron parameter lookup: a scalar (stride 0) or one value per feature.
 template <typename A>
@@ -33,10 +47,10 @@ NEUROSIM_HD void load_step_grads(const T* grad_spikes, int64_t gs_t_stride, int6
                                  const T* grad_membrane, int64_t columns, int64_t t, int64_t col0,
                                  A (&grad_spike)[W], A (&grad_mem)[W]) {
   const T* gs = grad_spikes + t * gs_t_stride + col0 * gs_c_stride;
-  for (int l = 0; l < W; ++l) grad_spike[l] = static_cast<A>(gs[gs_c_stride == 0 ? 0 : l]);
+  for (int l = 0; l < W; ++l) grad_spike[l] = convert<A>(gs[gs_c_stride == 0 ? 0 : l]);
   if (grad_membrane != nullptr) {
     const T* gm = grad_membrane + t * columns + col0;
-    for (int l = 0; l < W; ++l) grad_mem[l] = static_cast<A>(gm[l]);
+    for (int l = 0; l < W; ++l) grad_mem[l] = convert<A>(gm[l]);
   } else {
     for (int l = 0; l < W; ++l) grad_mem[l] = A(0);
   }

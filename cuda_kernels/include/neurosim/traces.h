@@ -57,8 +57,8 @@ NEUROSIM_HD void trace_columns(const TraceArgs<T, A>& p, int64_t col0, int64_t w
 #pragma omp simd
 #endif
     for (int64_t l = 0; l < width; ++l) {
-      z[l] = trace_step(z[l], static_cast<A>(xr[l]), decay[l]);
-      zr[l] = static_cast<T>(z[l]);
+      z[l] = trace_step(z[l], convert<A>(xr[l]), decay[l]);
+      zr[l] = convert<T>(z[l]);
     }
   }
   for (int64_t l = 0; l < width; ++l) p.z_final[col0 + l] = z[l];
@@ -92,8 +92,8 @@ NEUROSIM_HD void stdp_rows_columns(const StdpRowsArgs<T, A>& p, int64_t col0, in
 #pragma omp simd
 #endif
     for (int64_t l = 0; l < width; ++l) {
-      z[l] = trace_step(z[l], static_cast<A>(xr[l]), p.decay_minus);
-      out[l] = static_cast<T>(-p.ratio * z[l]);
+      z[l] = trace_step(z[l], convert<A>(xr[l]), p.decay_minus);
+      out[l] = convert<T>(-p.ratio * z[l]);
     }
   }
   for (int64_t l = 0; l < width; ++l) z[l] = A(0);
@@ -104,8 +104,8 @@ NEUROSIM_HD void stdp_rows_columns(const StdpRowsArgs<T, A>& p, int64_t col0, in
 #pragma omp simd
 #endif
     for (int64_t l = 0; l < width; ++l) {
-      z[l] = trace_step(z[l], static_cast<A>(xr[l]), p.decay_plus);
-      out[l] = static_cast<T>(static_cast<A>(out[l]) + z[l]);
+      z[l] = trace_step(z[l], convert<A>(xr[l]), p.decay_plus);
+      out[l] = convert<T>(convert<A>(out[l]) + z[l]);
     }
   }
 }

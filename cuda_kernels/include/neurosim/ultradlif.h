@@ -88,7 +88,7 @@ NEUROSIM_HD void ultradlif_forward_phase_a(const UltraDlifForwardArgs<T, A>& p, 
   ring_params(p, i, tau, eps, theta);
   const int64_t n = p.features;
   const A* v = p.state + b * n;
-  const A current = static_cast<A>(p.x[(t * p.batch + b) * n + i]);
+  const A current = convert<A>(p.x[(t * p.batch + b) * n + i]);
   A w;
   if (F == RingForm::Library) {
     w = tau * v[i] + current;
@@ -106,7 +106,7 @@ NEUROSIM_HD void ultradlif_forward_phase_b(const UltraDlifForwardArgs<T, A>& p, 
   const A* w = p.membrane + (t * p.batch + b) * n;
   const A read = F == RingForm::Library ? ring_soft_max<kInterior>(w, i, n, eps) : w[i];
   const SigmoidPair<A> s = sigmoid_pair((read - theta) / eps);
-  p.spikes[(t * p.batch + b) * n + i] = static_cast<T>(s.pos);
+  p.spikes[(t * p.batch + b) * n + i] = convert<T>(s.pos);
   p.state[b * n + i] = w[i] * s.neg;
 }
 
@@ -132,7 +132,7 @@ NEUROSIM_HD void ultradlif_backward_phase_a(const UltraDlifBackwardArgs<T, A>& p
   ring_params(p, i, tau, eps, theta);
   const int64_t n = p.features, e = b * n + i, te = (t * p.batch + b) * n + i;
   const A* w = p.membrane + (t * p.batch + b) * n;
-  const A grad_spike = static_cast<A>(p.grad_spikes[te]);
+  const A grad_spike = convert<A>(p.grad_spikes[te]);
   const A grad_mem = p.grad_membrane != nullptr ? p.grad_membrane[te] : A(0);
   const A grad_state = p.carry[e];  // dL/dV_t
   if (F == RingForm::Library) {
@@ -153,7 +153,7 @@ NEUROSIM_HD void ultradlif_backward_phase_a(const UltraDlifBackwardArgs<T, A>& p
     const SigmoidPair<A> s = sigmoid_pair(u);
     const A k = (grad_spike - grad_state * wc) * s.pos * s.neg / eps;
     const A grad_w = k + grad_state * s.neg + grad_mem;  // dL/dW_i
-    p.grad_x[te] = static_cast<T>(grad_w);
+    p.grad_x[te] = convert<T>(grad_w);
     p.grad_theta_elems[e] -= k;
     const A al = ring_state_before<F, false>(p, b, t, ring_left<kInterior>(i, n));
     const A ac = tau * ring_state_before<F, kInterior>(p, b, t, i);
@@ -184,7 +184,7 @@ NEUROSIM_HD void ultradlif_backward_phase_b(const UltraDlifBackwardArgs<T, A>& p
     const A wj = p.membrane[te];
     const A grad_w = p.carry[e] + g[j] * soft_weight(wj, peak[j], inv_sum[j], eps) +
                      g[jl] * soft_weight(wj, peak[jl], inv_sum[jl], eps_l) + g[jr] * soft_weight(wj, peak[jr], inv_sum[jr], eps_r);
-    p.grad_x[te] = static_cast<T>(grad_w);
+    p.grad_x[te] = convert<T>(grad_w);
     p.grad_tau_elems[e] += grad_w * v_prev;
     p.carry[e] = tau * grad_w;
   } else {
