@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 
-
 from neurosim.diagnostics import experiments as ex
 from neurosim.provenance import announce
 
