@@ -14,8 +14,11 @@ from __future__ import annotations
 import glob
 import json
 import os
+import random
 import re
 import statistics
+
+import numpy as np
 
 import pytest
 import torch
@@ -73,11 +76,15 @@ def test_python_block_runs_as_written(path, line, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # files a block writes land in a scratch folder
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    torch.manual_seed(0)
+    py_state, np_state = random.getstate(), np.random.get_state()
     try:
-        exec(compile(code, f"{path}:{line}", "exec"), {"__name__": "__docs__"})
+        with torch.random.fork_rng():  # the blocks draw freely; later tests see the generators unchanged
+            torch.manual_seed(0)
+            exec(compile(code, f"{path}:{line}", "exec"), {"__name__": "__docs__"})
     finally:
         torch.set_num_threads(threads)
+        random.setstate(py_state)
+        np.random.set_state(np_state)
 
 
 # ------------------------------------------------------------------------------------ numbers
