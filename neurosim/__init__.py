@@ -4,7 +4,17 @@ from neurosim import surrogate
 from neurosim.core import backends, build_info
 from neurosim import functional
 from neurosim.functional import LIFResult, UltraResult
-from neurosim.neurons import LIF, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
+from neurosim.neurons import (
+    LIF,
+    Phased,
+    PhasedLIF,
+    PhasedLSTM,
+    TimeGate,
+    UltraDLIF,
+    UltraDPLIF,
+    UltraLIF,
+    UltraPLIF,
+)
 from neurosim import data, models, plasticity, training, viz
 from neurosim import diagnostics
 
@@ -13,6 +23,10 @@ __version__ = "0.1.0"
 __all__ = [
     "LIF",
     "LIFResult",
+    "TimeGate",
+    "PhasedLSTM",
+    "Phased",
+    "PhasedLIF",
     "UltraLIF",
     "UltraPLIF",
     "UltraDLIF",

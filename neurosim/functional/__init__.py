@@ -1,6 +1,14 @@
 """Pure whole-sequence functions: ``f(x[T, B, ...], state, params) -> (out, state)``."""
 
 from neurosim.functional.lif import LIFResult, lif
+from neurosim.functional.phased import (
+    NeuronStep,
+    lif_step,
+    phased_lstm,
+    phased_neuron,
+    time_gate,
+    time_gate_phase,
+)
 from neurosim.functional.trace import TraceResult, exp_trace
 from neurosim.functional.ultralif import (
     UltraResult,
@@ -22,4 +30,10 @@ __all__ = [
     "energy_proxy",
     "exp_trace",
     "TraceResult",
+    "time_gate",
+    "time_gate_phase",
+    "phased_lstm",
+    "phased_neuron",
+    "lif_step",
+    "NeuronStep",
 ]
