@@ -16,6 +16,7 @@ minutes, printed beside the paper's numbers (from the authors' released code and
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch
 
 import neurosim.plasticity.curl_descent as cd
 from neurosim.plasticity import flipped_signs
+from neurosim.provenance import announce
 
 # Critical alpha_h from the authors' L1_results.npy / L1_zoom_results.npy (M = 500).
 PAPER_ALPHA_H = {0.25: 1.0, 0.28: 0.70, 0.30: 0.56, 0.32: 0.45, 0.35: 0.32, 0.40: 0.17, 0.45: 0.096,
@@ -42,17 +44,21 @@ def paired(task: cd.Task) -> cd.Task:
 def spectrum_table(inputs, seeds):
     print(f"(a) critical alpha_h from the spectrum of D1 + W W^T (M = {inputs}, {seeds} draws per c; paper M = 500)")
     print(f"{'c = M/N':>8s} {'ours':>7s} {'paper':>7s}")
+    rows = []
     for c, paper in PAPER_ALPHA_H.items():
         ours = cd.critical_alpha_h(c, inputs=inputs, seeds=seeds)
         print(f"{c:8.2f} {ours:7.3f} {paper:7.3f}")
+        rows.append({"c": c, "critical_alpha_h": float(ours), "paper": paper})
     print("closed form: all inputs flipped (D1 = -I) is stable iff the Marchenko-Pastur edge (1-sqrt c)^2/c > 1, "
           "i.e. c < 1/4")
+    return rows
 
 
 def boundary_runs(seeds, epochs):
     print(f"\n(a) linear student-teacher, P = 250, B = 10, lr = 0.1, Frobenius rescaling, {epochs} epochs, "
           f"{seeds} seeds: median final test error")
     print(f"{'M':>4s} {'N':>4s} {'c':>6s} {'flipped':>8s} {'GD':>10s} {'curl':>10s}  paper / authors' code")
+    rows = []
     cases = [(20, 199, 20, "converges (~1e-31), like GD"), (110, 110, 1, "stuck at 2-3e-2 (GD: 6e-14)")]
     for inputs, hidden, flipped, paper in cases:
         task = paired(cd.make_task(inputs, hidden, 250, networks=seeds, seed=inputs))
@@ -61,6 +67,8 @@ def boundary_runs(seeds, epochs):
         final = hist.test_error[-1]
         gd, curl = final[:seeds].median().item(), final[seeds:].median().item()
         print(f"{inputs:4d} {hidden:4d} {inputs / hidden:6.2f} {flipped:8d} {gd:10.2e} {curl:10.2e}  {paper}")
+        rows.append({"inputs": inputs, "hidden": hidden, "flipped": flipped, "gd": gd, "curl": curl})
+    return rows
 
 
 def speedup(samples, seeds, max_epochs, rescale):
@@ -79,6 +87,8 @@ def speedup(samples, seeds, max_epochs, rescale):
     print(f"{'GD':6s} {np.median(gd):8.0f} {paper_gd:7.0f}   {fmt(gd)}")
     print(f"{'curl':6s} {np.median(curl):8.0f} {paper_curl:7.0f}   {fmt(curl)}")
     print(f"speed-up GD / curl (median): ours {np.median(gd) / np.median(curl):.2f}, paper {paper_gd / paper_curl:.2f}")
+    return {"samples": samples, "seeds": seeds, "epochs_gd": gd.tolist(), "epochs_curl": curl.tolist(),
+            "speedup": float(np.median(gd) / np.median(curl)), "paper_speedup": float(paper_gd / paper_curl)}
 
 
 def main(argv=None):
@@ -86,14 +96,23 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller spectrum, fewer seeds and epochs")
     parser.add_argument("--samples", type=int, default=2000, help="P for part (b)")
     parser.add_argument("--no-rescale", action="store_true", help="part (b) without the Frobenius rescaling")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (tiny matrices: one is fastest, and leaves the other core free)")
+    parser.add_argument("--out", help="write the tables and the settings as JSON here")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # tiny matrices: one thread is fastest, and leaves the other core free
+    settings = announce("fixed per part (see the code)", args.threads)
     start = time.perf_counter()
-    spectrum_table(inputs=200 if args.quick else 500, seeds=1 if args.quick else 2)
-    boundary_runs(seeds=2 if args.quick else 3, epochs=300 if args.quick else 1000)
-    speedup(args.samples, seeds=2 if args.quick else 4, max_epochs=2500 if args.quick else 4000,
-            rescale=not args.no_rescale)
+    results = {"settings": settings}
+    results["critical_alpha_h"] = spectrum_table(inputs=200 if args.quick else 500, seeds=1 if args.quick else 2)
+    results["boundary"] = boundary_runs(seeds=2 if args.quick else 3, epochs=300 if args.quick else 1000)
+    results["speedup"] = speedup(args.samples, seeds=2 if args.quick else 4, max_epochs=2500 if args.quick else 4000,
+                                 rescale=not args.no_rescale)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
+    if args.out:
+        settings.update(quick=args.quick, samples=args.samples, rescale=not args.no_rescale)
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=2)
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

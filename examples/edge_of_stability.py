@@ -14,9 +14,8 @@ import argparse
 import json
 import os
 
-import torch
-
 from neurosim.diagnostics import experiments as ex
+from neurosim.provenance import announce
 
 
 def _plot(runs, path, title, label):
@@ -58,8 +57,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples and steps")
     parser.add_argument("--out", default=os.path.join("docs", "figures", "diagnostics"))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (small matrices: one is fastest)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    settings = announce(0, args.threads)  # every network in this script is seeded with 0
     os.makedirs(args.out, exist_ok=True)
     samples, steps, every = (200, 1200, 40) if args.quick else (500, 3000, 50)
     x, y, _ = ex.digits_regression(samples)
@@ -152,7 +152,7 @@ def main() -> None:
           + ", ".join(f"{h}: {v:.3f}" for h, v in report["spiking_fd_step"].items()))
     runs = {"mlp": eos, "weight_decay": decayed, "spiking": spiking, "spiking_double_backward": reference}
     with open(os.path.join(args.out, "edge_of_stability.json"), "w") as f:
-        json.dump({"report": report, "runs": _compact(runs)}, f, indent=1)
+        json.dump({"settings": settings, "report": report, "runs": _compact(runs)}, f, indent=1)
     print(f"\nwrote {args.out}/edge_of_stability.json and eos_mlp.png, eos_weight_decay.png, eos_spiking.png")
 
 

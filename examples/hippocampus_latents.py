@@ -20,6 +20,7 @@ import time
 import numpy as np
 import torch
 
+from neurosim.provenance import announce
 from neurosim.models.hippocampus import GaussianProcessLatents, HelmholtzHippocampus, HippocampusConfig, LatentMixing
 from neurosim.models.hippocampus.analysis import autocorrelation, tracking_r2
 
@@ -32,9 +33,12 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=1, help="independent simulations run side by side")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (the results depend on it: float sums split differently)")
     parser.add_argument("--out", default="results/hippocampus_latents")
     parser.add_argument("--no-plots", action="store_true")
     args = parser.parse_args(argv)
+    settings = announce(args.seed, args.threads)
     os.makedirs(args.out, exist_ok=True)
 
     config = HippocampusConfig.latents()
@@ -120,10 +124,15 @@ def main(argv=None):
           f"{np.interp(1.0, lags, acf_g.mean(0)):.2f} (before training {np.interp(1.0, lags, acf_g0.mean(0)):.2f}); "
           f"first zero crossing: latents {cross_zero(acf_latents):.2f} s, g {cross_zero(acf_g.mean(0)):.2f} s")
 
-    summary = {"minutes": args.minutes, "batch": S, "train_seconds": train_seconds, "paper": PAPER,
+    summary = {"settings": settings, "minutes": args.minutes, "batch": S, "train_seconds": train_seconds, "paper": PAPER,
                "before": before.tolist(), "end_of_training": final_loss.tolist(), "after": after.tolist(),
                "wake": wake_loss.tolist(), "wake_r2": r2, "acf_gap": acf_gap.tolist(),
-               "acf_gap_before": acf_gap0.tolist()}
+               "acf_gap_before": acf_gap0.tolist(),
+               "acf_at_1s": {"latents": float(np.interp(1.0, lags, acf_latents)),
+                             "generated_g": float(np.interp(1.0, lags, acf_g.mean(0))),
+                             "generated_g_before": float(np.interp(1.0, lags, acf_g0.mean(0)))},
+               "acf_zero_crossing_s": {"latents": float(cross_zero(acf_latents)),
+                                       "generated_g": float(cross_zero(acf_g.mean(0)))}}
     with open(os.path.join(args.out, "results.json"), "w") as fh:
         json.dump(summary, fh, indent=2)
 

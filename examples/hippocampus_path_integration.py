@@ -23,6 +23,7 @@ import time
 import numpy as np
 import torch
 
+from neurosim.provenance import announce
 from neurosim.models.hippocampus import HelmholtzHippocampus, HippocampusConfig, RingTrack
 from neurosim.models.hippocampus.analysis import (PositionDecoder, g_basal_rate_maps, path_integration_trials,
                                                   ring_error, ring_weight_profiles)
@@ -79,9 +80,12 @@ def main(argv=None):
     parser.add_argument("--no-remap", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (the results depend on it: float sums split differently)")
     parser.add_argument("--out", default="results/hippocampus_path_integration")
     parser.add_argument("--no-plots", action="store_true")
     args = parser.parse_args(argv)
+    settings = announce(args.seed, args.threads)
     os.makedirs(args.out, exist_ok=True)
 
     config = HippocampusConfig.path_integration(n=args.n)
@@ -91,7 +95,7 @@ def main(argv=None):
     second = int(round(1.0 / dt))
     model = HelmholtzHippocampus(config, 1, seed=args.seed, backend=args.backend)
     track = RingTrack(1, n_place_cells=args.n, dt=dt, seed=args.seed + 1)
-    results = {"paper": PAPER, "args": vars(args)}
+    results = {"paper": PAPER, "args": vars(args), "settings": settings}
 
     t0 = time.perf_counter()
     loss_curve, rates, positions = train(model, track, args.minutes, steps_per_minute, args.decoder_minutes,

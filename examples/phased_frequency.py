@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 import neurosim
+from neurosim.provenance import announce
 
 PAPER = {  # authors' notebook: mean test accuracy % at epoch 70 over 5 seeds
     "low": {"plstm": 99.26, "bn-lstm": 98.95, "lstm": 89.34},
@@ -244,7 +245,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=os.path.join("docs", "figures", "phased_frequency.json"))
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    settings = announce(f"0..{args.seeds - 1}", args.threads)
     global LEARN_R_ON
     LEARN_R_ON = not args.fixed_r_on
     results = {}
@@ -283,7 +284,8 @@ def main(argv=None) -> int:
     if args.out:
         os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
         with open(args.out, "w") as f:
-            json.dump({"config": vars(args), "paper_epoch70_5seeds": PAPER, "results": results}, f, indent=2)
+            json.dump({"settings": settings, "config": vars(args), "paper_epoch70_5seeds": PAPER, "results": results},
+                      f, indent=2)
         print(f"wrote {args.out}")
         try:
             import matplotlib

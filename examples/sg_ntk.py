@@ -20,14 +20,16 @@ import torch
 
 from neurosim.diagnostics import ErfNetwork, erf_ntk, sg_ntk
 from neurosim.diagnostics import experiments as ex
+from neurosim.provenance import announce
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=os.path.join("docs", "figures", "diagnostics"))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (small matrices: one is fastest)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    settings = announce(0, args.threads)  # every network in this script is seeded with 0
     os.makedirs(args.out, exist_ok=True)
     widths = (10, 30, 100, 300) if args.quick else (10, 30, 100, 300, 1000)
     seeds = 2 if args.quick else 5
@@ -81,7 +83,7 @@ def main() -> None:
     except ImportError as e:
         print(f"plot skipped: {e}")
     with open(os.path.join(args.out, "sg_ntk.json"), "w") as f:
-        json.dump({"convergence": conv, "diagonal": growth}, f, indent=1)
+        json.dump({"settings": settings, "convergence": conv, "diagonal": growth}, f, indent=1)
     print(f"\nwrote {args.out}/sg_ntk.json and sg_ntk.png")
 
 

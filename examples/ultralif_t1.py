@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -36,6 +37,7 @@ import torch
 from torch import nn
 
 import neurosim
+from neurosim.provenance import announce
 from neurosim.functional import energy_proxy, sparsity_penalty
 
 PAPER_MNIST_T1 = {"UltraDLIF (best Ultra)": 95.67, "DSpike+ (best baseline)": 95.58}
@@ -194,15 +196,20 @@ def summarise(results: list) -> list:
     return rows
 
 
-def print_table(rows: list) -> None:
-    print(f"{'input':<7} {'T':>3} {'neuron':<10} {'seeds':>5} {'final acc %':>15} {'best acc %':>15} "
-          f"{'spike rate':>10} {'energy':>7}")
+def table_lines(rows: list) -> list:
+    lines = [f"{'input':<7} {'T':>3} {'neuron':<10} {'seeds':>5} {'final acc %':>15} {'best acc %':>15} "
+             f"{'spike rate':>10} {'energy':>7}"]
     for r in rows:
-        print(f"{r['encoding']:<7} {r['steps']:>3} {r['neuron']:<10} {r['seeds']:>5} "
-              f"{r['final'][0]:>8.2f} ± {r['final'][1]:<4.2f} {r['best'][0]:>8.2f} ± {r['best'][1]:<4.2f} "
-              f"{r['rate'][0]:>10.3f} {r['energy'][0]:>7.3f}")
-    print("paper, MNIST, rate input, T=1, 100 epochs, best test epoch: "
-          + ", ".join(f"{k} {v:.2f} %" for k, v in PAPER_MNIST_T1.items()))
+        lines.append(f"{r['encoding']:<7} {r['steps']:>3} {r['neuron']:<10} {r['seeds']:>5} "
+                     f"{r['final'][0]:>8.2f} ± {r['final'][1]:<4.2f} {r['best'][0]:>8.2f} ± {r['best'][1]:<4.2f} "
+                     f"{r['rate'][0]:>10.3f} {r['energy'][0]:>7.3f}")
+    lines.append("paper, MNIST, rate input, T=1, 100 epochs, best test epoch: "
+                 + ", ".join(f"{k} {v:.2f} %" for k, v in PAPER_MNIST_T1.items()))
+    return lines
+
+
+def print_table(rows: list) -> None:
+    print("\n".join(table_lines(rows)))
 
 
 def main(argv=None) -> None:
@@ -218,7 +225,7 @@ def main(argv=None) -> None:
                         help="torch threads (1: these small matrices run fastest on one)")
     parser.add_argument("--out", help="write every run and the summary as JSON here")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    run_info = announce(f"0..{args.seeds - 1}", args.threads)
     start = time.perf_counter()
     results = []
     settings = [("digits", e) for e in args.encodings if "digits" in args.datasets]
@@ -232,8 +239,13 @@ def main(argv=None) -> None:
     print_table(rows)
     print(f"({time.perf_counter() - start:.0f} s on {torch.get_num_threads()} thread(s))")
     if args.out:
+        run_info.update(epochs=args.epochs, steps=args.steps, seconds=round(time.perf_counter() - start))
         with open(args.out, "w") as f:
-            json.dump({"runs": results, "summary": rows, "paper_mnist_t1": PAPER_MNIST_T1}, f, indent=2)
+            json.dump({"settings": run_info, "runs": results, "summary": rows, "paper_mnist_t1": PAPER_MNIST_T1,
+                       "table": table_lines(rows)}, f, indent=2)
+        # the table as printed: the docs quote it, and tests/test_docs.py compares the two
+        with open(os.path.splitext(args.out)[0] + ".txt", "w") as f:
+            f.write("\n".join(table_lines(rows)) + "\n")
 
 
 if __name__ == "__main__":

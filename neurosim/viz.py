@@ -79,18 +79,28 @@ def firing_rate_histogram(spikes, ax=None, bins: int = 20, title: Optional[str] 
     return fig
 
 
-def training_curves(history: List[Dict[str, float]]):
-    """Loss and accuracy per epoch (train, and validation/test when present)."""
-    from matplotlib.figure import Figure
+def training_curves(history: List[Dict[str, float]], ax=None):
+    """Loss and accuracy per epoch (train, and the held-out ``val_*`` split when present).
 
-    fig = Figure(figsize=(9, 3.2), layout="constrained")
-    ax_loss, ax_acc = fig.subplots(1, 2)
+    ``ax``: a pair of axes ``(loss_ax, accuracy_ax)`` to draw on, or one axes for the accuracy only;
+    by default a new figure with both."""
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(9, 3.2), layout="constrained")
+        panels = list(zip(("loss", "accuracy"), fig.subplots(1, 2)))
+    elif isinstance(ax, (list, tuple)):
+        if len(ax) != 2:
+            raise ValueError(f"ax: expected (loss_ax, accuracy_ax) or one axes, got {len(ax)} axes")
+        fig, panels = ax[0].figure, list(zip(("loss", "accuracy"), ax))
+    else:
+        fig, panels = ax.figure, [("accuracy", ax)]
     epochs = [h["epoch"] for h in history]
-    for key, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
-        for prefix, label in (("train_", "train"), ("val_", "test")):
+    for key, axis in panels:
+        for prefix, label in (("train_", "train"), ("val_", "held-out (val_*)")):
             if history and prefix + key in history[0]:
-                ax.plot(epochs, [h[prefix + key] for h in history], marker=".", label=label)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
-        ax.legend()
+                axis.plot(epochs, [h[prefix + key] for h in history], marker=".", label=label)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(key)
+        axis.legend()
     return fig

@@ -31,11 +31,12 @@ def test_lateral_circuit_learns_the_principal_subspace():
 def test_new_components_learn_the_rest_orthogonally():
     data, basis = low_rank_data(rank=3, seed=2)
     hlop = P.HebbianProjection(12, lr=0.05).double()
-    hlop.add_components(1)
+    gen = torch.Generator().manual_seed(0)  # the random start of the new rows, independent of test order
+    hlop.add_components(1, generator=gen)
     for batch in data.split(64):
         hlop.learn(batch, iterations=2)
     hlop.consolidate()
-    hlop.add_components(2)
+    hlop.add_components(2, generator=gen)
     for batch in data.split(64):
         hlop.learn(batch, iterations=2)
     h = hlop.basis

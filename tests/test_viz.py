@@ -40,3 +40,18 @@ def test_training_curves():
                for e in (1, 2, 3)]
     fig = viz.training_curves(history)
     assert [len(ax.get_lines()) for ax in fig.axes] == [2, 2]
+
+
+def test_training_curves_draws_on_given_axes():
+    from matplotlib.figure import Figure
+
+    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 0.5, "val_accuracy": 0.4}
+               for e in (1, 2, 3)]
+    fig = Figure()
+    loss_ax, acc_ax, only_ax = fig.subplots(1, 3)
+    assert viz.training_curves(history, ax=(loss_ax, acc_ax)) is fig
+    assert viz.training_curves(history, ax=only_ax) is fig
+    assert [len(a.get_lines()) for a in (loss_ax, acc_ax, only_ax)] == [2, 2, 2]
+    assert list(only_ax.get_lines()[1].get_ydata()) == [0.4, 0.4, 0.4]
+    with pytest.raises(ValueError, match="ax"):
+        viz.training_curves(history, ax=(loss_ax,))

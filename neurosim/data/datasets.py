@@ -24,6 +24,8 @@ class NMNISTFolder(torch.utils.data.Dataset):
 
     def __init__(self, root, train: bool = True, transform: Optional[Callable] = None):
         root = os.fspath(root)
+        if os.path.exists(root) and not os.path.isdir(root):
+            raise NotADirectoryError(f"N-MNIST folder {root} is a file; expected a folder of class folders")
         if not os.path.isdir(root):
             raise FileNotFoundError(f"N-MNIST folder not found: {root}")
         split = os.path.join(root, "Train" if train else "Test")

@@ -1,9 +1,11 @@
-"""Events to time-major frames through tonic's own transforms, and the collate that batches them.
+"""Events to time-major frames, and the collate that batches them.
 
 Any tonic data set (or any sequence of ``(events, label)`` pairs whose events carry tonic's
 fields) becomes a data set of ``(frames[T, *features], label)`` tensors: :class:`EventFrames`
-composes tonic's ``Denoise``, ``Downsample`` and ``ToFrame``; :func:`time_major_collate` pads the
-samples of a batch to the longest T and stacks them as ``[T, B, *features]``.
+applies tonic's ``Denoise`` and ``Downsample`` and then :func:`frame_events`, which bins like
+tonic's ``ToFrame`` but counts every event (``ToFrame`` drops the last one, and all of them when
+they share one timestamp); :func:`time_major_collate` pads the samples of a batch to the longest T
+and stacks them as ``[T, B, *features]``.
 """
 
 from __future__ import annotations
@@ -53,11 +55,52 @@ def downsampled_sensor_size(sensor_size: Sequence[int], spatial_factor) -> Tuple
     return (int((w - 1) * fx) + 1, int((h - 1) * fy) + 1 if h > 1 else 1, p)
 
 
+def frame_events(events, sensor_size: Sequence[int], *, n_time_bins: Optional[int] = None,
+                 time_window: Optional[float] = None) -> np.ndarray:
+    """Event counts per time bin and pixel, float32 ``[T, P, H, W]`` (``[T, P, W]`` without y),
+    counting every event.
+
+    ``n_time_bins``: T equal bins over ``[t_first, t_last + 1)`` µs, so the last event falls in
+    bin T-1 and events that share one timestamp all land in bin 0. (tonic's ``ToFrame`` uses the
+    bins ``[t_first + k w, t_first + (k+1) w)`` with ``w = (t_last - t_first) // T`` and loses the
+    events from ``t_first + T w`` on — at least the last one, and all of them when they share one
+    timestamp.) ``time_window``: bins of that many µs from the first event, as many as the last
+    event needs (the incomplete last window included). Times need not be sorted; a single-polarity
+    sensor counts every event as polarity 0, as tonic does.
+    """
+    if (n_time_bins is None) == (time_window is None):
+        raise ValueError("give exactly one of n_time_bins and time_window")
+    w, h, polarities = (int(v) for v in sensor_size)
+    t = np.asarray(events["t"], dtype=np.int64)
+    if t.size == 0:
+        raise ValueError("events: the recording has no events, so it has no frames")
+    elapsed = t - t.min()
+    if n_time_bins is not None:
+        # integer arithmetic: exact for any µs span that fits int64 after the multiplication
+        span = int(elapsed.max()) + 1
+        if span <= np.iinfo(np.int64).max // max(n_time_bins, 1):
+            bins = elapsed * n_time_bins // span
+        else:
+            bins = np.minimum((elapsed.astype(np.float64) * (n_time_bins / span)).astype(np.int64), n_time_bins - 1)
+        steps = n_time_bins
+    else:
+        bins = (elapsed // time_window).astype(np.int64) if float(time_window).is_integer() else \
+            np.floor(elapsed / float(time_window)).astype(np.int64)
+        steps = int(bins.max()) + 1
+    p = np.zeros_like(t) if polarities == 1 else np.asarray(events["p"], dtype=np.int64)
+    x = np.asarray(events["x"], dtype=np.int64)
+    y = np.asarray(events["y"], dtype=np.int64) if "y" in events.dtype.names and h > 1 else np.zeros_like(t)
+    flat = ((bins * polarities + p) * h + y) * w + x
+    counts = np.bincount(flat, minlength=steps * polarities * h * w).astype(np.float32)
+    shape = (steps, polarities, h, w) if "y" in events.dtype.names else (steps, polarities, w)
+    return counts.reshape(shape)
+
+
 def to_frames(events, sensor_size: Sequence[int], *, n_time_bins: Optional[int] = None,
               time_window: Optional[float] = None, denoise_us: Optional[float] = None, spatial_factor=None,
               flatten: bool = True) -> torch.Tensor:
     """One event array (tonic's fields) -> float32 frames ``[T, P*H*W]`` (or ``[T, P, H, W]``),
-    through the same tonic transforms as :class:`EventFrames`."""
+    through the same steps as :class:`EventFrames`."""
     frames = EventFrames([(events, 0)], sensor_size, n_time_bins=n_time_bins, time_window=time_window,
                          denoise_us=denoise_us, spatial_factor=spatial_factor, flatten=flatten)
     return frames[0][0]
@@ -70,8 +113,8 @@ class EventFrames(torch.utils.data.Dataset):
         samples: a tonic data set, or any indexable of ``(events, label)`` pairs with tonic's
             structured events (fields x, y, t in µs, p).
         sensor_size: (W, H, P); defaults to ``samples.sensor_size`` (tonic data sets have it).
-        n_time_bins: T, a fixed number of frames per sample (``ToFrame(n_time_bins=...)``); or
-        time_window: frame length in µs (``ToFrame(time_window=...)``), giving a T per sample
+        n_time_bins: T, a fixed number of equal time bins per sample (see :func:`frame_events`); or
+        time_window: frame length in µs, giving a T per sample
             that :func:`time_major_collate` pads.
         denoise_us: ``Denoise(filter_time)``: drop events with no neighbour within this many µs.
         spatial_factor: ``Downsample(spatial_factor)``, e.g. 0.1 turns SHD's 700 channels into 70.
@@ -82,27 +125,30 @@ class EventFrames(torch.utils.data.Dataset):
     def __init__(self, samples, sensor_size: Optional[Sequence[int]] = None, *, n_time_bins: Optional[int] = None,
                  time_window: Optional[float] = None, denoise_us: Optional[float] = None,
                  spatial_factor=None, flatten: bool = True, num_classes: Optional[int] = None):
-        tonic = _tonic()
         sensor_size = sensor_size if sensor_size is not None else getattr(samples, "sensor_size", None)
         if sensor_size is None or len(sensor_size) != 3:
             raise ValueError(f"sensor_size must be (W, H, P); got {sensor_size!r}")
         if (n_time_bins is None) == (time_window is None):
             raise ValueError("give exactly one of n_time_bins and time_window")
-        if n_time_bins is not None and n_time_bins < 1:
-            raise ValueError(f"n_time_bins must be >= 1, got {n_time_bins}")
+        if n_time_bins is not None and (isinstance(n_time_bins, bool) or not isinstance(n_time_bins, int)
+                                        or n_time_bins < 1):
+            raise ValueError(f"n_time_bins must be an int >= 1, got {n_time_bins!r}")
         self.samples = samples
         self.input_sensor_size = tuple(int(s) for s in sensor_size)
         steps = []
+        tonic = _tonic() if denoise_us or (spatial_factor is not None and spatial_factor != 1) else None
         if denoise_us:
             steps.append(tonic.transforms.Denoise(filter_time=denoise_us))
         self.sensor_size = self.input_sensor_size
         if spatial_factor is not None and spatial_factor != 1:
             steps.append(tonic.transforms.Downsample(spatial_factor=spatial_factor))
             self.sensor_size = downsampled_sensor_size(self.input_sensor_size, spatial_factor)
-        steps.append(tonic.transforms.ToFrame(sensor_size=self.sensor_size, n_time_bins=n_time_bins,
-                                              time_window=time_window))
-        self.transform = tonic.transforms.Compose(steps)
+        if time_window is not None and not time_window > 0:
+            raise ValueError(f"time_window must be > 0 (µs), got {time_window}")
+        self.n_time_bins, self.time_window = n_time_bins, time_window
+        self.transform = tonic.transforms.Compose(steps) if steps else None
         self.flatten = flatten
+        self.denoise_us = denoise_us
         self.num_classes = num_classes
         w, h, p = self.sensor_size
         self.frame_shape = (p * h * w,) if flatten else (p, h, w)
@@ -116,9 +162,15 @@ class EventFrames(torch.utils.data.Dataset):
         label = int(label)
         if self.num_classes is not None and not 0 <= label < self.num_classes:
             raise ValueError(f"sample {index}: label {label} is outside [0, {self.num_classes})")
-        frames = np.asarray(self.transform(events), dtype=np.float32)
-        frames = torch.from_numpy(frames).reshape(frames.shape[0], *self.frame_shape)
-        return frames, label
+        if len(events) == 0:
+            raise ValueError(f"sample {index}: the recording has no events, so it has no frames "
+                             "(drop empty recordings from the data set)")
+        if self.transform is not None:
+            events = self.transform(events)
+            if len(events) == 0:
+                raise ValueError(f"sample {index}: no events left after denoising (denoise_us={self.denoise_us})")
+        frames = frame_events(events, self.sensor_size, n_time_bins=self.n_time_bins, time_window=self.time_window)
+        return torch.from_numpy(frames).reshape(frames.shape[0], *self.frame_shape), label
 
 
 def time_major_collate(batch, pad: bool = True):

@@ -13,7 +13,9 @@ transforms accept them directly.
 
 from __future__ import annotations
 
+import errno
 import os
+import zlib
 from typing import List, Sequence, Tuple
 
 import numpy as np
@@ -28,6 +30,21 @@ SHD_SENSOR_SIZE = (700, 1, 1)
 _OVERFLOW_Y = 240
 _OVERFLOW_STEP_US = 1 << 13
 _MAX_TIME_US = (1 << 23) - 1
+_CRC_TIMES, _CRC_UNITS = "neurosim_crc32_times", "neurosim_crc32_units"
+_MAX_INT64_US = float(2**63 - 1024)  # the largest float64 below 2**63: times at or above it overflow int64
+
+
+def check_input_file(path, what: str) -> str:
+    """``path`` as a string, or the OSError subclass a user can act on, naming the file: not found,
+    a directory where a file belongs, or not readable."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what} {path} is a directory; expected a file")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"{what} {path} is not readable (permission denied)")
+    return path
 
 
 def decode_nmnist_bytes(raw: bytes, source: str = "<bytes>") -> np.ndarray:
@@ -58,9 +75,7 @@ def read_nmnist(path) -> np.ndarray:
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when its
     size is not a whole number of 5-byte events.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"N-MNIST file not found: {path}")
+    path = check_input_file(path, "N-MNIST file")
     with open(path, "rb") as f:
         raw = f.read()
     return decode_nmnist_bytes(raw, source=path)
@@ -119,12 +134,14 @@ def read_shd(path) -> Tuple[List[np.ndarray], np.ndarray]:
     would overflow). Raises ``FileNotFoundError``/``ValueError`` naming the file and the field.
     """
     h5py = _h5py()
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"SHD file not found: {path}")
+    path = check_input_file(path, "SHD file")
     try:
         f = h5py.File(path, "r")
+    except PermissionError as e:
+        raise PermissionError(f"SHD file {path} is not readable (permission denied)") from e
     except (OSError, ValueError) as e:
+        if getattr(e, "errno", None) == errno.EACCES or "Permission denied" in str(e):
+            raise PermissionError(f"SHD file {path} is not readable (permission denied)") from e
         raise ValueError(f"SHD file {path} is not a readable HDF5 file (truncated or corrupt): {e}") from e
     with f:
         try:
@@ -133,11 +150,25 @@ def read_shd(path) -> Tuple[List[np.ndarray], np.ndarray]:
             raise ValueError(f"SHD file {path} lacks a required dataset (spikes/times, spikes/units, "
                              f"labels): {e}") from e
         try:
-            times = [np.asarray(v, dtype=np.float64).reshape(-1) for v in times_ds[()]]
+            raw_times = [np.asarray(v).reshape(-1) for v in times_ds[()]]
             units = [np.asarray(v).reshape(-1) for v in units_ds[()]]
             labels = np.asarray(labels_ds[()]).reshape(-1)
+            crcs = {name: np.asarray(f["spikes"].attrs[name]) for name in (_CRC_TIMES, _CRC_UNITS)
+                    if name in f["spikes"].attrs}
         except (OSError, ValueError, TypeError, KeyError) as e:
-            raise ValueError(f"SHD file {path}: cannot read spikes/labels (corrupt data): {e}") from e
+            # a Fletcher-32 mismatch lands here too ("Data error detected by Fletcher32 checksum")
+            raise ValueError(f"SHD file {path}: cannot read spikes/labels (corrupt data): "
+                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+        for name, values in ((_CRC_TIMES, raw_times), (_CRC_UNITS, units)):
+            if name in crcs:
+                stored = crcs[name]
+                if len(stored) != len(values):
+                    raise ValueError(f"SHD file {path}: corrupt data: {len(stored)} checksums for {len(values)} samples")
+                for i, v in enumerate(values):
+                    if zlib.crc32(v.tobytes()) != int(stored[i]):
+                        field = "spikes/times" if name == _CRC_TIMES else "spikes/units"
+                        raise ValueError(f"SHD file {path}: corrupt data: {field} of sample {i} fails its CRC-32 check")
+        times = [v.astype(np.float64) for v in raw_times]
     if not (len(times) == len(units) == len(labels)):
         raise ValueError(f"SHD file {path}: spikes/times ({len(times)}), spikes/units ({len(units)}) and "
                          f"labels ({len(labels)}) must have one entry per sample")
@@ -151,6 +182,9 @@ def read_shd(path) -> Tuple[List[np.ndarray], np.ndarray]:
             raise ValueError(f"SHD file {path}: spikes/units of sample {i} must be non-negative integers")
         if t.size and (not np.isfinite(t).all() or t.min() < 0):
             raise ValueError(f"SHD file {path}: spikes/times of sample {i} must be finite and >= 0")
+        if t.size and t.max() * 1e6 >= _MAX_INT64_US:
+            raise ValueError(f"SHD file {path}: spikes/times of sample {i} reach {t.max():.6g} s, beyond the "
+                             f"{_MAX_INT64_US / 1e6:.4g} s that int64 microseconds can hold")
         ev = np.empty(len(t), dtype=SHD_DTYPE)
         ev["t"] = np.round(t * 1e6).astype(np.int64)
         ev["x"] = u.astype(np.int64)
@@ -162,16 +196,31 @@ def read_shd(path) -> Tuple[List[np.ndarray], np.ndarray]:
 def write_shd(path, events: Sequence[np.ndarray], labels: Sequence[int], *, keys: Sequence[str] = (),
               speakers: Sequence[int] = ()) -> None:
     """Writes samples in the SHD/SSC layout: vlen float16 ``spikes/times`` (seconds), vlen
-    uint16 ``spikes/units``, uint16 ``labels``, ``extra/keys`` and ``extra/speaker``."""
+    uint16 ``spikes/units``, uint16 ``labels``, ``extra/keys`` and ``extra/speaker``. ``labels`` and
+    ``extra/*`` carry HDF5's Fletcher-32 checksum and every sample's spike times and units a CRC-32
+    (attributes of ``spikes``), so :func:`read_shd` reports a corrupted file instead of returning
+    changed spikes; other readers (tonic, h5py) read the file as before."""
     h5py = _h5py()
     if len(events) != len(labels):
         raise ValueError(f"write_shd: {len(events)} event arrays but {len(labels)} labels")
     with h5py.File(os.fspath(path), "w") as f:
+        # Fletcher-32 covers the fixed-size data sets; HDF5 filters cannot apply to the ragged spikes
+        # (they live in its heap), so each sample gets a CRC-32 of its bytes instead (read_shd checks it)
+        checked = dict(fletcher32=True, chunks=True) if len(events) else {}
         times = f.create_dataset("spikes/times", (len(events),), dtype=h5py.vlen_dtype(np.float16))
         units = f.create_dataset("spikes/units", (len(events),), dtype=h5py.vlen_dtype(np.uint16))
+        crc_times, crc_units = np.zeros(len(events), np.uint32), np.zeros(len(events), np.uint32)
         for i, ev in enumerate(events):
-            times[i] = (_field(ev, "t", "write_shd") / 1e6).astype(np.float16)
-            units[i] = _field(ev, "x", "write_shd").astype(np.uint16)
-        f["labels"] = np.asarray(labels, dtype=np.uint16)
-        f["extra/keys"] = np.array([k.encode() for k in keys], dtype="S")
-        f["extra/speaker"] = np.asarray(speakers if len(speakers) else np.zeros(len(events)), dtype=np.uint16)
+            t = (_field(ev, "t", "write_shd") / 1e6).astype(np.float16)
+            u = _field(ev, "x", "write_shd").astype(np.uint16)
+            times[i], units[i] = t, u
+            crc_times[i], crc_units[i] = zlib.crc32(t.tobytes()), zlib.crc32(u.tobytes())
+        f["spikes"].attrs[_CRC_TIMES] = crc_times
+        f["spikes"].attrs[_CRC_UNITS] = crc_units
+        f.create_dataset("labels", data=np.asarray(labels, dtype=np.uint16), **checked)
+        if len(keys):
+            f.create_dataset("extra/keys", data=np.array([k.encode() for k in keys], dtype="S"), **checked)
+        else:
+            f["extra/keys"] = np.array([], dtype="S1")
+        f.create_dataset("extra/speaker", data=np.asarray(speakers if len(speakers) else np.zeros(len(events)),
+                                                          dtype=np.uint16), **checked)

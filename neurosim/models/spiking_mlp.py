@@ -24,8 +24,13 @@ class SpikingMLP(nn.Module):
 
     def __init__(self, sizes: Sequence[int], neuron: str = "lif", neuron_options: Optional[Dict] = None):
         super().__init__()
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+            raise TypeError(f"sizes: expected a sequence of layer sizes such as [64, 256, 10], got {sizes!r}")
         if len(sizes) < 2:
             raise ValueError(f"sizes needs at least (in_features, out_features), got {list(sizes)}")
+        for i, size in enumerate(sizes):
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"sizes[{i}]: every layer size must be a positive int, got {size!r} in {list(sizes)}")
         options = dict(neuron_options or {})
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.neurons = nn.ModuleList(self._neuron(neuron, options) for _ in sizes[1:])

@@ -21,6 +21,33 @@ from neurosim.functional.ultralif import ultradlif, ultralif
 
 # UltraPLIF keeps tau in [0.01, 0.99], the range of the authors' `tau` property.
 LOG_TAU_RANGE = (math.log(0.01), math.log(0.99))
+# UltraDPLIF's tau = sigmoid(r) with r in [-12, 12]: tau strictly inside (0, 1) in float32.
+LOGIT_TAU_RANGE = (-12.0, 12.0)
+
+
+class _InwardClamp(torch.autograd.Function):
+    """``x.clamp(low, high)`` whose gradient is not dead at the bounds: it passes inside the range,
+    and outside it wherever a descent step would move ``x`` back in. (A plain clamp gives exactly 0
+    there, so a parameter initialised at a bound, such as ``eps=0.1`` whose ``exp(log 0.1)`` rounds
+    below 0.1 in float32, or pushed past one, would never learn again.)"""
+
+    @staticmethod
+    def forward(ctx, x, low: float, high: float):
+        ctx.save_for_backward(x)
+        ctx.low, ctx.high = low, high
+        return x.clamp(low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        inside = (x >= ctx.low) & (x <= ctx.high)
+        returns = ((x < ctx.low) & (grad < 0)) | ((x > ctx.high) & (grad > 0))  # descent moves x inward
+        return grad * (inside | returns).to(grad.dtype), None, None
+
+
+def bounded(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Clamps a learned parameter to [low, high] with a gradient that can always bring it back."""
+    return _InwardClamp.apply(x, low, high)
 
 
 def _initial_value(value, name: str, low=None, high=None, open_interval: bool = False) -> torch.Tensor:
@@ -58,6 +85,7 @@ class _UltraNeuron(nn.Module):
         if tau_used:
             tau_t = _initial_value(tau, "tau", 0.0, 1.0, open_interval=True)
             if learn_tau:
+                self._check_learned_tau(tau_t)
                 self.tau_param = nn.Parameter(self._tau_to_param(tau_t))
             else:
                 self.register_buffer("fixed_tau", tau_t)
@@ -71,6 +99,20 @@ class _UltraNeuron(nn.Module):
         self.return_state = return_state
         self.record_membrane = record_membrane
 
+    # The range a learned tau is kept in; subclasses with a learned tau set it.
+    LEARNED_TAU_RANGE = (0.0, 1.0)
+
+    def _check_learned_tau(self, tau: torch.Tensor) -> None:
+        """A learned tau starts at the value given, so a value its parameterisation would clamp is
+        refused rather than silently replaced."""
+        low, high = self.LEARNED_TAU_RANGE
+        slack = 1e-6  # float32 rounding of the bounds themselves
+        outside = (tau < low * (1 - slack)) | (tau > high * (1 + slack))
+        if bool(outside.any()):
+            raise ValueError(f"tau: {type(self).__name__} learns tau within [{low:.7g}, {high:.7g}] and starts at "
+                             f"the value given, got {tau[outside].flatten()[:3].tolist()}; pass a tau in that "
+                             "range (or learn_tau is not wanted: use the fixed-tau model)")
+
     # Subclasses with a learned tau override these two.
     @staticmethod
     def _tau_to_param(tau: torch.Tensor) -> torch.Tensor:
@@ -83,7 +125,8 @@ class _UltraNeuron(nn.Module):
     def eps(self) -> torch.Tensor:
         """The temperature used in the forward pass."""
         if self.learn_eps:
-            return self.log_eps.exp().clamp(*self.eps_range)
+            # clamped in log space, where the parameter lives, with a gradient alive at the bounds
+            return bounded(self.log_eps, math.log(self.eps_range[0]), math.log(self.eps_range[1])).exp()
         return self.fixed_eps
 
     @property
@@ -138,13 +181,14 @@ class UltraPLIF(UltraLIF):
     clamped so that tau stays in [0.01, 0.99]."""
 
     _learn_tau = True
+    LEARNED_TAU_RANGE = (0.01, 0.99)
 
     @staticmethod
     def _tau_to_param(tau: torch.Tensor) -> torch.Tensor:
         return tau.log()
 
     def _param_to_tau(self, param: torch.Tensor) -> torch.Tensor:
-        return param.clamp(*LOG_TAU_RANGE).exp()
+        return bounded(param, *LOG_TAU_RANGE).exp()
 
 
 class UltraDLIF(_UltraNeuron):
@@ -188,10 +232,11 @@ class UltraDPLIF(UltraDLIF):
     ``tau=0.711`` to match it.) In the ablation form tau scales the centre term of the soft max."""
 
     _learn_tau = True
+    LEARNED_TAU_RANGE = (1.0 / (1.0 + math.exp(12.0)), 1.0 / (1.0 + math.exp(-12.0)))
 
     @staticmethod
     def _tau_to_param(tau: torch.Tensor) -> torch.Tensor:
         return torch.logit(tau)
 
     def _param_to_tau(self, param: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(param.clamp(-12.0, 12.0))  # tau stays strictly inside (0, 1)
+        return torch.sigmoid(bounded(param, *LOGIT_TAU_RANGE))  # tau stays strictly inside (0, 1)

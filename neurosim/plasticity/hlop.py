@@ -87,6 +87,7 @@ class HebbianProjection(nn.Module):
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """Removes the frozen subspace from activity or gradient rows: ``x - (x H^T) H``."""
+        check_tensor(x, "x", tuple(range(1, 9)))
         if x.shape[-1] != self.n_in:
             raise ValueError(f"x: expected {self.n_in} features in the last dim, got {x.shape[-1]}")
         if self.frozen.shape[0] == 0:

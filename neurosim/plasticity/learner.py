@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from neurosim.plasticity import rules
-from neurosim.plasticity._checks import check_number, check_signs, check_tensor
+from neurosim.plasticity._checks import check_finite, check_number, check_signs, check_tensor
 from neurosim.plasticity.curl import SIDES, flip_signs
 
 RULES = ("hebbian", "anti_hebbian", "oja", "bcm", "stdp", "three_factor")
@@ -25,6 +25,25 @@ _RULE_KEYS = {
     "stdp": _STDP_KEYS,
     "three_factor": _STDP_KEYS + ("tau_eligibility",),
 }
+
+
+_POSITIVE_KEYS = ("tau_plus", "tau_minus", "dt", "tau_eligibility", "tau_theta")
+
+
+def _checked_params(params: dict) -> dict:
+    """The rule parameters, checked once at construction for both modes (the online path computes
+    its decays itself, so it must not rely on the sequence-mode functions' checks): time constants
+    and ``dt`` > 0, finite amplitudes and bounds, a known ``dependence``."""
+    checked = dict(params)
+    for key, value in params.items():
+        if key == "dependence":
+            if value not in rules.DEPENDENCES:
+                raise ValueError(f"dependence: expected one of {rules.DEPENDENCES}, got {value!r}")
+        else:
+            checked[key] = check_number(value, key, positive=key in _POSITIVE_KEYS)
+    if checked.get("w_max", 1.0) <= checked.get("w_min", 0.0):
+        raise ValueError(f"w_max: must exceed w_min ({checked.get('w_min', 0.0)}), got {checked.get('w_max', 1.0)}")
+    return checked
 
 
 def _as_steps(activity: torch.Tensor) -> torch.Tensor:
@@ -83,7 +102,7 @@ class Learner:
         self.synapse, self.neuron, self.rule, self.mode = synapse, neuron, rule, mode
         self.lr = check_number(lr, "lr")
         self.signs, self.sign_side, self.backend = signs, sign_side, backend
-        self.params = dict(params)
+        self.params = _checked_params(params)
         self._pre: list[torch.Tensor] = []
         self._post: list[torch.Tensor] = []
         self._hooks = [synapse.register_forward_hook(self._record_pre)]
@@ -223,8 +242,7 @@ class Learner:
         if isinstance(modulator, (int, float)) and not isinstance(modulator, bool):
             return torch.full((batch,), float(modulator), dtype=like.dtype, device=like.device)
         check_tensor(modulator, "modulator", (0, 1))
-        if not bool(torch.isfinite(modulator).all()):
-            raise ValueError("modulator: contains NaN or inf")
+        check_finite(modulator, "modulator")
         if modulator.dim() == 1 and modulator.shape[0] != batch:
             raise ValueError(f"modulator: expected one value per batch element ({batch}), got {modulator.shape[0]}")
         return modulator.to(like.dtype).expand(batch)

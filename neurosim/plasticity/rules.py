@@ -155,12 +155,21 @@ def _weight_factors(weight, dependence, w_min, w_max, n_out, n_in):
     return w_max - w, w - w_min
 
 
-def _use_events(spikes: torch.Tensor, backend: str) -> bool:
-    """The event-driven native sum pays off for sparse spikes on the CPU."""
-    if resolve_backend(backend, spikes.device) != "cpp" or spikes.numel() == 0:
+def _use_events(spikes: torch.Tensor, backend: str, *others: torch.Tensor) -> bool:
+    """The event-driven native sum pays off for sparse spikes on the CPU. It has no autograd, so a
+    change that must be differentiated (inputs that require grad) takes the dense path, whose
+    gradient is exact, instead of silently getting none."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (spikes, *others)):
+        return False
+    if spikes.device.type != "cpu" or resolve_backend(backend, spikes.device) != "cpp" or spikes.numel() == 0:
         return False
     sample = spikes[::16]  # every 16th sample row is plenty to estimate the density
     return int(torch.count_nonzero(sample)) <= EVENT_DENSITY_LIMIT * sample.numel()
+
+
+def _finite_on_cpu(t: torch.Tensor) -> bool:
+    """True when the CPU tensor ``t`` holds only finite values (the event path runs on the CPU only)."""
+    return bool(torch.isfinite(t).all())
 
 
 def _spike_outer(spikes: torch.Tensor, dense: torch.Tensor, scale: float, backend: str) -> torch.Tensor:
@@ -168,7 +177,9 @@ def _spike_outer(spikes: torch.Tensor, dense: torch.Tensor, scale: float, backen
     spikes2 = spikes.reshape(-1, spikes.shape[-1])
     dense2 = dense.reshape(-1, dense.shape[-1]).to(spikes2.dtype)
     scale = scale / _batch_size(spikes)
-    if _use_events(spikes2, backend):
+    # the event sum skips the zero spikes, so NaN/inf in ``dense`` would reach fewer weights than
+    # in the dense product (0 * NaN = NaN): such input takes the dense path, and both agree
+    if _use_events(spikes2, backend, dense2) and _finite_on_cpu(dense2):
         return event_matmul_native(spikes2.contiguous(), dense2.contiguous(), scale).to(spikes.dtype)
     return scale * spikes2.transpose(0, 1).matmul(dense2)
 
@@ -223,9 +234,11 @@ def stdp(pre: torch.Tensor, post: torch.Tensor, pre_trace: Optional[torch.Tensor
     Returns:
         dW [n_out, n_in] (batch mean, summed over time).
     """
+    _pair(pre, post)
     a_plus, a_minus = check_number(a_plus, "a_plus"), check_number(a_minus, "a_minus")
     factors = _weight_factors(weight, dependence, w_min, w_max, post.shape[-1], pre.shape[-1])
-    if pre_trace is None and post_trace is None and factors[0] is None and pre.dim() == 3 and _use_events(pre, backend):
+    if (pre_trace is None and post_trace is None and factors[0] is None and pre.dim() == 3
+            and _use_events(pre, backend, post)):
         return _additive_stdp_over_pre_spikes(pre, post, a_plus, a_minus, tau_plus, tau_minus, dt, backend)
     pre_trace, post_trace = _stdp_args(pre, post, pre_trace, post_trace, tau_plus, tau_minus, dt, backend)
     return _stdp_from_parts(post, pre_trace, post_trace, pre, a_plus, a_minus, factors, backend)

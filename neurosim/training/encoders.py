@@ -17,9 +17,22 @@ def _check_steps(num_steps: int) -> None:
         raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
 
 
+def _check_input(x, name: str) -> None:
+    """A tensor whose values can be encoded: NaN has no spike probability or latency (checked on CPU
+    tensors only; a GPU check would stall the stream)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating dtype, got {x.dtype}")
+    if x.device.type == "cpu" and not torch.compiler.is_compiling() and bool(torch.isnan(x).any()):
+        where = torch.nonzero(torch.isnan(x))[0].tolist()
+        raise ValueError(f"{name}: contains NaN (first at index {where}); a NaN pixel has no spike code")
+
+
 def rate(x: torch.Tensor, num_steps: int, gain: float = 1.0, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Bernoulli rate code: at each step a spike with probability ``clamp(gain * x, 0, 1)``."""
     _check_steps(num_steps)
+    _check_input(x, "x")
     p = (gain * x).clamp(0.0, 1.0)
     return torch.bernoulli(p.unsqueeze(0).expand(num_steps, *p.shape), generator=generator)
 
@@ -31,6 +44,7 @@ def latency(x: torch.Tensor, num_steps: int, threshold: float = 0.01, linear: bo
     crossing ``threshold``; ``tau`` in steps), clipped to the last step. Inputs at or below
     ``threshold`` never fire."""
     _check_steps(num_steps)
+    _check_input(x, "x")
     x = x.clamp(0.0, 1.0)
     fires = x > threshold
     if linear:
@@ -48,6 +62,8 @@ def delta(x_seq: torch.Tensor, threshold: float = 0.1, off_spike: bool = False, 
     """Delta modulation of a sequence ``x_seq[T, B, ...]``: a spike (+1) where the value rose by at
     least ``threshold`` since the previous step, and -1 where it fell that much if ``off_spike``.
     The first step compares with zeros (or with itself when ``padding``)."""
+    if not isinstance(x_seq, torch.Tensor):
+        raise TypeError(f"x_seq: expected a torch.Tensor, got {type(x_seq).__name__}")
     if x_seq.dim() < 2:
         raise ValueError(f"delta encodes a sequence x_seq[T, B, ...], got shape {tuple(x_seq.shape)}")
     previous = torch.cat([x_seq[:1] if padding else torch.zeros_like(x_seq[:1]), x_seq[:-1]])
@@ -61,6 +77,7 @@ def delta(x_seq: torch.Tensor, threshold: float = 0.1, off_spike: bool = False, 
 def direct(x: torch.Tensor, num_steps: int) -> torch.Tensor:
     """Direct input: the value itself as an input current at each of ``num_steps`` steps."""
     _check_steps(num_steps)
+    _check_input(x, "x")
     return x.unsqueeze(0).expand(num_steps, *x.shape).contiguous()
 
 

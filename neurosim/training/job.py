@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional, Tuple
@@ -42,8 +43,26 @@ class TrainConfig:
     out: str = "neurosim_train"
     progress: bool = True
     plots: bool = True
+    dist_timeout: float = 300.0
     diagnose: Optional[str] = None
     diagnose_every: int = 100
+
+    def validate(self) -> None:
+        """ValueError naming the field for values no run can use (the CLI's flags have the same names)."""
+        positive = {"epochs": self.epochs, "T": self.T, "hidden": self.hidden, "batch_size": self.batch_size,
+                    "tbptt": self.tbptt, "limit": self.limit, "diagnose_every": self.diagnose_every}
+        for name, value in positive.items():
+            if value is None and name in ("tbptt", "limit"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        for name, value in (("lr", self.lr), ("clip", self.clip), ("dist_timeout", self.dist_timeout)):
+            if value is None and name == "clip":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {self.seed!r}")
 
 
 @dataclass
@@ -245,6 +264,29 @@ def write_plots(out_dir: str, history, model, sample: torch.Tensor, threshold: f
     return paths
 
 
+def extend_cosine_schedule(scheduler, epoch: int, total_epochs: int) -> None:
+    """Makes a restored ``CosineAnnealingLR`` continue as if it had been built for ``total_epochs``.
+
+    A checkpoint restores the schedule of the run that wrote it, whose horizon (``T_max``) is that
+    run's epoch count: extending a finished 1-epoch run to 2 epochs would train epoch 2 at the
+    schedule's end, learning rate 0. The learning rates become those an uninterrupted run of
+    ``total_epochs`` has after ``epoch`` epochs (stepped the same way, so they match to the bit)."""
+    if scheduler.T_max == total_epochs:
+        return
+    optimizer = scheduler.optimizer
+    base = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+    shadow = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in base])
+    fresh = torch.optim.lr_scheduler.CosineAnnealingLR(shadow, T_max=total_epochs, eta_min=scheduler.eta_min)
+    for _ in range(epoch):
+        shadow.step()
+        fresh.step()
+    for group, shadow_group in zip(optimizer.param_groups, shadow.param_groups):
+        group["lr"] = shadow_group["lr"]
+    scheduler.T_max = total_epochs
+    scheduler.last_epoch = fresh.last_epoch
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
 def run(config: TrainConfig, log=print) -> Dict:
     """Trains and evaluates as ``config`` says; rank 0 writes ``results.json``, ``metrics.csv``
     and the plots to ``config.out``. Returns the results dictionary."""
@@ -252,13 +294,16 @@ def run(config: TrainConfig, log=print) -> Dict:
     from neurosim.models import parameter_count
     from neurosim.training.distributed import init_distributed, shutdown
     from neurosim.training.seeding import seed_everything
+    from neurosim.provenance import run_settings
     from neurosim.training.trainer import Trainer
 
+    config.validate()
     started = time.perf_counter()
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available to this torch")
-    dist = init_distributed(device)
+    dist = init_distributed(device, timeout=config.dist_timeout,
+                            log=lambda m: print(m, file=sys.stderr, flush=True))
     if dist.enabled and device.startswith("cuda"):
         device = f"cuda:{dist.local_rank}"
     if dist.is_main:
@@ -285,8 +330,14 @@ def run(config: TrainConfig, log=print) -> Dict:
             f"samples; {model_name} {config.neuron} network {'-'.join(map(str, layer_sizes))} "
             f"({parameter_count(model):,} parameters); "
             f"{config.epochs} epochs on {device}" + (f" x {dist.world_size} processes" if dist.enabled else ""))
-    history = trainer.fit(prepared.train, prepared.test, epochs=config.epochs, checkpoint=config.checkpoint,
-                          resume=config.resume)
+    if config.resume is not None:
+        trainer.load_checkpoint(config.resume)
+        if trainer.epoch > config.epochs:
+            raise ValueError(f"epochs: the checkpoint {config.resume} has done {trainer.epoch} epochs; ask for at "
+                             f"least that many (got {config.epochs})")
+        extend_cosine_schedule(scheduler, trainer.epoch, max(config.epochs, 1))
+    history = trainer.fit(prepared.train, prepared.test, epochs=config.epochs, checkpoint=config.checkpoint)
+    # the same fixed test encoding as each epoch's val_* line (Trainer.evaluate draws it from its seed)
     test = trainer.evaluate(prepared.test)
     wall = time.perf_counter() - started
     results = {
@@ -308,6 +359,7 @@ def run(config: TrainConfig, log=print) -> Dict:
         "device": device,
         "torch": torch.__version__,
         "neurosim": neurosim.__version__,
+        "settings": run_settings(config.seed),
         "config": asdict(config),
         "history": history,
     }

@@ -19,6 +19,9 @@ import torch.nn.functional as F
 
 def check_targets(out: torch.Tensor, targets: torch.Tensor) -> None:
     """ValueError when ``out`` is not [T, B, C] or ``targets`` are not B class ids in [0, C)."""
+    for name, value in (("out", out), ("targets", targets)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
     if out.dim() != 3:
         raise ValueError(f"model output must be time-major [T, B, classes], got shape {tuple(out.shape)}")
     if targets.dim() != 1 or targets.shape[0] != out.shape[1]:

@@ -14,7 +14,7 @@ from neurosim.training.distributed import all_reduce_sum, current_context
 from neurosim.training.logs import EpochLogger
 from neurosim.training.losses import get_loss, predictions
 from neurosim.training.monitors import SpikeRateMonitor
-from neurosim.training.seeding import rng_state, seed_everything, set_rng_state
+from neurosim.training.seeding import check_rng_state, rng_state, seed_everything, set_rng_state
 
 
 def _detach(state):
@@ -212,9 +212,28 @@ class Trainer:
         return {name: sums[2 * i] / max(sums[2 * i + 1], 1) for i, (name, _, _) in enumerate(totals)}
 
     # ---------------------------------------------------------------- public API
+    def _fixed_randomness(self):
+        """Evaluation draws its random encoding (e.g. rate-coded spikes) from generators seeded by
+        ``seed`` alone and leaves the training streams untouched: the same model scores the same
+        on every call, and the final test line equals the last epoch's ``val_*`` line."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        forked = torch.random.fork_rng(devices=devices)
+        forked.__enter__()
+        torch.manual_seed(self.seed * 100_003 + 99_991)
+        return forked
+
     @torch.no_grad()
     def evaluate(self, data) -> Dict[str, float]:
-        """Loss, accuracy and per-layer spike rates on ``data`` (split across processes)."""
+        """Loss, accuracy and per-layer spike rates on ``data`` (split across processes). Random
+        encoders draw the same spikes on every call (see ``seed``), without disturbing training's
+        random streams."""
+        forked = self._fixed_randomness()
+        try:
+            return self._evaluate(data)
+        finally:
+            forked.__exit__(None, None, None)
+
+    def _evaluate(self, data) -> Dict[str, float]:
         self.module.eval()
         loss_sum = correct = count = 0.0
         monitor = SpikeRateMonitor(self.module)
@@ -300,17 +319,88 @@ class Trainer:
         """Writes model, optimizer, scheduler, RNG states, epoch and history atomically."""
         ckpt.save_checkpoint(path, self.state_dict())
 
+    def _check_optimizer_state(self, state: Dict) -> None:
+        """ValueError when a saved optimizer state cannot belong to this optimizer: other groups or
+        parameter counts, or per-parameter buffers (Adam's moments, SGD's momentum) whose shape is not
+        the parameter's. torch's own ``load_state_dict`` checks only the counts, and a wrong-shaped
+        moment fails later, mid-epoch."""
+        if not isinstance(state, dict) or not isinstance(state.get("param_groups"), list) \
+                or not isinstance(state.get("state"), dict):
+            raise ValueError("expected an optimizer state_dict with 'state' and 'param_groups'")
+        groups = self.optimizer.param_groups
+        saved_groups = state["param_groups"]
+        if len(saved_groups) != len(groups):
+            raise ValueError(f"{len(saved_groups)} parameter groups saved, the optimizer has {len(groups)}")
+        params = {}
+        for i, (saved, group) in enumerate(zip(saved_groups, groups)):
+            ids = saved.get("params") if isinstance(saved, dict) else None
+            if not isinstance(ids, list) or len(ids) != len(group["params"]):
+                raise ValueError(f"parameter group {i} holds {len(ids) if isinstance(ids, list) else '?'} "
+                                 f"parameters in the checkpoint and {len(group['params'])} in the optimizer")
+            params.update(zip(ids, group["params"]))
+        for pid, buffers in state["state"].items():
+            if pid not in params:
+                raise ValueError(f"state for parameter id {pid!r}, which no parameter group lists")
+            param = params[pid]
+            for name, value in (buffers.items() if isinstance(buffers, dict) else ()):
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise ValueError(f"buffer {name!r} of parameter {pid} has shape {tuple(value.shape)}, "
+                                     f"the parameter {tuple(param.shape)}")
+
     def load_checkpoint(self, path: str) -> None:
-        """Restores what :meth:`save_checkpoint` wrote (``weights_only=True`` loading)."""
+        """Restores what :meth:`save_checkpoint` wrote (``weights_only=True`` loading, CRCs checked).
+
+        All or nothing: the model, optimizer, scheduler and RNG states are restored together, and
+        when any part does not fit (a different model or optimizer, a damaged RNG entry) the trainer
+        is left exactly as it was and :class:`CheckpointError` names the file and the part."""
+        import copy
+
         payload = ckpt.load_checkpoint(path, map_location="cpu")  # load_state_dict copies to the device
         try:
+            epoch = int(payload["epoch"])
+            if epoch < 0:
+                raise ValueError(f"epoch must be >= 0, got {epoch}")
+        except (TypeError, ValueError) as e:
+            raise ckpt.CheckpointError(f"checkpoint {path}: malformed 'epoch' entry: {e}") from e
+        try:
+            global_step = int(payload.get("global_step", 0))
+        except (TypeError, ValueError) as e:
+            raise ckpt.CheckpointError(f"checkpoint {path}: malformed 'global_step' entry: {e}") from e
+        history = payload.get("history", [])
+        if not isinstance(history, list):
+            raise ckpt.CheckpointError(f"checkpoint {path}: 'history' must be a list, got {type(history).__name__}")
+        try:
+            check_rng_state(payload["rng"])
+        except ValueError as e:
+            raise ckpt.CheckpointError(f"checkpoint {path}: {e}") from e
+        try:
+            self._check_optimizer_state(payload["optimizer"])
+        except ValueError as e:
+            raise ckpt.CheckpointError(f"checkpoint {path} does not fit this optimizer: {e} (nothing was loaded)") from e
+        # snapshot everything that is about to change, so that a part that does not fit undoes the rest
+        saved = ({k: v.detach().clone() for k, v in self.module.state_dict().items()},
+                 copy.deepcopy(self.optimizer.state_dict()),
+                 copy.deepcopy(self.scheduler.state_dict()) if self.scheduler is not None else None,
+                 rng_state())
+        part = "model"
+        try:
             self.module.load_state_dict(payload["model"])
+            part = "optimizer"
             self.optimizer.load_state_dict(payload["optimizer"])
+            part = "scheduler"
             if self.scheduler is not None and payload.get("scheduler") is not None:
                 self.scheduler.load_state_dict(payload["scheduler"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise ckpt.CheckpointError(f"checkpoint {path} does not fit this model/optimizer: {e}") from e
-        self.epoch = int(payload["epoch"])
-        self.global_step = int(payload.get("global_step", 0))
-        self.history = list(payload.get("history", []))
-        set_rng_state(payload["rng"])
+            part = "rng"
+            set_rng_state(payload["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+            self.module.load_state_dict(saved[0])
+            self.optimizer.load_state_dict(saved[1])
+            if saved[2] is not None:
+                self.scheduler.load_state_dict(saved[2])
+            set_rng_state(saved[3])
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ckpt.CheckpointError(f"checkpoint {path} does not fit this {part}: {first} "
+                                       "(nothing was loaded)") from e
+        self.epoch = epoch
+        self.global_step = global_step
+        self.history = list(history)
