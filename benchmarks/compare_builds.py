@@ -70,7 +70,7 @@ def main(argv=None):
         for model in args.models:
             for n in args.sizes:
                 times = {name: [] for name in trees}
-                for name, w in workers.items():
+                for w in workers.values():
                     ask(w, model, n)  # warm-up
                 for r in range(args.rounds):
                     order = list(workers.items()) if r % 2 == 0 else list(workers.items())[::-1]

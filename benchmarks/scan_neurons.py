@@ -99,7 +99,7 @@ def main(argv=None):
         x = torch.randn(T, B, n, requires_grad=True)
         models = {impl: build(impl) for impl in impls}
         times = {impl: [] for impl in impls}
-        for impl, model in models.items():  # warm-up
+        for model in models.values():  # warm-up
             step(model, x)
             x.grad = None
         slow = {"snntorch-synaptic"}

@@ -18,11 +18,10 @@ import os
 import time
 
 import numpy as np
-import torch
 
-from neurosim.provenance import announce
 from neurosim.models.hippocampus import GaussianProcessLatents, HelmholtzHippocampus, HippocampusConfig, LatentMixing
 from neurosim.models.hippocampus.analysis import autocorrelation, tracking_r2
+from neurosim.provenance import announce
 
 PAPER = {"p_before": 0.735, "g_before": 0.50, "p_after": 0.217, "g_after": 0.067, "p_wake": 0.165, "g_wake": 0.064}
 

@@ -21,12 +21,16 @@ import os
 import time
 
 import numpy as np
-import torch
 
-from neurosim.provenance import announce
 from neurosim.models.hippocampus import HelmholtzHippocampus, HippocampusConfig, RingTrack
-from neurosim.models.hippocampus.analysis import (PositionDecoder, g_basal_rate_maps, path_integration_trials,
-                                                  ring_error, ring_weight_profiles)
+from neurosim.models.hippocampus.analysis import (
+    PositionDecoder,
+    g_basal_rate_maps,
+    path_integration_trials,
+    ring_error,
+    ring_weight_profiles,
+)
+from neurosim.provenance import announce
 
 PAPER = {"error_at_switch": 0.01, "error_after_1s": 0.07, "chance": 0.25, "final_loss_p": 4.8e-2,
          "final_loss_g": 2.4e-2,
@@ -122,7 +126,7 @@ def main(argv=None):
     # Ring attractor: sort g by the peaks of its basal rate maps and average the rolled weight rows.
     grid, maps = g_basal_rate_maps(model, track)
     profiles = ring_weight_profiles(model.w_g_apical[0].numpy(), maps)
-    offsets, centre = profiles["offsets"], len(profiles["offsets"]) // 2
+    offsets = profiles["offsets"]
     rec_profile = profiles["recurrent"]
     near = np.abs(offsets) <= 2
     surround = np.abs(offsets) > len(offsets) // 4  # beyond the excitatory shoulders

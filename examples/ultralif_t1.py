@@ -37,8 +37,8 @@ import torch
 from torch import nn
 
 import neurosim
-from neurosim.provenance import announce
 from neurosim.functional import energy_proxy, sparsity_penalty
+from neurosim.provenance import announce
 
 PAPER_MNIST_T1 = {"UltraDLIF (best Ultra)": 95.67, "DSpike+ (best baseline)": 95.58}
 NEURONS = ("ultralif", "ultradlif", "lif")
@@ -186,7 +186,7 @@ def summarise(results: list) -> list:
             if not group:
                 continue
 
-            def stat(key):
+            def stat(key, group=group):
                 values = [100 * r[key] if "accuracy" in key else r[key] for r in group]
                 return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 

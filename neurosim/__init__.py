@@ -1,8 +1,7 @@
 """neurosim: spiking neural networks for PyTorch on fused native time-stepping kernels."""
 
-from neurosim import surrogate
+from neurosim import data, diagnostics, functional, layers, models, plasticity, surrogate, training, viz
 from neurosim.core import backends, build_info
-from neurosim import functional
 from neurosim.functional import ALIFResult, LIFResult, LIResult, SynapticResult, UltraResult
 from neurosim.neurons import (
     ALIF,
@@ -21,8 +20,6 @@ from neurosim.neurons import (
     UltraLIF,
     UltraPLIF,
 )
-from neurosim import data, layers, models, plasticity, training, viz
-from neurosim import diagnostics
 
 __version__ = "0.1.0"
 

@@ -5,11 +5,9 @@ Rank 0 saves the parameters to the path given as the first argument."""
 import sys
 
 import torch
-
-from neurosim.models import SpikingMLP
-from neurosim.training import Trainer, init_distributed, make_encoder
-
 from ddp_reference import GLOBAL_BATCH, LR, build, dataset  # noqa: E402  (beside this file)
+
+from neurosim.training import Trainer, init_distributed, make_encoder
 
 context = init_distributed("cpu")
 assert context.world_size == 2, context

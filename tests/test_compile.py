@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 import torch
+from conftest import NATIVE
 
 import neurosim
-from conftest import NATIVE
 
 
 def _compiler_available():

@@ -9,7 +9,8 @@ import tarfile
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import neurosim.data as D
 

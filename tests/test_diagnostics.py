@@ -9,8 +9,17 @@ import torch
 from torch import nn
 
 import neurosim
-from neurosim.diagnostics import (ErfNetwork, NoDoubleBackward, SharpnessMonitor, batch_sharpness, erf_ntk,
-                                  gradient_alignment, hessian_matrix, sg_ntk, sharpness)
+from neurosim.diagnostics import (
+    ErfNetwork,
+    NoDoubleBackward,
+    SharpnessMonitor,
+    batch_sharpness,
+    erf_ntk,
+    gradient_alignment,
+    hessian_matrix,
+    sg_ntk,
+    sharpness,
+)
 from neurosim.diagnostics import experiments as ex
 
 needs_cpp = pytest.mark.skipif("cpp" not in neurosim.backends(), reason="native cpp backend not built")
@@ -264,7 +273,7 @@ def test_analytic_kernel_matches_monte_carlo(m, k):
     # Monte Carlo over one very wide layer's expectations: E over hidden units = E over (w, c) ~ N(0, 1)
     g = torch.Generator().manual_seed(0)
     n = 400_000
-    w, c, a = torch.randn(n, 2, generator=g, dtype=torch.float64), torch.randn(n, generator=g, dtype=torch.float64), 1
+    w, c = torch.randn(n, 2, generator=g, dtype=torch.float64), torch.randn(n, generator=g, dtype=torch.float64)
     h = x @ w.t() / math.sqrt(2) + sigma_b * c  # [3, n]
     phi = torch.sign(h) if math.isinf(m) else torch.erf(m * h)
     dphi_k = 2 * k / math.sqrt(math.pi) * torch.exp(-(k * h) ** 2)

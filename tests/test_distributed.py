@@ -9,7 +9,6 @@ import sys
 import pytest
 import torch
 
-import neurosim
 from neurosim.training import Trainer, make_encoder
 
 HERE = os.path.dirname(os.path.abspath(__file__))

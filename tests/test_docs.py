@@ -19,7 +19,6 @@ import re
 import statistics
 
 import numpy as np
-
 import pytest
 import torch
 

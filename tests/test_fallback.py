@@ -45,10 +45,10 @@ def test_warning_names_the_build_failure_and_its_log():
 
 
 def test_cuda_backend_error_says_why():
+    import importlib
+
     import pytest
     import torch
-
-    import importlib
 
     import neurosim
 

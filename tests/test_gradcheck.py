@@ -4,9 +4,9 @@ detached those are piecewise smooth in x, the initial state, beta and threshold.
 
 import pytest
 import torch
+from conftest import NATIVE
 
 import neurosim
-from conftest import NATIVE
 
 BACKENDS = [b for b, _ in NATIVE] + ["torch"]
 

@@ -2,16 +2,21 @@
 opcheck, the gate, the learning rule's wake/sleep gating, short training and path-integration runs
 at toy size, environments, and bad input."""
 
-import math
 
 import numpy as np
 import pytest
 import torch
-
 from conftest import NATIVE, needs_native
+
 from neurosim.core.hippocampus_op import CompartmentConstants, hippocampus_layer_step
-from neurosim.models.hippocampus import (GaussianProcessLatents, HelmholtzHippocampus, HippocampusConfig,
-                                         LatentMixing, RingTrack, ThetaGate)
+from neurosim.models.hippocampus import (
+    GaussianProcessLatents,
+    HelmholtzHippocampus,
+    HippocampusConfig,
+    LatentMixing,
+    RingTrack,
+    ThetaGate,
+)
 from neurosim.models.hippocampus.analysis import PositionDecoder, autocorrelation, path_integration_trials
 
 DEVICES = [d for _, d in NATIVE]

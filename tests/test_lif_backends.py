@@ -3,11 +3,11 @@
 
 import pytest
 import torch
+from conftest import NATIVE, loss_weights, needs_native, run_lif
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neurosim
-from conftest import NATIVE, loss_weights, needs_native, run_lif
 
 SURROGATES = ["fast_sigmoid", "atan", "sigmoid", "triangle", "triangular", "straight_through"]
 RESETS = ["subtract", "zero", "none"]

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from conftest import NATIVE
 
 import neurosim
-from conftest import NATIVE
 
 BACKENDS = [b for b, _ in NATIVE if b == "cpp"] + ["torch"]
 

@@ -7,9 +7,9 @@ import zlib
 
 import pytest
 import torch
+from conftest import NATIVE
 
 import neurosim
-from conftest import NATIVE
 
 BACKENDS = [b for b, _ in NATIVE] + ["torch"]
 

@@ -4,8 +4,8 @@ scan is opchecked by the contract suite, tests/test_scan_contract.py.)"""
 
 import pytest
 import torch
-
 from conftest import NATIVE, needs_native
+
 from neurosim.core.models import LIF
 
 DEVICES = [d for _, d in NATIVE]

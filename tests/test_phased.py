@@ -8,7 +8,7 @@ import torch
 
 import neurosim
 from neurosim.core.phased_lstm_op import phased_lstm_fused
-from neurosim.core.phased_reference import phased_lstm_reference, time_gate_reference
+from neurosim.core.phased_reference import time_gate_reference
 from neurosim.functional import lif_step, phased_lstm, phased_neuron, time_gate, time_gate_phase
 from neurosim.functional.phased import NeuronStep
 

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 import torch
+from conftest import NATIVE, needs_native
 
 import neurosim
-from conftest import NATIVE, needs_native
 from neurosim.functional import RALIFState, RLIFState, RSynapticState
 
 BACKENDS = [b for b, _ in NATIVE] + ["torch"]

@@ -14,10 +14,9 @@ from typing import Callable, Dict, NamedTuple
 
 import pytest
 import torch
+from conftest import NATIVE, needs_native
 
 import neurosim
-import neurosim.functional as F
-from conftest import NATIVE, needs_native
 from neurosim.core import SCAN_MODELS
 from neurosim.neurons.registry import NEURONS
 

@@ -5,9 +5,9 @@ import zlib
 
 import pytest
 import torch
+from conftest import NATIVE
 
 import neurosim
-from conftest import NATIVE
 
 snntorch = pytest.importorskip("snntorch")
 from snntorch import surrogate as snn_surrogate  # noqa: E402

@@ -14,8 +14,22 @@ import neurosim
 from neurosim.data import digits_datasets
 from neurosim.models import SpikingMLP, make_neuron
 from neurosim.training import (
-    CheckpointError, SpikeRateMonitor, Trainer, ce_count, ce_mean, delta, direct, latency, load_checkpoint,
-    make_encoder, mse_count, rate, rng_state, save_checkpoint, seed_everything, set_rng_state,
+    CheckpointError,
+    SpikeRateMonitor,
+    Trainer,
+    ce_count,
+    ce_mean,
+    delta,
+    direct,
+    latency,
+    load_checkpoint,
+    make_encoder,
+    mse_count,
+    rate,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
 )
 
 

@@ -6,13 +6,13 @@ import math
 
 import pytest
 import torch
+from conftest import NATIVE, needs_native
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurosim
 from neurosim.core.ultra_reference import soft_max_plus
 from neurosim.functional import energy_proxy, mean_spike_rate, sparsity_penalty, ultradlif, ultralif
-from conftest import NATIVE, needs_native
 
 BACKENDS = [b for b, _ in NATIVE] + ["torch"]
 FORMS = [("ultralif", None), ("ultradlif", "library"), ("ultradlif", "ablation")]

@@ -211,7 +211,7 @@ def measure(impl, workload, n, device, reps=5, steps=T_STEPS, batch=BATCH) -> Re
         _step(model, x)
         peak_mb = max(0, _peak_rss_bytes() - base) / 2**20
     clear()
-    del model, x
+    model = x = None  # free them before the next measurement
     gc.collect()
     f_ms, b_ms = statistics.median(fwd) * 1e3, statistics.median(bwd) * 1e3
     best = min(f + b for f, b in zip(fwd, bwd)) * 1e3

@@ -1,5 +1,6 @@
 """Backend dispatch, torch.library op registration and the pure-PyTorch reference."""
 
+from neurosim.core import models  # registers the models of the generic scan
 from neurosim.core.backends import (
     BACKENDS,
     backends,
@@ -11,7 +12,6 @@ from neurosim.core.backends import (
 )
 from neurosim.core.reference import alif_reference, li_reference, lif_reference, synaptic_reference
 from neurosim.core.temporal import SCAN_MODELS, ScanModel, ScanOptions, run_scan
-from neurosim.core import models  # registers the models of the generic scan
 from neurosim.core.ultra_op import ultradlif_native
 from neurosim.core.ultra_reference import ultradlif_reference, ultralif_reference
 

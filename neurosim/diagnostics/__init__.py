@@ -2,11 +2,19 @@
 the alignment of the parameters with the gradient of sharpness (weight decay), and the
 surrogate-gradient neural tangent kernel (empirical and analytic). See docs/diagnostics.md."""
 
-from neurosim.diagnostics.hessian import (BatchSharpness, HessianEigen, SharpnessAlignment, batch_sharpness,
-                                          gradient_alignment, hessian_matrix, preserved, sharpness)
+from neurosim.diagnostics.hessian import (
+                                          BatchSharpness,
+                                          HessianEigen,
+                                          SharpnessAlignment,
+                                          batch_sharpness,
+                                          gradient_alignment,
+                                          hessian_matrix,
+                                          preserved,
+                                          sharpness,
+)
+from neurosim.diagnostics.hvp import HVP_METHODS, HessianVectorProduct, NoDoubleBackward, flatten, unflatten
 from neurosim.diagnostics.monitor import SharpnessMonitor, plot_sharpness
 from neurosim.diagnostics.ntk import ErfNetwork, erf_ntk, sg_ntk
-from neurosim.diagnostics.hvp import HVP_METHODS, HessianVectorProduct, NoDoubleBackward, flatten, unflatten
 
 __all__ = [
     "BatchSharpness", "ErfNetwork", "HVP_METHODS", "HessianEigen", "HessianVectorProduct", "NoDoubleBackward",

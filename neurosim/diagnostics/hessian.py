@@ -10,8 +10,16 @@ from typing import Callable, Iterable, List, Optional, Sequence
 import torch
 from torch import nn
 
-from neurosim.diagnostics.hvp import (HVP_METHODS, HessianVectorProduct, Params, RNGReplay, as_param_list,
-                                      evaluate_loss, flatten, unflatten)
+from neurosim.diagnostics.hvp import (
+    HVP_METHODS,
+    HessianVectorProduct,
+    Params,
+    RNGReplay,
+    as_param_list,
+    evaluate_loss,
+    flatten,
+    unflatten,
+)
 
 SOLVERS = ("lanczos", "power")
 

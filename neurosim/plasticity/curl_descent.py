@@ -188,7 +188,7 @@ def critical_alpha_h(c: float, inputs: int = 500, seeds: int = 3, seed: int = 0)
         w = rng.standard_normal((inputs, hidden)) / np.sqrt(inputs)
         gram = w @ w.T
 
-        def unstable(n):
+        def unstable(n, gram=gram):
             x = gram.copy()
             x[np.diag_indices(inputs)] += np.where(np.arange(inputs) < n, -1.0, 1.0)
             return np.linalg.eigvalsh(x)[0] < 0

@@ -292,9 +292,9 @@ def run(config: TrainConfig, log=print) -> Dict:
     and the plots to ``config.out``. Returns the results dictionary."""
     import neurosim
     from neurosim.models import parameter_count
+    from neurosim.provenance import run_settings
     from neurosim.training.distributed import init_distributed, shutdown
     from neurosim.training.seeding import seed_everything
-    from neurosim.provenance import run_settings
     from neurosim.training.trainer import Trainer
 
     config.validate()

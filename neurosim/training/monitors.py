@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from typing import Dict, Iterable, Optional, Tuple
 
-import torch
 from torch import nn
 
 

@@ -7,7 +7,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler, Subset
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler, Subset
 
 from neurosim.training import checkpoint as ckpt
 from neurosim.training.distributed import all_reduce_sum, current_context
