@@ -26,6 +26,7 @@ import torch
 
 from neurosim import data
 from neurosim.models import RecurrentSNN, SpikingConvNet, SpikingMLP, parameter_count
+from neurosim.provenance import announce
 from neurosim.training import Trainer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -145,12 +146,13 @@ def main(argv=None):
     p.add_argument("--order-samples", type=int, default=400)
     p.add_argument("--order-epochs", type=int, default=15)
     p.add_argument("--quick", action="store_true", help="one seed, fewer samples and epochs")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--out", default=os.path.join(HERE, "..", "benchmarks", "results", "event_networks.json"))
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.epochs, args.per_class, args.order_samples, args.order_epochs = [0], 4, 10, 200, 8
-    torch.set_num_threads(1)
-    results = {"config": vars(args)}
+    settings = announce(args.seeds[0], args.threads)  # each run below seeds itself from --seeds
+    results = {"config": vars(args), "settings": settings}
     with tempfile.TemporaryDirectory() as workdir:
         print(f"1. synthetic N-MNIST 34x34, blobs shifted by up to {args.shift} px, {args.epochs} epochs, "
               f"seeds {args.seeds}")

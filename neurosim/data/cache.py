@@ -84,6 +84,9 @@ def cache_key(frames) -> Optional[str]:
         "format": CACHE_FORMAT,
         "data": data,
         "transform": repr(frames.transform),
+        # the time binning is not a tonic transform (frame_events bins in neurosim): key it explicitly
+        "n_time_bins": getattr(frames, "n_time_bins", None),
+        "time_window": getattr(frames, "time_window", None),
         "input_sensor_size": list(frames.input_sensor_size),
         "frame_shape": list(frames.frame_shape),
         "num_classes": frames.num_classes,
