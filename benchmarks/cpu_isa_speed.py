@@ -62,10 +62,11 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="512,2048,8192")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--levels", default="avx512,avx2,baseline", help="levels of this build to time")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "cpu_isa_speed"))
     args = parser.parse_args(argv)
     sizes = [int(v) for v in args.sizes.split(",")]
-    builds = {"portable": (ROOT, ["avx512", "avx2", "baseline"])}
+    builds = {"portable": (ROOT, args.levels.split(","))}
     if args.compare_build:
         builds["compare"] = (os.path.abspath(args.compare_build), ["default"])
     samples: dict[tuple, list[float]] = {}
