@@ -3,6 +3,7 @@
 // entry point of cpu_entry_points.def calls the widest copy this CPU runs; one build then works on
 // every x86-64 machine (a venv shared by a cluster, a wheel) at the speed of the widest it has.
 // NEUROSIM_CPU_ISA in the environment picks a narrower level (tests compare all levels).
+// The wider levels are compiled for float32 only; float64 and 16-bit storage run the baseline copy.
 #include "neurosim/cpu_dispatch.h"
 
 #include <atomic>
@@ -67,7 +68,7 @@ bool set_cpu_isa(const char* name) {
   extern "C" void neurosim_cpu_##function##_avx2(const void*);                       \
   extern "C" void neurosim_cpu_##function##_avx512(const void*);                     \
   void neurosim::function(const Launch& launch) {                                    \
-    switch (active_level.load(std::memory_order_relaxed)) {                          \
+    switch (launch.dtype == DType::Float32 ? active_level.load(std::memory_order_relaxed) : 0) { \
       case 2: neurosim_cpu_##function##_avx512(&launch); return;                     \
       case 1: neurosim_cpu_##function##_avx2(&launch); return;                       \
       default: neurosim_cpu_##function##_baseline(&launch); return;                  \

@@ -6,6 +6,8 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
+#include <stdexcept>
+
 #include "neurosim/common.h"
 
 namespace neurosim {
@@ -41,9 +43,17 @@ void for_each_block(int64_t columns, int64_t steps, const Fn& run_block) {
   });
 }
 
-// Calls fn(value of the storage type) for the storage dtype code.
+// Calls fn(value of the storage type) for the storage dtype code. The AVX2/AVX-512 copies of
+// a multi-ISA build hold float32 only (NEUROSIM_CPU_FLOAT32_ONLY): bindings/cpu_dispatch.cpp
+// sends float64 and 16-bit storage to the baseline copy, which keeps the build a third as long
+// per wide level; float32 is where training time goes.
 template <typename Fn>
 void dispatch_storage(DType dtype, Fn&& fn) {
+#if defined(NEUROSIM_CPU_FLOAT32_ONLY)
+  if (dtype != DType::Float32) throw std::logic_error("neurosim: this ISA copy of the CPU kernels holds float32 only");
+  fn(float{});
+  return;
+#endif
   switch (dtype) {
     case DType::Float64: fn(double{}); break;
     case DType::Float16: fn(c10::Half{}); break;
