@@ -12,6 +12,11 @@ Cells (``x`` and the recurrent input ``rec_t = W s_{t-1} + b`` or ``V * s_{t-1}`
 * ``alif`` (recurrent ALIF / LSNN), params (beta, rho, gamma, thr), variables (mem, adapt):
   ``r = H(mem - (thr + gamma*adapt))`` (the previous spike), ``mem`` as for ``lif``,
   ``adapt = rho*adapt + r``, ``s = H(mem - (thr + gamma*adapt))``.
+
+With ``reset_delay=False`` (``lif`` and ``synaptic``, zero or no reset) there is no reset from the
+previous step; the zero reset is applied in the step that spikes, ``mem = mem - s*mem``, as
+snnTorch's ``reset_delay=False`` and NIR's LIF/CubaLIF do. The native recurrent kernels implement
+the delayed reset only, so this form always runs here.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ def _reset(base, r, thr, reset):
     return base
 
 
+def _undelayed_reset(mem, s, reset, detach_reset):
+    if reset == "none":
+        return mem
+    return mem - (s.detach() if detach_reset else s) * mem
+
+
 def _previous_spike(z_prev, surrogate, detach_reset):
     return (z_prev.detach() > 0).to(z_prev.dtype) if detach_reset else surrogate(z_prev)
 
@@ -47,6 +58,7 @@ def recurrent_reference(
     reset: str,
     surrogate: Surrogate,
     detach_reset: bool = True,
+    reset_delay: bool = True,
 ):
     """Runs ``cell`` over all steps of ``x`` [T, B, n] from ``state0`` = (spikes, *variables),
     each [B, n]. ``params`` are the cell's parameters (broadcasting against [B, n]); exactly one of
@@ -62,17 +74,27 @@ def recurrent_reference(
         if cell == "lif":
             beta, thr = params
             (mem,) = variables
-            r = _previous_spike(mem - thr, surrogate, detach_reset)
-            mem = _reset(beta * mem + x_t + rec, r, thr, reset)
-            s = surrogate(mem - thr)
+            if reset_delay:
+                r = _previous_spike(mem - thr, surrogate, detach_reset)
+                mem = _reset(beta * mem + x_t + rec, r, thr, reset)
+                s = surrogate(mem - thr)
+            else:
+                mem = beta * mem + x_t + rec
+                s = surrogate(mem - thr)
+                mem = _undelayed_reset(mem, s, reset, detach_reset)
             variables = [mem]
         elif cell == "synaptic":
             alpha, beta, thr = params
             syn, mem = variables
-            r = _previous_spike(mem - thr, surrogate, detach_reset)
             syn = alpha * syn + x_t + rec
-            mem = _reset(beta * mem + syn, r, thr, reset)
-            s = surrogate(mem - thr)
+            if reset_delay:
+                r = _previous_spike(mem - thr, surrogate, detach_reset)
+                mem = _reset(beta * mem + syn, r, thr, reset)
+                s = surrogate(mem - thr)
+            else:
+                mem = beta * mem + syn
+                s = surrogate(mem - thr)
+                mem = _undelayed_reset(mem, s, reset, detach_reset)
             variables = [syn, mem]
         elif cell == "alif":
             beta, rho, gamma, thr = params

@@ -110,10 +110,16 @@ def recurrent(
     detach_reset: bool = True,
     record_membrane: bool = False,
     backend: str = "auto",
+    reset_delay: bool = True,
     **params,
 ) -> RecurrentResult:
     """Any recurrent cell by name (``"lif"``, ``"synaptic"``, ``"alif"``) with its parameters as
-    keywords; :func:`rlif`, :func:`rsynaptic` and :func:`ralif` document each one."""
+    keywords; :func:`rlif`, :func:`rsynaptic` and :func:`ralif` document each one.
+
+    ``reset_delay=False`` (``lif`` and ``synaptic`` cells, ``reset="zero"`` or ``"none"``): the zero
+    reset lands in the step that spikes, ``mem_t = m - s_t*m`` (snnTorch's ``reset_delay=False``,
+    NIR's recurrent LIF/CubaLIF subgraphs). It runs on the PyTorch reference step loop (the native
+    recurrent kernels implement the delayed reset only): ``backend`` "auto" or "torch"."""
     check_choice(cell, CELLS, "cell")
     check_sequence(x)
     if x.dim() != 3:
@@ -126,10 +132,21 @@ def recurrent(
     if not detach_reset and reset == "zero":
         raise ValueError("detach_reset=False is supported with reset='subtract' or 'none'; the zero reset's "
                          "gradient would need the membrane before the reset, which is not kept")
+    if not isinstance(reset_delay, bool):
+        raise TypeError(f"reset_delay: expected a bool, got {type(reset_delay).__name__}")
+    undelayed_zero = not reset_delay and reset == "zero"
+    if not reset_delay:
+        if cell == "alif":
+            raise ValueError("reset_delay=False: supported for the 'lif' and 'synaptic' cells, not 'alif'")
+        if reset == "subtract":
+            raise ValueError("reset_delay=False is supported with reset='zero' or 'none', not 'subtract'")
+        if undelayed_zero and backend not in ("auto", "torch"):
+            raise ValueError(f"backend: reset_delay=False runs on the PyTorch reference ('auto' or 'torch'); the "
+                             f"native recurrent kernels implement the delayed reset only, got {backend!r}")
     names = CELL_PARAMS[cell]
     if set(params) != set(names):
         raise TypeError(f"{cell} cell: expected the parameters {names}, got {tuple(params)}")
-    name = resolve_backend(backend, x.device)
+    name = "torch" if undelayed_zero else resolve_backend(backend, x.device)
     acc = accumulation_dtype(x.dtype)
     n = x.shape[2]
     weight, bias, v = _recurrence(x, weight, bias, v, acc)
@@ -141,7 +158,7 @@ def recurrent(
 
     if name == "torch":
         spikes, final, traces = recurrent_reference(cell, xa, state0, values, weight, bias, v, reset, sg,
-                                                    detach_reset)
+                                                    detach_reset, reset_delay)
         membrane = traces[mem_index].to(x.dtype) if record_membrane else None
         return RecurrentResult(spikes.to(x.dtype), state_type(*final), membrane)
 
@@ -166,7 +183,8 @@ def recurrent(
 
 
 def rlif(x, state=None, *, weight=None, bias=None, v=None, beta=0.9, threshold=1.0, reset="subtract",
-         surrogate="fast_sigmoid", detach_reset=True, record_membrane=False, backend="auto") -> RecurrentResult:
+         surrogate="fast_sigmoid", detach_reset=True, record_membrane=False, backend="auto",
+         reset_delay=True) -> RecurrentResult:
     """Recurrent LIF over all T steps, the equations of snnTorch's ``RLeaky``:
 
     ``r_t = H(mem_{t-1} - thr)`` (no gradient unless ``detach_reset=False``),
@@ -184,14 +202,16 @@ def rlif(x, state=None, *, weight=None, bias=None, v=None, beta=0.9, threshold=1
         surrogate: a name from :mod:`neurosim.surrogate` or a ``Surrogate``.
         record_membrane: also return the membrane at every step.
         backend: "auto", "cuda", "cpp" or "torch".
+        reset_delay: False resets in the step that spikes (see :func:`recurrent`).
     """
     return recurrent("lif", x, state, weight=weight, bias=bias, v=v, beta=beta, threshold=threshold, reset=reset,
-                     surrogate=surrogate, detach_reset=detach_reset, record_membrane=record_membrane, backend=backend)
+                     surrogate=surrogate, detach_reset=detach_reset, record_membrane=record_membrane, backend=backend,
+                     reset_delay=reset_delay)
 
 
 def rsynaptic(x, state=None, *, weight=None, bias=None, v=None, alpha=0.9, beta=0.8, threshold=1.0,
               reset="subtract", surrogate="fast_sigmoid", detach_reset=True, record_membrane=False,
-              backend="auto") -> RecurrentResult:
+              backend="auto", reset_delay=True) -> RecurrentResult:
     """Recurrent current-based LIF, the equations of snnTorch's ``RSynaptic``:
 
     ``syn_t = alpha*syn_{t-1} + x_t + rec_t``, ``m = beta*mem_{t-1} + syn_t``, then the reset of
@@ -200,7 +220,7 @@ def rsynaptic(x, state=None, *, weight=None, bias=None, v=None, alpha=0.9, beta=
     """
     return recurrent("synaptic", x, state, weight=weight, bias=bias, v=v, alpha=alpha, beta=beta,
                      threshold=threshold, reset=reset, surrogate=surrogate, detach_reset=detach_reset,
-                     record_membrane=record_membrane, backend=backend)
+                     record_membrane=record_membrane, backend=backend, reset_delay=reset_delay)
 
 
 def ralif(x, state=None, *, weight=None, bias=None, v=None, beta=0.9, rho=0.95, gamma=0.5, threshold=1.0,

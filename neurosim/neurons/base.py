@@ -41,6 +41,17 @@ class NeuronModule(nn.Module):
         else:
             self.register_buffer(name, tensor)
 
+    def add_option(self, name: str, value, low=None, high=None) -> None:
+        """An optional fixed parameter (``v_reset``, ``v_leak``, ``input_scale``): a buffer, or None
+        (then absent from the ``state_dict`` and its arithmetic skipped)."""
+        self.register_buffer(name, None if value is None else initial_value(value, name, low, high))
+
+    def describe_options(self, names) -> str:
+        parts = [f"{n}={self.describe(getattr(self, n))}" for n in names if getattr(self, n, None) is not None]
+        if getattr(self, "reset_delay", True) is False:
+            parts.append("reset_delay=False")
+        return "".join(", " + p for p in parts)
+
     def finish(self, result, output: torch.Tensor):
         return result if self.return_state or self.record_membrane else output
 
