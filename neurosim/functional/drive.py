@@ -65,6 +65,16 @@ def shifted(value, x: torch.Tensor, v_reset, name: str):
     return parameter_tensor(value, x, name).to(offset.dtype) - offset
 
 
+def shifted_state(state, x: torch.Tensor, v_reset, name: str = "state"):
+    """A membrane state in the coordinates of ``w``; the default state (None) is the membrane at
+    rest at zero, ``w = -v_reset``."""
+    if v_reset is None:
+        return state
+    if state is None:
+        state = torch.zeros(x.shape[1:], dtype=accumulation_dtype(x.dtype), device=x.device)
+    return shifted(state, x, v_reset, name).expand(x.shape[1:]).contiguous()
+
+
 def unshifted(w: torch.Tensor, x: torch.Tensor, v_reset):
     """``w + v_reset`` (a membrane back in the coordinates of ``u``)."""
     if v_reset is None or w is None:

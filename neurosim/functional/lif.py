@@ -10,7 +10,7 @@ from neurosim import surrogate as surrogates
 from neurosim.core.models import LIF as LIF_MODEL
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
 from neurosim.core.validation import RESETS, check_choice, check_flag, check_sequence, check_state, parameter_tensor
-from neurosim.functional.drive import after_reset, check_nir_options, drive, nir_options_used, shifted, unshifted
+from neurosim.functional.drive import after_reset, check_nir_options, drive, nir_options_used, shifted, shifted_state, unshifted
 
 
 class LIFResult(NamedTuple):
@@ -103,7 +103,7 @@ def _lif_nir(x, state, beta, threshold, reset, sg, detach_reset, record_membrane
     check_state(state, x)
     beta_t = parameter_tensor(beta, x, "beta", 0.0, 1.0)
     thr = shifted(threshold, x, v_reset, "threshold")
-    w0 = shifted(state, x, v_reset, "state") if isinstance(state, torch.Tensor) else state
+    w0 = shifted_state(state, x, v_reset)
     inner = lif(drive(x, beta_t, v_leak, v_reset, input_scale), w0, beta=beta_t, threshold=thr, reset=reset,
                 surrogate=sg, detach_reset=detach_reset, record_membrane=record_membrane, backend=backend)
     spikes, w, membrane = inner.spikes.to(x.dtype), inner.state, inner.membrane

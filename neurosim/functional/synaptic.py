@@ -11,7 +11,7 @@ from neurosim import surrogate as surrogates
 from neurosim.core.models import SYNAPTIC
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
 from neurosim.core.validation import RESETS, check_choice, check_flag, check_sequence, check_state, parameter_tensor
-from neurosim.functional.drive import after_reset, check_nir_options, drive, nir_options_used, shifted, unshifted
+from neurosim.functional.drive import after_reset, check_nir_options, drive, nir_options_used, shifted, shifted_state, unshifted
 from neurosim.functional.li import li
 from neurosim.functional.lif import lif
 
@@ -140,7 +140,7 @@ def _synaptic_nir(x, state, alpha, beta, threshold, reset, sg, detach_reset, rec
     current = li(scaled, syn0, beta=alpha, backend=backend)
     beta_t = parameter_tensor(beta, x, "beta", 0.0, 1.0)
     membrane_input = drive(current.output, beta_t, v_leak, v_reset, None)
-    result = lif(membrane_input, shifted(mem0, x, v_reset, "state.mem"), beta=beta_t,
+    result = lif(membrane_input, shifted_state(mem0, x, v_reset, "state.mem"), beta=beta_t,
                  threshold=shifted(threshold, x, v_reset, "threshold"), reset=reset, surrogate=sg,
                  detach_reset=detach_reset, record_membrane=record_membrane, backend=backend)
     spikes, w, membrane = result.spikes.to(x.dtype), result.state, result.membrane

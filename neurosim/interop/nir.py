@@ -174,7 +174,9 @@ def _reset_delay_from(node) -> bool:
     """The zero reset's delay (it changes no spike, only whether the membrane is reported before
     or after the reset) restored from neurosim's metadata; NIR's own convention otherwise."""
     meta = getattr(node, "metadata", None) or {}
-    return bool(meta.get(_META + "reset_delay", False))
+    reset = meta.get(_META + "reset")
+    reset = reset.decode() if isinstance(reset, bytes) else reset
+    return reset == "zero" and _META + "approximated" not in meta and bool(meta.get(_META + "reset_delay", False))
 
 
 def _lif_params(node, where, dt):
@@ -503,7 +505,7 @@ class _Exporter:
         return self.shapes[id(module)]
 
     def _where(self, module) -> str:
-        return f"{self.names.get(id(module), '?')} ({type(module).__name__})"
+        return f"layer {self.names.get(id(module), '?')!r} ({type(module).__name__})"
 
     def _per_neuron(self, module, value, default: float = 0.0) -> np.ndarray:
         features = self._shape(module)[0]

@@ -12,7 +12,7 @@ from neurosim.core.backends import BACKENDS
 from neurosim.core.validation import RESETS, check_choice, check_flag
 from neurosim.functional.drive import check_nir_options
 from neurosim.functional.lif import lif
-from neurosim.neurons.base import NeuronModule, initial_value
+from neurosim.neurons.base import describe_options, initial_value
 
 
 class LIF(nn.Module):
@@ -106,4 +106,4 @@ class LIF(nn.Module):
         thr = f"{self.threshold.item():.6g}" if self.threshold.numel() == 1 else f"tensor{tuple(self.threshold.shape)}"
         return (f"beta={beta}, threshold={thr}, reset={self.reset!r}, surrogate={self.surrogate.name}"
                 f"({self.surrogate.param:g}), backend={self.backend!r}"
-                + NeuronModule.describe_options(self, ("v_reset", "v_leak", "input_scale")))
+                + describe_options(self, ("v_reset", "v_leak", "input_scale")))
