@@ -12,11 +12,10 @@ import io
 import logging
 import warnings
 
+import nir
 import numpy as np
 import pytest
 import torch
-
-import nir  # noqa: I001  (the pinned test extra; not optional)
 
 import neurosim
 from neurosim import layers as L

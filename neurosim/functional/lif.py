@@ -10,7 +10,15 @@ from neurosim import surrogate as surrogates
 from neurosim.core.models import LIF as LIF_MODEL
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
 from neurosim.core.validation import RESETS, check_choice, check_flag, check_sequence, check_state, parameter_tensor
-from neurosim.functional.drive import after_reset, check_nir_options, drive, nir_options_used, shifted, shifted_state, unshifted
+from neurosim.functional.drive import (
+    after_reset,
+    check_nir_options,
+    drive,
+    nir_options_used,
+    shifted,
+    shifted_state,
+    unshifted,
+)
 
 
 class LIFResult(NamedTuple):

@@ -11,7 +11,15 @@ from neurosim import surrogate as surrogates
 from neurosim.core.models import SYNAPTIC
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
 from neurosim.core.validation import RESETS, check_choice, check_flag, check_sequence, check_state, parameter_tensor
-from neurosim.functional.drive import after_reset, check_nir_options, drive, nir_options_used, shifted, shifted_state, unshifted
+from neurosim.functional.drive import (
+    after_reset,
+    check_nir_options,
+    drive,
+    nir_options_used,
+    shifted,
+    shifted_state,
+    unshifted,
+)
 from neurosim.functional.li import li
 from neurosim.functional.lif import lif
 

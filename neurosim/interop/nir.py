@@ -739,6 +739,31 @@ def _check_exportable(model: nn.Module, leaves) -> Dict[int, str]:
     return names
 
 
+def _with_module_names(graph, model, leaves, nirtorch, nir):
+    """Names the nodes after the model's layers (``"0"``, ``"encoder.lif"``; ``"input"``/``"output"``)
+    instead of torch.fx's sanitised names (``"_0"``, ``"encoder_lif"``)."""
+    from nirtorch.torch_tracer import NIRTorchTracer
+
+    traced = NIRTorchTracer(leaves).trace(model)
+    rename = {}
+    for node in traced.nodes:
+        if node.op == "call_module":
+            rename[node.name] = str(node.target)
+    inputs = [k for k, v in graph.nodes.items() if isinstance(v, nir.Input)]
+    outputs = [k for k, v in graph.nodes.items() if isinstance(v, nir.Output)]
+    if len(inputs) == 1:
+        rename[inputs[0]] = "input"
+    if len(outputs) == 1:
+        rename[outputs[0]] = "output"
+    target = [rename.get(k, k) for k in graph.nodes]
+    if len(set(target)) != len(target):  # a layer called twice keeps fx's distinct names
+        return graph
+    nodes = {rename.get(k, k): v for k, v in graph.nodes.items()}
+    edges = [(rename.get(a, a), rename.get(b, b)) for a, b in graph.edges]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=graph.metadata if isinstance(graph.metadata, dict) else {},
+                         type_check=False)
+
+
 def to_nir(model: nn.Module, sample_data: torch.Tensor, dt: float = DEFAULT_DT, *, approximate: bool = False):
     """The NIR graph of a neurosim network.
 
@@ -810,10 +835,11 @@ def to_nir(model: nn.Module, sample_data: torch.Tensor, dt: float = DEFAULT_DT, 
         try:
             graph = nirtorch.torch_to_nir(model, module_map, default_dict=None, type_check=False)
         except (TypeError, ValueError) as error:
-            if str(error).startswith(("model:", "layer")) or "(" in str(error).split(":")[0]:
+            if str(error).startswith(("model:", "layer ")):  # ours, from the module map: already named
                 raise
             raise TypeError(f"model: cannot trace it into a NIR graph ({error})") from error
-        for name, node in graph.nodes.items():
+        graph = _with_module_names(graph, model, tuple(module_map), nirtorch, nir)
+        for node in graph.nodes.values():
             if isinstance(node, nir.Input):
                 node.input_type = {"input": features_in}
                 node.output_type = {"output": features_in}
