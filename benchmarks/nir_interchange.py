@@ -108,7 +108,7 @@ def main():
                    "repeats": args.repeats, "torch": torch.__version__, "nir": nir.version,
                    "parameters_and_buffers": params, "seconds": rows, "round_trip_identical": identical,
                    "spikes": float(expected.sum()), "peer": peer}, f, indent=2)
-    print(f"wrote {out}")
+    print(f"wrote {os.path.relpath(out)}")
 
 
 if __name__ == "__main__":
