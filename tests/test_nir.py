@@ -614,3 +614,42 @@ def test_synaptic_undelayed_streams_and_checks_its_options():
     with pytest.raises(ValueError, match="reset_delay"):
         neurosim.LIF(reset="subtract", reset_delay=False)
     assert "reset_delay=False" in repr(neurosim.LIF(reset="zero", reset_delay=False, v_reset=0.5))
+
+
+def test_imported_graphs_export_again(tmp_path):
+    """A graph written elsewhere (here by hand, as snnTorch writes a Leaky), imported, fine-tuned
+    and exported again: the second import runs identically, node names and edges kept."""
+    n_in, n = 5, 4
+    rng = np.random.default_rng(12)
+    tau = np.full(n, DT / (1 - 0.9))
+    nodes = {"input": nir.Input(input_type=np.array([n_in])),
+             "fc": nir.Affine(weight=rng.normal(size=(n, n_in)), bias=np.zeros(n)),
+             "lif": nir.LIF(tau=tau, r=tau / DT, v_leak=np.zeros(n), v_threshold=np.full(n, 0.5),
+                            v_reset=np.zeros(n)),
+             "w": nir.Linear(weight=rng.normal(size=(n, n)) * 0.3),
+             "out": nir.Output(output_type=np.array([n]))}
+    graph = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "w"), ("w", "lif"),
+                                             ("lif", "out")])
+    imported = from_nir(graph)
+    assert isinstance(imported.nodes["lif"], neurosim.RLIF)  # the flat loop became a recurrent layer
+    with torch.no_grad():
+        imported.nodes["fc"].weight.mul_(1.5)  # "fine-tuning"
+    x = torch.rand(40, 3, n_in) * 2
+    again = to_nir(imported, x)
+    assert {"input", "fc", "lif", "out"} <= set(again.nodes)
+    twice = from_nir(_through_file(again, tmp_path)[0])
+    with torch.no_grad():
+        expected = imported(x)
+        assert expected.sum() > 0
+        assert torch.equal(expected, twice(x))
+
+
+def test_parameter_shapes_must_agree_along_edges():
+    n = 3
+    nodes = {"input": nir.Input(input_type=np.array([2])), "fc": nir.Affine(weight=np.ones((4, 2)), bias=np.zeros(4)),
+             "lif": nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.ones(n),
+                            v_reset=np.zeros(n)),
+             "output": nir.Output(output_type=np.array([n]))}
+    graph = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")], type_check=False)
+    with pytest.raises(ValueError, match="'fc'.*gives 4 values.*'lif' takes 3"):
+        from_nir(graph)

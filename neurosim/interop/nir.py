@@ -437,6 +437,12 @@ def _import_graph(graph, dt: float, nir, prefix: str) -> nn.Module:
             module = _neuron_module(node, where, dt, nir)
             modules[name] = module if module is not None else _stateless_module(node, where)
 
+    for src, dst in edges:
+        out_size, in_size = _size(nodes[src], "output"), _size(nodes[dst], "input")
+        if out_size is not None and in_size is not None and out_size != in_size:
+            raise ValueError(f"NIR edge ({_where(prefix, src)!r}, {_where(prefix, dst)!r}): "
+                             f"{type(nodes[src]).__name__} {src!r} gives {out_size} values per step but "
+                             f"{type(nodes[dst]).__name__} {dst!r} takes {in_size} (parameter shapes disagree)")
     predecessors: Dict[str, List[str]] = {k: [] for k in nodes}
     for src, dst in edges:
         predecessors[dst].append(src)
@@ -450,6 +456,23 @@ def _import_graph(graph, dt: float, nir, prefix: str) -> nn.Module:
     return interop_modules.GraphModule(modules, order, predecessors, inputs[0], outputs,
                                        None if shape is None else tuple(np.asarray(shape).astype(int).tolist()),
                                        names)
+
+
+_SIZE_FIELDS = {"LIF": "v_threshold", "CubaLIF": "v_threshold", "IF": "v_threshold", "LI": "tau", "I": "r",
+                "Threshold": "threshold", "Scale": "scale"}
+
+
+def _size(node, side: str) -> Optional[int]:
+    """The number of values per step a node takes (``side="input"``) or gives, where its
+    parameters fix it (dense weights and per-neuron parameters); None where they do not."""
+    kind = type(node).__name__
+    if kind in ("Affine", "Linear"):
+        shape = np.shape(node.weight)
+        return None if len(shape) != 2 else int(shape[1] if side == "input" else shape[0])
+    field = _SIZE_FIELDS.get(kind)
+    if field is None or getattr(node, field, None) is None:
+        return None
+    return int(np.size(getattr(node, field)))
 
 
 def _topological_order(nodes, edges, prefix) -> List[str]:
@@ -693,8 +716,34 @@ class _Exporter:
     def threshold(self, module):
         return self.nir.Threshold(threshold=self._per_neuron(module, module.threshold), metadata=self._meta(module))
 
+    def graph_module(self, module: interop_modules.GraphModule, features_in=None):
+        """An imported graph (``from_nir``'s module) back as a NIR graph, node names and edges kept."""
+        nir = self.nir
+        mapping = self.module_map()
+        features_in = self._shape(module)[0] if features_in is None else features_in
+        nodes, shapes = {}, {}
+        for name in module.order:
+            key = module.names[name]
+            if name == module.input_node:
+                nodes[name] = nir.Input(input_type={"input": np.array(features_in)})
+                shapes[name] = tuple(features_in)
+            elif key in module.nodes:
+                child = module.nodes[key]
+                if type(child) not in mapping:
+                    raise TypeError(f"model: layer {name!r} ({type(child).__name__}) of the imported graph has no "
+                                    f"NIR equivalent neurosim can export")
+                nodes[name] = mapping[type(child)](child)
+                shapes[name] = self._shape(child)[1]
+            else:  # an Output node: what flows into it
+                shape = np.array(shapes[module.inputs[name][0]])
+                nodes[name] = nir.Output(output_type={"output": shape})
+                nodes[name].input_type = {"input": shape}
+        edges = [(source, name) for name in module.order for source in module.inputs.get(name, [])]
+        return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
     def module_map(self):
         return {
+            interop_modules.GraphModule: self.graph_module,
             nn.Linear: self.linear,
             ns_layers.Conv1d: self.conv,
             ns_layers.Conv2d: self.conv,
@@ -728,9 +777,8 @@ def _check_exportable(model: nn.Module, leaves) -> Dict[int, str]:
         if type(module) in leaves:
             skip.append(name)
             continue
-        if kind in _REFUSED or type(module) is interop_modules.GraphModule:
-            reason = _REFUSED.get(kind, "export the original model instead of an imported graph module")
-            raise TypeError(f"model: layer {label!r} ({kind}) cannot be exported to NIR: {reason}")
+        if kind in _REFUSED:
+            raise TypeError(f"model: layer {label!r} ({kind}) cannot be exported to NIR: {_REFUSED[kind]}")
         if isinstance(module, _CONTAINERS):
             continue
         if not list(module.children()):
@@ -809,6 +857,8 @@ def to_nir(model: nn.Module, sample_data: torch.Tensor, dt: float = DEFAULT_DT, 
 
     def record(module, args, output):
         out = output[0] if isinstance(output, tuple) else output
+        if isinstance(out, dict):  # an imported graph with several outputs
+            out = next(iter(out.values()))
         exporter.shapes.setdefault(id(module), (tuple(args[0].shape[2:]), tuple(out.shape[2:])))
 
     for module in model.modules():
@@ -822,11 +872,16 @@ def to_nir(model: nn.Module, sample_data: torch.Tensor, dt: float = DEFAULT_DT, 
             hook.remove()
     if isinstance(output, tuple):
         output = output[0]
-    if not isinstance(output, torch.Tensor):
+    if not isinstance(output, torch.Tensor) and not (isinstance(model, interop_modules.GraphModule)
+                                                     and isinstance(output, dict)):
         raise TypeError(f"model: its output must be a tensor [T, B, *features] to export, got {type(output).__name__}")
 
     features_in = np.array(sample_data.shape[2:])
-    if type(model) in module_map:
+    if isinstance(model, interop_modules.GraphModule):
+        if isinstance(output, dict):
+            raise TypeError("model: an imported graph with several Output nodes cannot be exported by to_nir yet")
+        graph = exporter.graph_module(model, tuple(sample_data.shape[2:]))
+    elif type(model) in module_map:
         node = module_map[type(model)](model)
         graph = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": features_in}), "model": node,
                                     "output": nir.Output(output_type={"output": np.array(output.shape[2:])})},
