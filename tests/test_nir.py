@@ -443,6 +443,12 @@ def test_import_refusals_name_the_node_or_argument(tmp_path):
     text.write_text("not an HDF5 file")
     with pytest.raises(ValueError, match="graph_or_path.*not a NIR file"):
         from_nir(text)
+    import h5py
+
+    with h5py.File(tmp_path / "other.h5", "w") as f:  # HDF5, but not NIR
+        f["data"] = np.zeros(3)
+    with pytest.raises(ValueError, match="graph_or_path.*not a NIR file"):
+        from_nir(tmp_path / "other.h5")
     with pytest.raises(FileNotFoundError, match="graph_or_path"):
         from_nir(tmp_path / "missing.nir")
     with pytest.raises(TypeError, match="graph_or_path"):
@@ -493,7 +499,8 @@ def test_recurrent_subgraphs_neurosim_cannot_run_are_refused():
 def test_export_refusals_name_the_layer():
     x = torch.rand(4, 2, 5)
     for layer, words in ((neurosim.ALIF(), "'1' \\(ALIF\\).*adaptive"), (neurosim.UltraLIF(), "'1' \\(UltraLIF\\)"),
-                         (torch.nn.ReLU(), "'1' \\(ReLU\\)"), (L.Dropout(0.1), "'1' \\(Dropout\\)")):
+                         (torch.nn.ReLU(), "'1' \\(ReLU\\)"), (L.Dropout(0.1), "'1' \\(Dropout\\)"),
+                         (L.TimeDistributed(torch.nn.Linear(5, 5)), "'1' \\(TimeDistributed\\)")):
         with pytest.raises(TypeError, match=words):
             to_nir(torch.nn.Sequential(torch.nn.Linear(5, 5), layer), x)
     with pytest.raises(TypeError, match="MaxPool2d.*max pooling"):

@@ -123,6 +123,9 @@ def _array(node, where: str, field: str, *, positive: bool = False, allow_inf: b
         raise ValueError(f"NIR node {where!r} ({type(node).__name__}): parameter {field} contains NaN")
     if not allow_inf and np.isinf(array).any():
         raise ValueError(f"NIR node {where!r} ({type(node).__name__}): parameter {field} contains inf")
+    if not allow_inf and array.size and np.abs(array).max() > np.finfo(np.float32).max:
+        raise ValueError(f"NIR node {where!r} ({type(node).__name__}): parameter {field} exceeds float32's range "
+                         f"(max |value| {np.abs(array).max():.3g})")
     if positive and (array <= 0).any():
         raise ValueError(f"NIR node {where!r} ({type(node).__name__}): parameter {field} must be > 0, "
                          f"got min {array.min():.6g}")
@@ -370,13 +373,12 @@ def _recurrent_pattern(graph, nir) -> Optional[Tuple[str, str]]:
     weights = [k for k, t in kinds.items() if t in _RECURRENT_WEIGHTS]
     if len(graph.nodes) != 4 or len(neurons) != 1 or len(weights) != 1:
         return None
-    if sorted(t for t in kinds.values() if t in ("Input", "Output")) != ["Input", "Output"]:
+    ends = {t: k for k, t in kinds.items() if t in ("Input", "Output")}
+    if sorted(ends) != ["Input", "Output"]:
         return None
-    edges = {tuple(e) for e in graph.edges}
     neuron, weight = neurons[0], weights[0]
-    if (neuron, weight) in edges and (weight, neuron) in edges:
-        return neuron, weight
-    return None
+    expected = {(ends["Input"], neuron), (neuron, weight), (weight, neuron), (neuron, ends["Output"])}
+    return (neuron, weight) if {tuple(e) for e in graph.edges} == expected and len(graph.edges) == 4 else None
 
 
 def _import_graph(graph, dt: float, nir, prefix: str) -> nn.Module:
@@ -434,8 +436,14 @@ def _import_graph(graph, dt: float, nir, prefix: str) -> nn.Module:
             else:
                 modules[name] = _import_graph(node, dt, nir, where + ".")
         else:
-            module = _neuron_module(node, where, dt, nir)
-            modules[name] = module if module is not None else _stateless_module(node, where)
+            try:
+                module = _neuron_module(node, where, dt, nir)
+                modules[name] = module if module is not None else _stateless_module(node, where)
+            except (TypeError, ValueError) as error:
+                if str(error).startswith("NIR "):
+                    raise
+                # e.g. a parameter beyond float32's range, caught by the module's own checks
+                raise ValueError(f"NIR node {where!r} ({kind}): {error}") from error
 
     for src, dst in edges:
         out_size, in_size = _size(nodes[src], "output"), _size(nodes[dst], "input")
@@ -515,6 +523,7 @@ _REFUSED = {
     "PhasedLIF": "its time gate is not a NIR node",
     "PhasedLSTM": "NIR has no LSTM",
     "TimeGate": "its time gate is not a NIR node",
+    "TimeDistributed": "export neurosim.layers' own Conv1d/Conv2d/AvgPool2d/Flatten or an nn.Linear instead",
 }
 
 
