@@ -181,6 +181,7 @@ def test_round_trip_recovers_the_parameters_bit_for_bit():
 def test_conv_graph_round_trip(tmp_path):
     """The issue's conv graph: Conv2d -> SumPool2d -> Flatten -> Affine -> LIF, with a LIF of
     per-neuron [C, H, W] parameters after the pooling."""
+    torch.manual_seed(0)
     g = _gen(1)
     lif = neurosim.LIF(_uniform((4, 4, 4), 0.8, 0.95, g), _uniform((4, 4, 4), 0.5, 1.5, g), reset="zero",
                        reset_delay=False)
@@ -201,6 +202,7 @@ def test_conv_graph_round_trip(tmp_path):
 
 
 def test_branches_are_summed_as_nir_edges(tmp_path):
+    torch.manual_seed(0)
     class TwoPaths(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -355,6 +357,7 @@ def test_snntorch_imports_our_exports_spike_for_spike():
     The recurrence is bias-free: nirtorch's executor stands a zero tensor in for the recurrent
     Affine's output at the first step, which drops its bias there (neurosim and snnTorch's own
     RLeaky add it, W*0 + b)."""
+    torch.manual_seed(0)
     import_nir = pytest.importorskip("snntorch.import_nir")
     g = _gen(5)
     model = torch.nn.Sequential(torch.nn.Linear(10, 16), neurosim.LIF(0.9, 0.5, reset="zero", reset_delay=False),
@@ -375,6 +378,7 @@ def test_snntorch_imports_our_exports_spike_for_spike():
 
 
 def test_snntorch_leaky_synaptic_rleaky_match_the_undelayed_options():
+    torch.manual_seed(0)
     snn = pytest.importorskip("snntorch")
     g = _gen(6)
     x = _uniform((80, 3, 12), -0.2, 1.0, g)
@@ -404,6 +408,7 @@ def test_norse_from_nir_runs_our_exports():
     reads fully: LIF with r = 1 (neurosim input_scale = dt/tau = 1 - beta) and CubaLIF. It ignores
     a LIF's r (it logs a warning and scales the input by dt/tau whatever r is), so the default
     r = tau/dt export of neurosim and snnTorch runs differently there; see docs/nir.md."""
+    torch.manual_seed(0)
     norse = pytest.importorskip("norse.torch")
     g = _gen(7)
     beta = torch.tensor(0.9)
@@ -524,6 +529,7 @@ def test_export_refusals_name_the_layer():
 
 
 def test_approximate_export_warns_and_records_it():
+    torch.manual_seed(0)
     x = torch.rand(20, 2, 5) * 2
     model = torch.nn.Sequential(torch.nn.Linear(5, 5), neurosim.LIF(0.9, 0.5))  # subtractive reset
     with pytest.warns(UserWarning, match="'1' \\(LIF\\): the subtractive reset.*approximate=True"):
