@@ -109,6 +109,12 @@ def _case(name, seed=0):
     elif name == "rsynaptic":
         model = torch.nn.Sequential(torch.nn.Linear(6, n), neurosim.RSynaptic(n, 0.7, 0.9, 0.5, reset="zero",
                                                                                reset_delay=False, bias=False))
+    elif name == "recurrent_nir_terms":
+        rlif = neurosim.RLIF(n, _uniform(n, 0.7, 0.95, g), 0.5, reset="zero", reset_delay=False,
+                             v_reset=_uniform(n, -0.3, 0.0, g), v_leak=0.1, input_scale=_uniform(n, 0.5, 1.5, g))
+        rsyn = neurosim.RSynaptic(5, 0.7, 0.9, 0.4, all_to_all=False, V=_uniform(5, -1, 1, g), reset="zero",
+                                  reset_delay=False, v_reset=-0.1, v_leak=_uniform(5, -0.1, 0.1, g), input_scale=1.3)
+        model = torch.nn.Sequential(torch.nn.Linear(6, n), rlif, torch.nn.Linear(n, 5), rsyn)
     elif name == "scale_threshold":
         model = torch.nn.Sequential(torch.nn.Linear(6, n), Scale(_uniform(n, -2, 2, g)), Threshold(0.3))
     elif name == "lif_no_reset":  # exported as LI -> Threshold, exactly
@@ -130,7 +136,7 @@ def _case(name, seed=0):
 
 
 ROUND_TRIPS = ["lif_undelayed", "lif_delayed_zero", "lif_per_neuron_nir_terms", "if", "li", "integrator", "synaptic",
-               "rlif_all_to_all", "rlif_one_to_one", "rsynaptic", "scale_threshold", "lif_no_reset", "conv1d",
+               "rlif_all_to_all", "rlif_one_to_one", "rsynaptic", "recurrent_nir_terms", "scale_threshold", "lif_no_reset", "conv1d",
                "conv2d_avgpool"]
 
 
@@ -489,16 +495,72 @@ def test_import_refusals_name_the_node_or_argument(tmp_path):
         from_nir(_lif_graph())(torch.rand(5, 2, 4))
 
 
-def test_recurrent_subgraphs_neurosim_cannot_run_are_refused():
+def test_recurrent_subgraph_shapes_are_checked():
     n = 3
     lif = nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.ones(n),
-                  v_reset=np.full(n, -0.2))
-    nodes = {"input": nir.Input(input_type=np.array([n])), "lif": lif, "w": nir.Linear(weight=np.ones((n, n))),
+                  v_reset=np.zeros(n))
+    nodes = {"input": nir.Input(input_type=np.array([n])), "lif": lif, "w": nir.Linear(weight=np.ones((n, n + 1))),
              "output": nir.Output(output_type=np.array([n]))}
     graph = nir.NIRGraph(nodes=nodes, edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")],
                          type_check=False)
-    with pytest.raises(ValueError, match="recurrent subgraph 'lif'.*v_reset"):
+    with pytest.raises(ValueError, match="'lif'.*shape"):
         from_nir(graph)
+
+
+def _simulate_recurrent(kind, p, w, b, x, dt):
+    """A recurrent NIR subgraph stepped with forward Euler (float64): the loop carries the
+    previous step's spikes, so the neuron's input is ``x_t + W z_{t-1} + b``."""
+    steps, batch, n = x.shape
+    v, i_syn, z = np.zeros((batch, n)), np.zeros((batch, n)), np.zeros((batch, n))
+    out = np.zeros_like(x)
+    for t in range(steps):
+        inp = x[t] + z @ w.T + b
+        if kind == "lif":
+            v = v + dt / p["tau"] * (p["v_leak"] - v + p["r"] * inp)
+        else:
+            i_syn = i_syn + dt / p["tau_syn"] * (-i_syn + p["w_in"] * inp)
+            v = v + dt / p["tau_mem"] * (p["v_leak"] - v + p["r"] * i_syn)
+        z = (v > p["v_threshold"]).astype(np.float64)
+        v = np.where(z > 0, p["v_reset"], v)
+        out[t] = z
+    return out
+
+
+@pytest.mark.parametrize("kind", ["lif", "cubalif"])
+def test_recurrent_subgraphs_follow_nir_equations(kind):
+    """A recurrent LIF / CubaLIF subgraph (nested, as snnTorch writes it) with per-neuron tau, r,
+    w_in, v_leak, v_reset and an Affine loop, against the NumPy simulation; float32 against float64
+    as in test_from_nir_follows_nir_equations (at most 1 mismatch in 500)."""
+    rng = np.random.default_rng(13)
+    dt, n = DT, 10
+    tau = rng.uniform(2 * dt, 20 * dt, n)
+    common = dict(v_leak=rng.uniform(-0.2, 0.2, n), v_threshold=rng.uniform(0.2, 0.8, n),
+                  v_reset=rng.uniform(-0.3, 0.1, n))
+    if kind == "lif":
+        p = dict(tau=tau, r=rng.uniform(0.5, 2.0, n) * tau / dt, **common)
+        neuron = nir.LIF(**p)
+    else:
+        tau_syn = rng.uniform(2 * dt, 10 * dt, n)
+        p = dict(tau_syn=tau_syn, tau_mem=tau, r=rng.uniform(0.5, 2.0, n) * tau / dt,
+                 w_in=rng.uniform(0.5, 2.0, n) * tau_syn / dt, **common)
+        neuron = nir.CubaLIF(**p)
+    w, b = rng.normal(0, 0.4, (n, n)), rng.normal(0, 0.05, n)
+    sub = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([n])), "lif": neuron,
+                              "w_rec": nir.Affine(weight=w, bias=b), "output": nir.Output(output_type=np.array([n]))},
+                       edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+                       type_check=False)
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([n])), "rec": sub,
+                                "output": nir.Output(output_type=np.array([n]))},
+                         edges=[("input", "rec"), ("rec", "output")], type_check=False)
+    imported = from_nir(graph, dt=dt)
+    layer = imported.nodes["rec"]
+    assert isinstance(layer, neurosim.RLIF if kind == "lif" else neurosim.RSynaptic)
+    x = rng.uniform(0, 1.0, (150, 4, n))
+    with torch.no_grad():
+        ours = imported(torch.from_numpy(x).float()).double().numpy()
+    ref = _simulate_recurrent(kind, p, w, b, x, dt)
+    assert ref.sum() > ref.size * 0.05
+    assert int((ours != ref).sum()) * 500 <= ref.size, f"{int((ours != ref).sum())} mismatches in {ref.size}"
 
 
 def test_export_refusals_name_the_layer():

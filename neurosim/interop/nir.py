@@ -325,7 +325,8 @@ def _stateless_module(node, where: str):
 
 def _recurrent_module(neuron, weight_node, where: str, dt: float):
     """A LIF/CubaLIF with an Affine/Linear from its own output: ``RLIF`` / ``RSynaptic`` with the
-    reset in the step that spikes; the loop carries the previous step's spikes, ``x_t + W z_{t-1} + b``."""
+    reset in the step that spikes; the loop carries the previous step's spikes, so the neuron's input
+    is ``x_t + W z_{t-1} + b`` (scaled, leaked and reset by NIR's terms as a feed-forward one)."""
     kind = type(neuron).__name__
     if kind == "LIF":
         arrays, beta, scale = _lif_params(neuron, where, dt)
@@ -336,13 +337,6 @@ def _recurrent_module(neuron, weight_node, where: str, dt: float):
         raise ValueError(f"NIR recurrent subgraph {where!r}: the {kind}'s parameters must be 1-D (n neurons), "
                          f"got shape {shape}")
     n = shape[0]
-    for field, neutral, meaning in (("v_leak", 0.0, "a leak target"), ("v_reset", 0.0, "a reset value")):
-        if _optional(arrays[field], neutral) is not None:
-            raise ValueError(f"NIR recurrent subgraph {where!r}: {kind} with {meaning} ({field} != 0) is not "
-                             f"supported: neurosim's RLIF/RSynaptic reset to zero and leak to zero")
-    if _optional(scale, 1.0) is not None:
-        raise ValueError(f"NIR recurrent subgraph {where!r}: {kind} with an input scale != 1 is not supported "
-                         f"(r*dt/tau{'' if kind == 'LIF' else '_mem * dt/tau_syn * w_in'} must be 1 at dt={dt:g})")
     weight = _weight(weight_node, where + "(recurrent weight)")
     if weight.shape != (n, n):
         raise ValueError(f"NIR recurrent subgraph {where!r}: recurrent weight shape {weight.shape}, expected ({n}, {n})")
@@ -352,7 +346,8 @@ def _recurrent_module(neuron, weight_node, where: str, dt: float):
     diagonal = np.array_equal(weight, np.diag(np.diag(weight))) and (bias is None or not bias.any())
     common = dict(all_to_all=not diagonal, V=torch.from_numpy(np.diag(weight).astype(np.float32)) if diagonal else 1.0,
                   reset="zero", surrogate=_surrogate_from(neuron), bias=bias is not None and not diagonal,
-                  reset_delay=False)
+                  reset_delay=False, v_reset=_optional(arrays["v_reset"], 0.0), v_leak=_optional(arrays["v_leak"], 0.0),
+                  input_scale=_optional(scale, 1.0))
     if kind == "LIF":
         module = RLIF(n, _tensor(beta), _tensor(arrays["v_threshold"]), **common)
     else:
@@ -648,16 +643,17 @@ class _Exporter:
             extra.update(self._inexact(module, "the delayed zero reset (it clears the whole step after a spike)"))
         n = module.size
         thr = self._per_neuron(module, module.threshold)
-        zeros = np.zeros(n)
+        scale = self._per_neuron(module, module.input_scale, 1.0)
+        v_leak, v_reset = self._per_neuron(module, module.v_leak), self._per_neuron(module, module.v_reset)
         if isinstance(module, RLIF):
             beta = self._per_neuron(module, module.beta.clamp(0, 1))
-            tau, r = self._tau_r(module, beta, np.ones(n), "beta")
-            neuron = nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros.copy(),
+            tau, r = self._tau_r(module, beta, scale, "beta")
+            neuron = nir.LIF(tau=tau, r=r, v_leak=v_leak, v_threshold=thr, v_reset=v_reset,
                              metadata=self._meta(module, **extra))
         else:
             neuron = self._cuba(module, self._per_neuron(module, module.alpha.clamp(0, 1)),
-                                self._per_neuron(module, module.beta.clamp(0, 1)), thr, np.ones(n), zeros,
-                                zeros.copy(), extra)
+                                self._per_neuron(module, module.beta.clamp(0, 1)), thr, scale, v_leak, v_reset,
+                                extra)
         if module.all_to_all:
             weight = module.recurrent.weight.detach().cpu().double().numpy()
             bias = module.recurrent.bias
