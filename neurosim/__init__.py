@@ -1,6 +1,6 @@
 """neurosim: spiking neural networks for PyTorch on fused native time-stepping kernels."""
 
-from neurosim import data, diagnostics, functional, layers, models, plasticity, surrogate, training, viz
+from neurosim import data, diagnostics, functional, interop, layers, models, plasticity, surrogate, training, viz
 from neurosim.core import backends, build_info
 from neurosim.functional import ALIFResult, LIFResult, LIResult, SynapticResult, UltraResult
 from neurosim.neurons import (
@@ -49,6 +49,7 @@ __all__ = [
     "data",
     "diagnostics",
     "functional",
+    "interop",
     "layers",
     "models",
     "plasticity",

@@ -304,6 +304,7 @@ TABLES = [
     ("README.md", "cpu_2core_lif.txt", "device: CPU (x86_64), threads: 2"),
     ("docs/ultralif.md", "ultralif_digits.txt", "input     T neuron"),
     ("docs/ultralif.md", "cpu_ultralif_vs_lif.txt", "impl                    n"),
+    ("docs/nir.md", "cpu_nir_interchange.txt", "NIR interchange, 3-layer conv+dense network"),
 ]
 
 

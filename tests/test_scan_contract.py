@@ -302,6 +302,20 @@ def _bad_calls(name):
         yield "reset name", lambda: _call(name, x, reset="soft"), ValueError, "reset"
         yield "surrogate name", lambda: _call(name, x, surrogate="nope"), ValueError, "surrogate"
     yield "backend name", lambda: _call(name, x, backend="gpu"), ValueError, "backend"
+    # NIR's terms (neurosim.functional.drive): the options are checked like the parameters
+    varnames = NEURONS[name].functional.__code__.co_varnames
+    for option in ("input_scale", "v_leak"):
+        if option in varnames:
+            kw = {"reset": "zero", "reset_delay": False} if "reset_delay" in varnames else {}
+            yield f"{option} NaN", lambda o=option, kw=kw: _call(name, x, **kw, **{o: float("nan")}), ValueError, option
+            yield f"{option} bad shape", lambda o=option, kw=kw: _call(name, x, **kw, **{o: torch.ones(4)}), \
+                ValueError, option
+    if "reset_delay" in varnames:
+        yield "reset_delay not a bool", lambda: _call(name, x, reset="zero", reset_delay=0), TypeError, "reset_delay"
+        yield "undelayed subtract", lambda: _call(name, x, reset="subtract", reset_delay=False), ValueError, \
+            "reset_delay"
+        yield "v_reset without the zero reset", lambda: _call(name, x, reset="subtract", v_reset=0.1), ValueError, \
+            "v_reset"
 
 
 @pytest.mark.parametrize("name", SCAN_NEURONS)

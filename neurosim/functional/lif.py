@@ -9,7 +9,16 @@ import torch
 from neurosim import surrogate as surrogates
 from neurosim.core.models import LIF as LIF_MODEL
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
-from neurosim.core.validation import RESETS, check_choice, check_flag, check_sequence
+from neurosim.core.validation import RESETS, check_choice, check_flag, check_sequence, check_state, parameter_tensor
+from neurosim.functional.drive import (
+    after_reset,
+    check_nir_options,
+    drive,
+    nir_options_used,
+    shifted,
+    shifted_state,
+    unshifted,
+)
 
 
 class LIFResult(NamedTuple):
@@ -32,6 +41,10 @@ def lif(
     detach_reset: bool = True,
     record_membrane: bool = False,
     backend: str = "auto",
+    reset_delay: bool = True,
+    v_reset=None,
+    v_leak=None,
+    input_scale=None,
 ) -> LIFResult:
     """Leaky integrate-and-fire over all T steps of ``x`` [T, B, *features] in one call.
 
@@ -43,6 +56,13 @@ def lif(
 
     and ``s_t = H(u_t - thr)`` with the surrogate derivative in the backward pass. The reset
     term carries no gradient unless ``detach_reset=False``.
+
+    NIR's LIF (``tau du/dt = v_leak - u + r*I``, reset to ``v_reset`` in the step that spikes) is
+    ``reset="zero", reset_delay=False`` with ``beta = 1 - dt/tau``, ``input_scale = r*dt/tau``,
+    ``v_leak`` and ``v_reset``: ``u_t = beta*u_{t-1} + (1 - beta)*v_leak + input_scale*x_t``, then
+    ``u_t = v_reset`` where ``s_t = 1``. See :mod:`neurosim.functional.drive` for why this runs on the
+    same fused scan exactly (same spikes as the delayed zero reset; only the reported membrane is
+    taken after the reset).
 
     Args:
         x: input current, time-major [T, B, *features], float16/bfloat16/float32/float64.
@@ -57,6 +77,13 @@ def lif(
         detach_reset: cut the gradient through the reset term (snnTorch's behaviour).
         record_membrane: also return the membrane at every step.
         backend: "auto", "cuda", "cpp" or "torch".
+        reset_delay: False resets in the step that spikes (``reset="zero"`` or ``"none"``); the
+            membrane and state are then reported after the reset.
+        v_reset: value of the zero reset (``reset="zero"``); None is 0.
+        v_leak: leak target, ``u_t = beta*u_{t-1} + (1 - beta)*v_leak + ...``; None is 0.
+        input_scale: factor on the input (NIR's ``r*dt/tau``); None is 1.
+        (Each of the three is a number or a tensor broadcastable to the feature shape; ``None``
+        skips its arithmetic, so the default path is bit for bit the plain scan.)
 
     Returns:
         ``LIFResult(spikes, state, membrane)``.
@@ -66,8 +93,30 @@ def lif(
     sg = surrogates.get(surrogate)
     check_flag(detach_reset, "detach_reset")
     check_flag(record_membrane, "record_membrane")
+    if nir_options_used(reset_delay, v_reset, v_leak, input_scale):
+        check_nir_options(reset, reset_delay, v_reset, v_leak, input_scale)
+        return _lif_nir(x, state, beta, threshold, reset, sg, detach_reset, record_membrane, backend, reset_delay,
+                        v_reset, v_leak, input_scale)
     u0 = initial_state(LIF_MODEL, x, state)
     params = scan_parameters(LIF_MODEL, x, {"beta": beta, "threshold": threshold})
     spikes, (u,), trace = run_scan(LIF_MODEL, x, u0, params, ScanOptions(reset, sg, detach_reset), record_membrane,
                                    backend)
     return LIFResult(spikes, u, trace[0] if record_membrane else None)
+
+
+def _lif_nir(x, state, beta, threshold, reset, sg, detach_reset, record_membrane, backend, reset_delay, v_reset,
+             v_leak, input_scale) -> LIFResult:
+    """The plain scan on ``w = u - v_reset`` with the scaled, leak-shifted input (see
+    :mod:`neurosim.functional.drive`)."""
+    check_state(state, x)
+    beta_t = parameter_tensor(beta, x, "beta", 0.0, 1.0)
+    thr = shifted(threshold, x, v_reset, "threshold")
+    w0 = shifted_state(state, x, v_reset)
+    inner = lif(drive(x, beta_t, v_leak, v_reset, input_scale), w0, beta=beta_t, threshold=thr, reset=reset,
+                surrogate=sg, detach_reset=detach_reset, record_membrane=record_membrane, backend=backend)
+    spikes, w, membrane = inner.spikes.to(x.dtype), inner.state, inner.membrane
+    if not reset_delay and reset == "zero":
+        w = after_reset(w, spikes[-1], detach_reset)
+        membrane = after_reset(membrane, spikes, detach_reset) if membrane is not None else None
+    membrane = unshifted(membrane, x, v_reset)
+    return LIFResult(spikes, unshifted(w, x, v_reset), membrane.to(x.dtype) if membrane is not None else None)

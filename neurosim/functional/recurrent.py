@@ -110,10 +110,25 @@ def recurrent(
     detach_reset: bool = True,
     record_membrane: bool = False,
     backend: str = "auto",
+    reset_delay: bool = True,
+    v_reset=None,
+    v_leak=None,
+    input_scale=None,
     **params,
 ) -> RecurrentResult:
     """Any recurrent cell by name (``"lif"``, ``"synaptic"``, ``"alif"``) with its parameters as
-    keywords; :func:`rlif`, :func:`rsynaptic` and :func:`ralif` document each one."""
+    keywords; :func:`rlif`, :func:`rsynaptic` and :func:`ralif` document each one.
+
+    ``reset_delay=False`` (``lif`` and ``synaptic`` cells, ``reset="zero"`` or ``"none"``): the zero
+    reset lands in the step that spikes, ``mem_t = m - s_t*m`` (snnTorch's ``reset_delay=False``,
+    NIR's recurrent LIF/CubaLIF subgraphs). It runs on the PyTorch reference step loop (the native
+    recurrent kernels implement the delayed reset only): ``backend`` "auto" or "torch".
+
+    With ``reset_delay=False`` the cells also take NIR's terms (each None, a number or [n]):
+    ``v_reset`` (the value of the zero reset), ``v_leak`` (leak target) and ``input_scale``:
+    ``m = beta*mem + (1 - beta)*v_leak + input_scale*(x_t + rec_t)`` (for ``synaptic`` the scaled
+    drive enters the current, ``syn = alpha*syn + input_scale*(x_t + rec_t)``), then
+    ``mem = v_reset`` where ``s_t = 1``."""
     check_choice(cell, CELLS, "cell")
     check_sequence(x)
     if x.dim() != 3:
@@ -126,10 +141,30 @@ def recurrent(
     if not detach_reset and reset == "zero":
         raise ValueError("detach_reset=False is supported with reset='subtract' or 'none'; the zero reset's "
                          "gradient would need the membrane before the reset, which is not kept")
+    if not isinstance(reset_delay, bool):
+        raise TypeError(f"reset_delay: expected a bool, got {type(reset_delay).__name__}")
+    undelayed_zero = not reset_delay and reset == "zero"
+    if not reset_delay:
+        if cell == "alif":
+            raise ValueError("reset_delay=False: supported for the 'lif' and 'synaptic' cells, not 'alif'")
+        if reset == "subtract":
+            raise ValueError("reset_delay=False is supported with reset='zero' or 'none', not 'subtract'")
+        if undelayed_zero and backend not in ("auto", "torch"):
+            raise ValueError(f"backend: reset_delay=False runs on the PyTorch reference ('auto' or 'torch'); the "
+                             f"native recurrent kernels implement the delayed reset only, got {backend!r}")
+    terms_given = any(t is not None for t in (v_reset, v_leak, input_scale))
+    if terms_given and (reset_delay or cell == "alif"):
+        raise ValueError("v_reset / v_leak / input_scale: supported with reset_delay=False on the 'lif' and "
+                         "'synaptic' cells (NIR's recurrent LIF/CubaLIF)")
+    if v_reset is not None and reset != "zero":
+        raise ValueError(f"v_reset: the value the membrane is reset to needs reset='zero', got reset={reset!r}")
     names = CELL_PARAMS[cell]
     if set(params) != set(names):
         raise TypeError(f"{cell} cell: expected the parameters {names}, got {tuple(params)}")
-    name = resolve_backend(backend, x.device)
+    if terms_given and backend not in ("auto", "torch"):
+        raise ValueError(f"backend: v_reset / v_leak / input_scale run on the PyTorch reference ('auto' or "
+                         f"'torch'), got {backend!r}")
+    name = "torch" if undelayed_zero or terms_given else resolve_backend(backend, x.device)
     acc = accumulation_dtype(x.dtype)
     n = x.shape[2]
     weight, bias, v = _recurrence(x, weight, bias, v, acc)
@@ -140,8 +175,10 @@ def recurrent(
     mem_index = CELL_VARIABLES[cell].index("mem")
 
     if name == "torch":
+        terms = [None if t is None else parameter_tensor(t, x, label).to(acc)
+                 for t, label in ((v_reset, "v_reset"), (v_leak, "v_leak"), (input_scale, "input_scale"))]
         spikes, final, traces = recurrent_reference(cell, xa, state0, values, weight, bias, v, reset, sg,
-                                                    detach_reset)
+                                                    detach_reset, reset_delay, terms)
         membrane = traces[mem_index].to(x.dtype) if record_membrane else None
         return RecurrentResult(spikes.to(x.dtype), state_type(*final), membrane)
 
@@ -166,7 +203,8 @@ def recurrent(
 
 
 def rlif(x, state=None, *, weight=None, bias=None, v=None, beta=0.9, threshold=1.0, reset="subtract",
-         surrogate="fast_sigmoid", detach_reset=True, record_membrane=False, backend="auto") -> RecurrentResult:
+         surrogate="fast_sigmoid", detach_reset=True, record_membrane=False, backend="auto",
+         reset_delay=True, v_reset=None, v_leak=None, input_scale=None) -> RecurrentResult:
     """Recurrent LIF over all T steps, the equations of snnTorch's ``RLeaky``:
 
     ``r_t = H(mem_{t-1} - thr)`` (no gradient unless ``detach_reset=False``),
@@ -184,14 +222,17 @@ def rlif(x, state=None, *, weight=None, bias=None, v=None, beta=0.9, threshold=1
         surrogate: a name from :mod:`neurosim.surrogate` or a ``Surrogate``.
         record_membrane: also return the membrane at every step.
         backend: "auto", "cuda", "cpp" or "torch".
+        reset_delay: False resets in the step that spikes (see :func:`recurrent`).
+        v_reset, v_leak, input_scale: NIR's terms, with ``reset_delay=False`` (see :func:`recurrent`).
     """
     return recurrent("lif", x, state, weight=weight, bias=bias, v=v, beta=beta, threshold=threshold, reset=reset,
-                     surrogate=surrogate, detach_reset=detach_reset, record_membrane=record_membrane, backend=backend)
+                     surrogate=surrogate, detach_reset=detach_reset, record_membrane=record_membrane, backend=backend,
+                     reset_delay=reset_delay, v_reset=v_reset, v_leak=v_leak, input_scale=input_scale)
 
 
 def rsynaptic(x, state=None, *, weight=None, bias=None, v=None, alpha=0.9, beta=0.8, threshold=1.0,
               reset="subtract", surrogate="fast_sigmoid", detach_reset=True, record_membrane=False,
-              backend="auto") -> RecurrentResult:
+              backend="auto", reset_delay=True, v_reset=None, v_leak=None, input_scale=None) -> RecurrentResult:
     """Recurrent current-based LIF, the equations of snnTorch's ``RSynaptic``:
 
     ``syn_t = alpha*syn_{t-1} + x_t + rec_t``, ``m = beta*mem_{t-1} + syn_t``, then the reset of
@@ -200,7 +241,8 @@ def rsynaptic(x, state=None, *, weight=None, bias=None, v=None, alpha=0.9, beta=
     """
     return recurrent("synaptic", x, state, weight=weight, bias=bias, v=v, alpha=alpha, beta=beta,
                      threshold=threshold, reset=reset, surrogate=surrogate, detach_reset=detach_reset,
-                     record_membrane=record_membrane, backend=backend)
+                     record_membrane=record_membrane, backend=backend, reset_delay=reset_delay, v_reset=v_reset,
+                     v_leak=v_leak, input_scale=input_scale)
 
 
 def ralif(x, state=None, *, weight=None, bias=None, v=None, beta=0.9, rho=0.95, gamma=0.5, threshold=1.0,

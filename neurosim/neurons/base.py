@@ -18,6 +18,14 @@ def initial_value(value, name: str, low=None, high=None) -> torch.Tensor:
     return value.detach().clone() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
 
 
+def describe_options(module: nn.Module, names) -> str:
+    """``", v_reset=..., reset_delay=False"`` for the NIR options a module sets (for ``extra_repr``)."""
+    parts = [f"{n}={NeuronModule.describe(getattr(module, n))}" for n in names if getattr(module, n, None) is not None]
+    if getattr(module, "reset_delay", True) is False:
+        parts.append("reset_delay=False")
+    return "".join(", " + p for p in parts)
+
+
 class NeuronModule(nn.Module):
     """Base of the whole-sequence neuron modules: ``return_state`` / ``record_membrane`` make
     ``forward`` return the functional's whole result (with the state to continue the sequence)
@@ -40,6 +48,14 @@ class NeuronModule(nn.Module):
             setattr(self, name, nn.Parameter(tensor))
         else:
             self.register_buffer(name, tensor)
+
+    def add_option(self, name: str, value, low=None, high=None) -> None:
+        """An optional fixed parameter (``v_reset``, ``v_leak``, ``input_scale``): a buffer, or None
+        (then absent from the ``state_dict`` and its arithmetic skipped)."""
+        self.register_buffer(name, None if value is None else initial_value(value, name, low, high))
+
+    def describe_options(self, names) -> str:
+        return describe_options(self, names)
 
     def finish(self, result, output: torch.Tensor):
         return result if self.return_state or self.record_membrane else output

@@ -17,13 +17,18 @@ class LI(NeuronModule):
     to [0, 1] in the forward pass).
     """
 
-    def __init__(self, beta=0.9, backend: str = "auto", *, learn_beta: bool = False, return_state: bool = False):
+    def __init__(self, beta=0.9, backend: str = "auto", *, learn_beta: bool = False, return_state: bool = False,
+                 v_leak=None, input_scale=None):
         super().__init__(backend, return_state)
         self.add_parameter("beta", beta, learn_beta, 0.0, 1.0)
+        self.add_option("v_leak", v_leak)
+        self.add_option("input_scale", input_scale)
 
     def forward(self, x: torch.Tensor, state=None):
-        result = li(x, state, beta=self.beta.clamp(0, 1), backend=self.backend)
+        result = li(x, state, beta=self.beta.clamp(0, 1), backend=self.backend, v_leak=self.v_leak,
+                    input_scale=self.input_scale)
         return self.finish(result, result.output)
 
     def extra_repr(self) -> str:
-        return f"beta={self.describe(self.beta)}, backend={self.backend!r}"
+        return (f"beta={self.describe(self.beta)}, backend={self.backend!r}"
+                + self.describe_options(("v_leak", "input_scale")))

@@ -51,7 +51,7 @@ class _RecurrentLayer(nn.Module):
               "gamma": (None, None, False), "threshold": (None, None, False)}
 
     def __init__(self, size, params: dict, learn: dict, all_to_all, V, reset, surrogate, backend, bias,
-                 learn_recurrent, detach_reset, return_state, record_membrane):
+                 learn_recurrent, detach_reset, return_state, record_membrane, reset_delay=True, terms=None):
         super().__init__()
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size: expected a positive int (the number of neurons), got {size!r}")
@@ -59,11 +59,31 @@ class _RecurrentLayer(nn.Module):
         check_choice(backend, BACKENDS, "backend")
         for flag, name in ((all_to_all, "all_to_all"), (bias, "bias"), (learn_recurrent, "learn_recurrent"),
                            (detach_reset, "detach_reset"), (return_state, "return_state"),
-                           (record_membrane, "record_membrane"), *((v, k) for k, v in learn.items())):
+                           (record_membrane, "record_membrane"), (reset_delay, "reset_delay"),
+                           *((v, k) for k, v in learn.items())):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name}: expected a bool, got {type(flag).__name__}")
         if not detach_reset and reset == "zero":
             raise ValueError("detach_reset=False is supported with reset='subtract' or 'none', not 'zero'")
+        if not reset_delay and reset == "subtract":
+            raise ValueError("reset_delay=False is supported with reset='zero' or 'none', not 'subtract'")
+        if not reset_delay and reset == "zero" and backend not in ("auto", "torch"):
+            raise ValueError(f"backend: reset_delay=False runs on the PyTorch reference ('auto' or 'torch'), "
+                             f"got {backend!r}")
+        terms = dict(terms or {})
+        if any(t is not None for t in terms.values()):
+            if reset_delay:
+                raise ValueError("v_reset / v_leak / input_scale: supported with reset_delay=False (NIR's recurrent "
+                                 "LIF/CubaLIF)")
+            if terms.get("v_reset") is not None and reset != "zero":
+                raise ValueError(f"v_reset: the value the membrane is reset to needs reset='zero', got {reset!r}")
+            if backend not in ("auto", "torch"):
+                raise ValueError(f"backend: v_reset / v_leak / input_scale run on the PyTorch reference ('auto' or "
+                                 f"'torch'), got {backend!r}")
+        for name, value in terms.items():
+            self.register_buffer(name, None if value is None else _initial_value(value, name, size))
+        self.term_names = tuple(terms)
+        self.reset_delay = reset_delay
         self.size = size
         self.surrogate = surrogates.get(surrogate)
         self.param_names = tuple(params)
@@ -103,7 +123,8 @@ class _RecurrentLayer(nn.Module):
             rec = dict(v=self.recurrent.V)
         result = recurrent(self.cell, x, state, **rec, reset=self.reset, surrogate=self.surrogate,
                            detach_reset=self.detach_reset, record_membrane=self.record_membrane,
-                           backend=self.backend, **params)
+                           backend=self.backend, reset_delay=self.reset_delay,
+                           **{name: getattr(self, name) for name in self.term_names}, **params)
         if self.return_state or self.record_membrane:
             return result
         return result.spikes
@@ -115,6 +136,12 @@ class _RecurrentLayer(nn.Module):
             parts.append(f"{name}={value.item():.6g}" if value.numel() == 1 else f"{name}=tensor{tuple(value.shape)}")
         parts += [f"all_to_all={self.all_to_all}", f"reset={self.reset!r}",
                   f"surrogate={self.surrogate.name}({self.surrogate.param:g})", f"backend={self.backend!r}"]
+        for name in self.term_names:
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value.item():.6g}" if value.numel() == 1 else f"{name}=tensor{tuple(value.shape)}")
+        if not self.reset_delay:
+            parts.append("reset_delay=False")
         return ", ".join(parts)
 
 
@@ -128,6 +155,10 @@ class RLIF(_RecurrentLayer):
     with ``state = RLIFState(spk, mem)``; pass it to the next call to continue the sequence.
     ``all_to_all=True``: ``.recurrent`` is ``nn.Linear(size, size, bias=bias)``; ``False``: one
     weight per neuron in ``.V`` (initialised from ``V``). ``learn_recurrent=False`` freezes them.
+    ``reset_delay=False`` (``reset="zero"``): the reset lands in the step that spikes (snnTorch's
+    ``RLeaky(reset_delay=False)``, NIR's recurrent LIF subgraph); it runs on the PyTorch reference.
+    With it, ``v_reset`` (the value of the zero reset), ``v_leak`` (leak target) and ``input_scale``
+    (on the input plus the recurrence) give NIR's LIF terms (see :func:`neurosim.functional.recurrent`).
     """
 
     cell = "lif"
@@ -135,10 +166,12 @@ class RLIF(_RecurrentLayer):
     def __init__(self, size: int, beta=0.9, threshold=1.0, all_to_all: bool = True, V=1.0,
                  reset: str = "subtract", surrogate="fast_sigmoid", backend: str = "auto", *, bias: bool = True,
                  learn_beta: bool = False, learn_threshold: bool = False, learn_recurrent: bool = True,
-                 detach_reset: bool = True, return_state: bool = False, record_membrane: bool = False):
+                 detach_reset: bool = True, return_state: bool = False, record_membrane: bool = False,
+                 reset_delay: bool = True, v_reset=None, v_leak=None, input_scale=None):
         super().__init__(size, {"beta": beta, "threshold": threshold},
                          {"learn_beta": learn_beta, "learn_threshold": learn_threshold}, all_to_all, V, reset,
-                         surrogate, backend, bias, learn_recurrent, detach_reset, return_state, record_membrane)
+                         surrogate, backend, bias, learn_recurrent, detach_reset, return_state, record_membrane,
+                         reset_delay, dict(v_reset=v_reset, v_leak=v_leak, input_scale=input_scale))
 
 
 class RSynaptic(_RecurrentLayer):
@@ -152,11 +185,13 @@ class RSynaptic(_RecurrentLayer):
                  reset: str = "subtract", surrogate="fast_sigmoid", backend: str = "auto", *, bias: bool = True,
                  learn_alpha: bool = False, learn_beta: bool = False, learn_threshold: bool = False,
                  learn_recurrent: bool = True, detach_reset: bool = True, return_state: bool = False,
-                 record_membrane: bool = False):
+                 record_membrane: bool = False, reset_delay: bool = True, v_reset=None, v_leak=None,
+                 input_scale=None):
         super().__init__(size, {"alpha": alpha, "beta": beta, "threshold": threshold},
                          {"learn_alpha": learn_alpha, "learn_beta": learn_beta, "learn_threshold": learn_threshold},
                          all_to_all, V, reset, surrogate, backend, bias, learn_recurrent, detach_reset,
-                         return_state, record_membrane)
+                         return_state, record_membrane, reset_delay,
+                         dict(v_reset=v_reset, v_leak=v_leak, input_scale=input_scale))
 
 
 class RALIF(_RecurrentLayer):
