@@ -30,65 +30,78 @@ def _forward_loop(xg, k, h0, c0, w_hh):
     h_tilde = xg.new_empty(steps, batch, hidden)
     out = xg.new_empty(steps, batch, hidden)
     cells[0] = c0
-    h, c = h0, c0
-    ks, a_s, g_s = k.unbind(0), acts.unbind(0), gs.unbind(0)
-    cts, ths, hts, cs, outs = c_tilde.unbind(0), tanh_c.unbind(0), h_tilde.unbind(0), cells.unbind(0), out.unbind(0)
+    h = h0
+    # every per-step view is made up front (unbind is one call in C++; slicing in the loop is not)
+    in_s, forget_s, g_pre_s, out_gate_s = (acts.view(steps, batch, 4, hidden)[:, :, q].unbind(0) for q in range(4))
+    a_s, g_s, th_s, k_s = acts.unbind(0), gs.unbind(0), tanh_c.unbind(0), k.unbind(0)
+    c_s, ct_s, ht_s, out_s = cells.unbind(0), c_tilde.unbind(0), h_tilde.unbind(0), out.unbind(0)
     for t in range(steps):
-        a, g = a_s[t], g_s[t]
+        a, g, th, ct = a_s[t], g_s[t], th_s[t], ct_s[t]
         a.addmm_(h, w_t)
-        torch.tanh(a[:, 2 * hidden:3 * hidden], out=g)
+        torch.tanh(g_pre_s[t], out=g)
         a.sigmoid_()
-        ct = cts[t]
-        torch.mul(a[:, hidden:2 * hidden], c, out=ct)
-        ct.addcmul_(a[:, :hidden], g)
-        torch.tanh(ct, out=ths[t])
-        c = torch.lerp(c, ct, ks[t], out=cs[t + 1])
-        ht = torch.mul(a[:, 3 * hidden:], ths[t], out=hts[t])
-        h = torch.lerp(h, ht, ks[t], out=outs[t])
+        torch.mul(forget_s[t], c_s[t], out=ct).addcmul_(in_s[t], g)
+        torch.tanh(ct, out=th)
+        torch.lerp(c_s[t], ct, k_s[t], out=c_s[t + 1])
+        h = torch.lerp(h, torch.mul(out_gate_s[t], th, out=ht_s[t]), k_s[t], out=out_s[t])
     return out, acts, gs, cells, c_tilde, tanh_c, h_tilde
 
 
 def _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, gs, cells, c_tilde, tanh_c, h_tilde, w_hh,
                    need_dk):
-    # Every step works on [B, H] slices that stay in cache: on a CPU this beats whole-sequence
-    # elementwise passes, which are bound by memory bandwidth.
+    # Every step works on [B, H] views made up front, which stay in cache: on a CPU this beats
+    # whole-sequence elementwise passes, which are bound by memory bandwidth.
     steps, batch, four_h = acts.shape
     hidden = four_h // 4
     dgates = torch.empty_like(acts)
-    dk = torch.empty_like(k) if need_dk else None
+    dk = acts.new_empty(steps, batch, hidden) if need_dk else None
     ones = acts.new_ones(batch, hidden)
     slope = acts.new_empty(batch, four_h)  # derivative of each nonlinearity at this step
-    dh = torch.add(dout[-1], dh_last)
-    dc = dc_last.clone()
-    ks, a_s, g_s, douts = k.unbind(0), acts.unbind(0), gs.unbind(0), dout.unbind(0)
-    cs, cts, ths, hts, outs = cells.unbind(0), c_tilde.unbind(0), tanh_c.unbind(0), h_tilde.unbind(0), out.unbind(0)
+    slope_g = slope[:, 2 * hidden:3 * hidden]
+    deriv = acts.new_empty(batch, hidden)
+    # [dL/dc_t; dL/dh_t] and its k-weighted part [dL/dc~_t; dL/dh~_t], each one [2, B, H] tensor,
+    # so that one call handles both
+    grad, grad_next = acts.new_empty(2, batch, hidden), acts.new_empty(2, batch, hidden)
+    grad[0].copy_(dc_last)
+    if dout is None:
+        grad[1].copy_(dh_last)
+    else:
+        torch.add(dout[-1], dh_last, out=grad[1])
+    tilde_grad = acts.new_empty(2, batch, hidden)
+    dct, dht = tilde_grad.unbind(0)
+    diff = acts.new_empty(2, batch, hidden) if need_dk else None
+    diff_c, diff_h = diff.unbind(0) if need_dk else (None, None)
+    in_s, forget_s, out_gate_s = (acts.view(steps, batch, 4, hidden)[:, :, q].unbind(0) for q in (0, 1, 3))
+    di_s, df_s, dg_s, do_s = (dgates.view(steps, batch, 4, hidden)[:, :, q].unbind(0) for q in range(4))
+    a_s, g_s, th_s, k_s, dgate_s = acts.unbind(0), gs.unbind(0), tanh_c.unbind(0), k.unbind(0), dgates.unbind(0)
+    c_s, ct_s, ht_s = cells.unbind(0), c_tilde.unbind(0), h_tilde.unbind(0)
+    h_prev_s = (h0,) + out.unbind(0)[:-1]
+    dout_s = None if dout is None else dout.unbind(0)
+    dk_s = dk.unbind(0) if need_dk else None
     for t in range(steps - 1, -1, -1):
-        a, g, kt, tc = a_s[t], g_s[t], ks[t], ths[t]
-        c_prev = cs[t]
-        h_prev = outs[t - 1] if t > 0 else h0
-        if need_dk:  # dL/dk_t = dh_t*(h~_t - h_{t-1}) + dc_t*(c~_t - c_{t-1})
-            dkt = dk[t]
-            torch.sub(hts[t], h_prev, out=dkt)
-            dkt.mul_(dh)
-            dkt.addcmul_(dc, torch.sub(cts[t], c_prev))
-        dht = dh * kt
-        dct = dc * kt
-        dc_keep = torch.sub(dc, dct)  # (1 - k) dc, before dct gains the path through h~
-        dct.addcmul_(dht * a[:, 3 * hidden:], torch.addcmul(ones, tc, tc, value=-1))
+        a, g, th, kt, c_prev = a_s[t], g_s[t], th_s[t], k_s[t], c_s[t]
+        torch.mul(grad, kt, out=tilde_grad)
+        if need_dk:  # dL/dk_t = dL/dc_t*(c~_t - c_{t-1}) + dL/dh_t*(h~_t - h_{t-1})
+            torch.sub(ct_s[t], c_prev, out=diff_c)
+            torch.sub(ht_s[t], h_prev_s[t], out=diff_h)
+            diff.mul_(grad)
+            torch.add(diff_c, diff_h, out=dk_s[t])
+        kept = torch.sub(grad, tilde_grad, out=grad_next)  # (1 - k) [dL/dc_t; dL/dh_t]
+        # dL/dc~ gains the path through h~ = o*tanh(c~)
+        dct.addcmul_(dht, torch.addcmul(ones, th, th, value=-1, out=deriv).mul_(out_gate_s[t]))
         torch.addcmul(a, a, a, value=-1, out=slope)  # s(1 - s)
-        torch.addcmul(ones, g, g, value=-1, out=slope[:, 2 * hidden:3 * hidden])  # 1 - tanh^2
-        dg = dgates[t]
-        torch.mul(dct, g, out=dg[:, :hidden])
-        torch.mul(dct, c_prev, out=dg[:, hidden:2 * hidden])
-        torch.mul(dct, a[:, :hidden], out=dg[:, 2 * hidden:3 * hidden])
-        torch.mul(dht, tc, out=dg[:, 3 * hidden:])
-        dg.mul_(slope)
-        dc = dc_keep.addcmul_(dct, a[:, hidden:2 * hidden])
-        dh_direct = torch.sub(dh, dht)
-        if t > 0:
-            dh_direct.add_(douts[t - 1])
-        dh = torch.addmm(dh_direct, dg, w_hh)
-    return dgates, dk, dh, dc
+        torch.addcmul(ones, g, g, value=-1, out=slope_g)  # 1 - tanh^2
+        torch.mul(dct, g, out=di_s[t])
+        torch.mul(dct, c_prev, out=df_s[t])
+        torch.mul(dct, in_s[t], out=dg_s[t])
+        torch.mul(dht, th, out=do_s[t])
+        dg = dgate_s[t].mul_(slope)
+        kept[0].addcmul_(dct, forget_s[t])
+        if t > 0 and dout_s is not None:
+            kept[1].add_(dout_s[t - 1])
+        kept[1].addmm_(dg, w_hh)
+        grad, grad_next = kept, grad
+    return dgates, dk, grad[1], grad[0]
 
 
 class PhasedLSTMFunction(torch.autograd.Function):
@@ -115,7 +128,6 @@ class PhasedLSTMFunction(torch.autograd.Function):
         steps, batch, four_h = acts.shape
         hidden = four_h // 4
         zeros = acts.new_zeros(batch, hidden)
-        dout = acts.new_zeros(steps, batch, hidden) if dout is None else dout.contiguous()
         dh_last = zeros if dh_last is None else dh_last
         dc_last = zeros if dc_last is None else dc_last
         with torch.no_grad():
