@@ -133,15 +133,28 @@ class PhasedLSTMFunction(torch.autograd.Function):
         with torch.no_grad():
             dgates, dk, dh0, dc0 = _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, gs, cells, c_tilde,
                                                   tanh_c, h_tilde, w_hh, ctx.needs_input_grad[1])
-            flat = dgates.reshape(-1, four_h)
-            dx = flat.mm(w_ih).view(x.shape) if ctx.needs_input_grad[0] else None
-            dw_ih = flat.t().mm(x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[4] else None
-            dw_hh = None
-            if ctx.needs_input_grad[5]:  # sum_t dgates_t^T h_{t-1}: one product over all steps
+            flat = dgates.view(-1, four_h)
+            need_x, need_w_ih, need_w_hh = (ctx.needs_input_grad[i] for i in (0, 4, 5))
+            dx = flat.mm(w_ih).view(x.shape) if need_x else None
+            dw_ih = dw_hh = None
+            n_in = x.shape[-1]
+            if need_w_ih and need_w_hh:
+                # both weight gradients in one product: dgates^T [x_t, h_{t-1}] over all steps
+                inputs = x.new_empty(steps * batch, n_in + hidden)
+                inputs[:, :n_in] = x.view(-1, n_in)
+                inputs[:batch, n_in:] = h0
+                inputs[batch:, n_in:] = out[:-1].view(-1, hidden)
+                dw = inputs.t().mm(flat).t()
+                dw_ih, dw_hh = dw[:, :n_in], dw[:, n_in:]
+            elif need_w_ih:
+                dw_ih = flat.t().mm(x.view(-1, n_in))
+            elif need_w_hh:  # sum_t dgates_t^T h_{t-1}: one product over all steps
                 dw_hh = dgates[0].t().mm(h0)
                 if steps > 1:
-                    dw_hh.addmm_(dgates[1:].reshape(-1, four_h).t(), out[:-1].reshape(-1, hidden))
-            dbias = flat.sum(0) if ctx.has_bias and ctx.needs_input_grad[6] else None
+                    dw_hh.addmm_(dgates[1:].view(-1, four_h).t(), out[:-1].view(-1, hidden))
+            dbias = None
+            if ctx.has_bias and ctx.needs_input_grad[6]:  # a matrix-vector product reads flat once
+                dbias = torch.mv(flat.t(), flat.new_ones(flat.shape[0]))
         return dx, dk, dh0, dc0, dw_ih, dw_hh, dbias
 
 
