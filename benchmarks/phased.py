@@ -1,10 +1,15 @@
 """Phased LSTM against torch.nn.LSTM, and the phased LIF against neurosim's plain LIF: one training
-step (forward + backward of a sum over the outputs) at T=500, B=16, hidden 256, measured in one run
-with the implementations interleaved round by round (best time per implementation counts).
-Targets (issue 15): PhasedLSTM <= 1.5x torch.nn.LSTM; phased LIF <= 1.3x LIF (the phased LIF here
-is the pure-PyTorch reference form; a fused native scan is planned). Prints a table, writes JSON.
+step (forward + backward of a sum over the outputs) at T=500, B=16, hidden 256, input 64, measured
+in one process with the implementations interleaved round by round.
 
-    python benchmarks/phased.py [--steps 500] [--batch 16] [--hidden 256] [--rounds 5] [--threads 1]
+Every round times each implementation once, as CPU time of the calling thread (what the work
+costs; on a shared machine wall time also counts the time other jobs hold the core) and as wall
+time. The table gives the median time and the median over rounds of the per-round ratio to the
+baseline, which cancels most of the drift in machine load. Targets (issue 15): PhasedLSTM <= 1.5x
+torch.nn.LSTM; phased LIF <= 1.3x LIF (the phased LIF here is the pure-PyTorch reference form; a
+fused native scan is planned). Prints a table, writes JSON and the table as text.
+
+    python benchmarks/phased.py [--steps 500] [--batch 16] [--hidden 256] [--rounds 11] [--threads 1]
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 
 import torch
@@ -20,10 +26,11 @@ import torch
 import neurosim
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
+def timed(fn) -> tuple:
+    """(CPU seconds of this thread, wall seconds) of one call."""
+    cpu, wall = time.thread_time(), time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    return time.thread_time() - cpu, time.perf_counter() - wall
 
 
 def workloads(steps: int, batch: int, hidden: int, n_in: int):
@@ -59,7 +66,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--input", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=os.path.join("benchmarks", "results", "phased_cpu.json"))
     args = parser.parse_args(argv)
@@ -67,27 +74,44 @@ def main(argv=None) -> int:
     runs = workloads(args.steps, args.batch, args.hidden, args.input)
     for fn in runs.values():  # warm-up
         fn()
-    best = {name: float("inf") for name in runs}
+    cpu = {name: [] for name in runs}
+    wall = {name: [] for name in runs}
     for _ in range(args.rounds):
         for name, fn in runs.items():
-            best[name] = min(best[name], timed(fn))
+            c, w = timed(fn)
+            cpu[name].append(c)
+            wall[name].append(w)
     names = list(runs)
     pairs = {names[1]: (names[0], 1.5), names[2]: (names[0], 1.5), names[4]: (names[3], 1.3)}
-    rows = []
-    print(f"T={args.steps} B={args.batch} hidden={args.hidden} input={args.input} threads={args.threads}, "
-          f"forward+backward, best of {args.rounds} interleaved rounds")
-    print(f"{'implementation':<40} {'ms':>9} {'x baseline':>11} {'target':>7}")
+
+    def times_x(value, digits=".2f"):
+        return "" if value is None else f"{value:{digits}}x"
+
+    def ratio(times, name, base):
+        return statistics.median(a / b for a, b in zip(times[name], times[base]))
+
+    rows, lines = [], []
+    lines.append(f"T={args.steps} B={args.batch} hidden={args.hidden} input={args.input} threads={args.threads}, "
+                 f"forward+backward, {args.rounds} interleaved rounds, medians")
+    lines.append(f"{'implementation':<38} {'CPU ms':>8} {'wall ms':>8} {'x base (CPU)':>13} {'x base (wall)':>14} "
+                 f"{'target':>7}".rstrip())
     for name in names:
         base, target = pairs.get(name, (None, None))
-        ratio = best[name] / best[base] if base else None
-        rows.append({"implementation": name, "ms": best[name] * 1e3, "baseline": base, "ratio": ratio,
-                     "target": target})
-        print(f"{name:<40} {best[name] * 1e3:9.1f} {'' if ratio is None else f'{ratio:.2f}x':>11} "
-              f"{'' if target is None else f'{target}x':>7}")
+        row = {"implementation": name, "cpu_ms": statistics.median(cpu[name]) * 1e3,
+               "wall_ms": statistics.median(wall[name]) * 1e3, "baseline": base,
+               "ratio_cpu": ratio(cpu, name, base) if base else None,
+               "ratio_wall": ratio(wall, name, base) if base else None, "target": target,
+               "cpu_ms_rounds": [t * 1e3 for t in cpu[name]], "wall_ms_rounds": [t * 1e3 for t in wall[name]]}
+        rows.append(row)
+        lines.append(f"{name:<38} {row['cpu_ms']:8.1f} {row['wall_ms']:8.1f} {times_x(row['ratio_cpu']):>13} "
+                     f"{times_x(row['ratio_wall']):>14} {times_x(target, ''):>7}".rstrip())
+    print("\n".join(lines))
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump({"config": vars(args), "torch": torch.__version__, "machine": platform.machine(),
                    "processor": platform.processor(), "rows": rows}, f, indent=2)
+    with open(os.path.splitext(args.out)[0] + ".txt", "w") as f:
+        f.write("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0
 
