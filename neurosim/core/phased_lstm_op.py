@@ -1,15 +1,17 @@
 """The Phased LSTM recurrence as one autograd Function with a hand-written backward pass.
 
-Only the recurrent part runs step by step: the input projection of all T steps is one matrix
-product before the loop (its result becomes the activation buffer, in place), and in the backward
-pass the gradients of x, of both weight matrices and of the bias are one matrix product each over
-all steps after the loop.
-Inside the loops the outputs are preallocated and written with ``out=``: a forward step is one
-``addmm`` and eight elementwise calls (gate nonlinearities, cell, and the two ``lerp`` calls of the
-time gate); a backward step is one ``addmm`` and about twenty elementwise calls on that step's
-[B, H] slices. Keeping the elementwise work inside the loop, on slices that stay in cache, was
-about 3x faster on a CPU than the same arithmetic as whole-sequence passes (bound by memory
-bandwidth). Works on any device and in float32 / float64; not twice differentiable.
+Only the recurrent part runs step by step. The input projection of all T steps is one matrix
+product before the loop (its result becomes the activation buffer, in place). After the backward
+loop, the gradients of x, of both weight matrices (together, as ``dgates^T [x_t, h_{t-1}]``) and of
+the bias are one product each over all steps.
+Inside the loops every per-step view is made before the loop and results are written with ``out=``
+or in place: a forward step is one ``addmm`` and nine elementwise calls; a backward step is one
+``addmm`` and about twenty elementwise calls on that step's [B, H] slices, two of them on [2, B, H]
+pairs ``[dL/dc_t; dL/dh_t]``. Keeping the elementwise work inside the loop, on slices that stay in
+cache, was about 3x faster on a CPU than the same arithmetic as whole-sequence passes (bound by
+memory bandwidth). Saved for the backward pass: the activations, tanh(c~_t), the cells and the
+outputs (c~_t and h~_t are recomputed, bit for bit, when the gate needs its gradient). Works on any
+device and in float32 / float64; not twice differentiable.
 """
 
 from __future__ import annotations
@@ -18,37 +20,45 @@ import torch
 from torch.autograd.function import once_differentiable
 
 
+def _gate_views(acts, quarters):
+    """Per-step [B, H] views of the gate quarters (i, f, g, o = 0, 1, 2, 3) of acts [T, B, 4H]."""
+    steps, batch, four_h = acts.shape
+    by_gate = acts.view(steps, batch, 4, four_h // 4)
+    return [by_gate[:, :, q].unbind(0) for q in quarters]
+
+
 def _forward_loop(xg, k, h0, c0, w_hh):
+    # Stores what the backward pass needs and no more: acts (i, f, o after their sigmoid, g after
+    # its tanh, in place of the pre-activations), tanh(c~_t), c_0 .. c_T and the outputs. c~_t and
+    # h~_t are recomputed there, bit for bit, only when the gate needs its gradient.
     steps, batch, four_h = xg.shape
     hidden = four_h // 4
     w_t = w_hh.t()
-    acts = xg  # pre-activations become activations in place (sigmoid; the g quarter is kept in gs)
-    gs = xg.new_empty(steps, batch, hidden)  # tanh of the cell-input pre-activation
-    cells = xg.new_empty(steps + 1, batch, hidden)  # c_0 ... c_T
-    c_tilde = xg.new_empty(steps, batch, hidden)
+    acts = xg
     tanh_c = xg.new_empty(steps, batch, hidden)
-    h_tilde = xg.new_empty(steps, batch, hidden)
+    cells = xg.new_empty(steps + 1, batch, hidden)  # c_0 ... c_T
     out = xg.new_empty(steps, batch, hidden)
+    c_tilde, h_tilde = xg.new_empty(batch, hidden), xg.new_empty(batch, hidden)  # this step's only
     cells[0] = c0
     h = h0
     # every per-step view is made up front (unbind is one call in C++; slicing in the loop is not)
-    in_s, forget_s, g_pre_s, out_gate_s = (acts.view(steps, batch, 4, hidden)[:, :, q].unbind(0) for q in range(4))
-    a_s, g_s, th_s, k_s = acts.unbind(0), gs.unbind(0), tanh_c.unbind(0), k.unbind(0)
-    c_s, ct_s, ht_s, out_s = cells.unbind(0), c_tilde.unbind(0), h_tilde.unbind(0), out.unbind(0)
+    a_s, k_s, th_s, c_s, out_s = acts.unbind(0), k.unbind(0), tanh_c.unbind(0), cells.unbind(0), out.unbind(0)
+    in_forget_s = acts[:, :, :2 * hidden].unbind(0)
+    in_s, forget_s, g_s, out_gate_s = _gate_views(acts, range(4))
     for t in range(steps):
-        a, g, th, ct = a_s[t], g_s[t], th_s[t], ct_s[t]
-        a.addmm_(h, w_t)
-        torch.tanh(g_pre_s[t], out=g)
-        a.sigmoid_()
-        torch.mul(forget_s[t], c_s[t], out=ct).addcmul_(in_s[t], g)
-        torch.tanh(ct, out=th)
-        torch.lerp(c_s[t], ct, k_s[t], out=c_s[t + 1])
-        h = torch.lerp(h, torch.mul(out_gate_s[t], th, out=ht_s[t]), k_s[t], out=out_s[t])
-    return out, acts, gs, cells, c_tilde, tanh_c, h_tilde
+        g, th = g_s[t], th_s[t]
+        a_s[t].addmm_(h, w_t)
+        g.tanh_()
+        in_forget_s[t].sigmoid_()
+        out_gate_s[t].sigmoid_()
+        torch.mul(forget_s[t], c_s[t], out=c_tilde).addcmul_(in_s[t], g)
+        torch.tanh(c_tilde, out=th)
+        torch.lerp(c_s[t], c_tilde, k_s[t], out=c_s[t + 1])
+        h = torch.lerp(h, torch.mul(out_gate_s[t], th, out=h_tilde), k_s[t], out=out_s[t])
+    return out, acts, cells, tanh_c
 
 
-def _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, gs, cells, c_tilde, tanh_c, h_tilde, w_hh,
-                   need_dk):
+def _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, cells, tanh_c, w_hh, need_dk):
     # Every step works on [B, H] views made up front, which stay in cache: on a CPU this beats
     # whole-sequence elementwise passes, which are bound by memory bandwidth.
     steps, batch, four_h = acts.shape
@@ -71,19 +81,18 @@ def _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, gs, cells, c_tilde,
     dct, dht = tilde_grad.unbind(0)
     diff = acts.new_empty(2, batch, hidden) if need_dk else None
     diff_c, diff_h = diff.unbind(0) if need_dk else (None, None)
-    in_s, forget_s, out_gate_s = (acts.view(steps, batch, 4, hidden)[:, :, q].unbind(0) for q in (0, 1, 3))
-    di_s, df_s, dg_s, do_s = (dgates.view(steps, batch, 4, hidden)[:, :, q].unbind(0) for q in range(4))
-    a_s, g_s, th_s, k_s, dgate_s = acts.unbind(0), gs.unbind(0), tanh_c.unbind(0), k.unbind(0), dgates.unbind(0)
-    c_s, ct_s, ht_s = cells.unbind(0), c_tilde.unbind(0), h_tilde.unbind(0)
+    in_s, forget_s, g_s, out_gate_s = _gate_views(acts, range(4))
+    di_s, df_s, dg_s, do_s = _gate_views(dgates, range(4))
+    a_s, th_s, k_s, dgate_s, c_s = acts.unbind(0), tanh_c.unbind(0), k.unbind(0), dgates.unbind(0), cells.unbind(0)
     h_prev_s = (h0,) + out.unbind(0)[:-1]
     dout_s = None if dout is None else dout.unbind(0)
     dk_s = dk.unbind(0) if need_dk else None
     for t in range(steps - 1, -1, -1):
         a, g, th, kt, c_prev = a_s[t], g_s[t], th_s[t], k_s[t], c_s[t]
         torch.mul(grad, kt, out=tilde_grad)
-        if need_dk:  # dL/dk_t = dL/dc_t*(c~_t - c_{t-1}) + dL/dh_t*(h~_t - h_{t-1})
-            torch.sub(ct_s[t], c_prev, out=diff_c)
-            torch.sub(ht_s[t], h_prev_s[t], out=diff_h)
+        if need_dk:  # dL/dk_t = dL/dc_t*(c~_t - c_{t-1}) + dL/dh_t*(h~_t - h_{t-1}), c~ and h~ as in the forward
+            torch.mul(forget_s[t], c_prev, out=diff_c).addcmul_(in_s[t], g).sub_(c_prev)
+            torch.mul(out_gate_s[t], th, out=diff_h).sub_(h_prev_s[t])
             diff.mul_(grad)
             torch.add(diff_c, diff_h, out=dk_s[t])
         kept = torch.sub(grad, tilde_grad, out=grad_next)  # (1 - k) [dL/dc_t; dL/dh_t]
@@ -116,23 +125,23 @@ class PhasedLSTMFunction(torch.autograd.Function):
         with torch.no_grad():
             # the input projection of all steps in one product; the loop turns it into activations
             xg = torch.nn.functional.linear(x, w_ih, bias)
-            out, acts, gs, cells, c_tilde, tanh_c, h_tilde = _forward_loop(xg, k, h0, c0, w_hh)
+            out, acts, cells, tanh_c = _forward_loop(xg, k, h0, c0, w_hh)
         ctx.has_bias = bias is not None
-        ctx.save_for_backward(x, k, h0, w_ih, w_hh, acts, gs, cells, c_tilde, tanh_c, h_tilde, out)
+        ctx.save_for_backward(x, k, h0, w_ih, w_hh, acts, cells, tanh_c, out)
         return out, out[-1].clone(), cells[-1].clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dout, dh_last, dc_last):
-        x, k, h0, w_ih, w_hh, acts, gs, cells, c_tilde, tanh_c, h_tilde, out = ctx.saved_tensors
+        x, k, h0, w_ih, w_hh, acts, cells, tanh_c, out = ctx.saved_tensors
         steps, batch, four_h = acts.shape
         hidden = four_h // 4
         zeros = acts.new_zeros(batch, hidden)
         dh_last = zeros if dh_last is None else dh_last
         dc_last = zeros if dc_last is None else dc_last
         with torch.no_grad():
-            dgates, dk, dh0, dc0 = _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, gs, cells, c_tilde,
-                                                  tanh_c, h_tilde, w_hh, ctx.needs_input_grad[1])
+            dgates, dk, dh0, dc0 = _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, cells, tanh_c, w_hh,
+                                                  ctx.needs_input_grad[1])
             flat = dgates.view(-1, four_h)
             need_x, need_w_ih, need_w_hh = (ctx.needs_input_grad[i] for i in (0, 4, 5))
             dx = flat.mm(w_ih).view(x.shape) if need_x else None
