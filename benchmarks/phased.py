@@ -5,10 +5,12 @@ round by round.
 
 Every round times each implementation once, as CPU time of the calling thread (what the work
 costs; on a shared machine wall time also counts the time other jobs hold the core) and as wall
-time. The table gives the median time and the median over rounds of the per-round ratio to the
-baseline, which cancels most of the drift in machine load. Targets (issue 15): PhasedLSTM <= 1.5x
-torch.nn.LSTM; phased LIF <= 1.3x LIF (the phased LIF here is the pure-PyTorch reference form; a
-fused native scan is planned). Prints a table, writes JSON and the table as text.
+time. The table gives the median time, the median over rounds of the per-round ratio to the
+baseline (which cancels most of the drift in machine load) and the median number of minor page
+faults per call (fresh memory pages from the system, which cost CPU time too). Targets (issue
+15): PhasedLSTM <= 1.5x torch.nn.LSTM; phased LIF <= 1.3x LIF (the phased LIF here is the
+pure-PyTorch reference form; a fused native scan is planned). Prints a table, writes JSON and
+the table as text.
 
     python benchmarks/phased.py [--steps 500] [--batch 16] [--hidden 256] [--rounds 15] [--threads 1]
 """
@@ -20,18 +22,32 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 import torch
 
-import neurosim
+# measure the checkout this script is in, not whichever neurosim is installed
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import neurosim  # noqa: E402
+
+
+def _minor_faults() -> int:
+    """Minor page faults of this thread so far (fresh pages the allocator got from the system);
+    0 where the platform does not count them."""
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    except (ImportError, AttributeError, OSError):
+        return 0
 
 
 def timed(fn) -> tuple:
-    """(CPU seconds of this thread, wall seconds) of one call."""
-    cpu, wall = time.thread_time(), time.perf_counter()
+    """(CPU seconds of this thread, wall seconds, minor page faults) of one call."""
+    faults, cpu, wall = _minor_faults(), time.thread_time(), time.perf_counter()
     fn()
-    return time.thread_time() - cpu, time.perf_counter() - wall
+    return time.thread_time() - cpu, time.perf_counter() - wall, _minor_faults() - faults
 
 
 def workloads(steps: int, batch: int, hidden: int, n_in: int):
@@ -76,19 +92,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     groups = workloads(args.steps, args.batch, args.hidden, args.input)
-    cpu, wall, pairs = {}, {}, {}
+    cpu, wall, faults, pairs = {}, {}, {}, {}
     for runs, target in zip(groups, (1.5, 1.3)):
         names = list(runs)
         pairs.update({name: (names[0], target) for name in names[1:]})
         for fn in runs.values():  # warm-up
             fn()
         for name in names:
-            cpu[name], wall[name] = [], []
+            cpu[name], wall[name], faults[name] = [], [], []
         for _ in range(args.rounds):
             for name, fn in runs.items():
-                c, w = timed(fn)
+                c, w, f = timed(fn)
                 cpu[name].append(c)
                 wall[name].append(w)
+                faults[name].append(f)
     names = list(cpu)
 
     def times_x(value, digits=".2f"):
@@ -101,17 +118,18 @@ def main(argv=None) -> int:
     lines.append(f"T={args.steps} B={args.batch} hidden={args.hidden} input={args.input} threads={args.threads}, "
                  f"forward+backward, {args.rounds} interleaved rounds, medians")
     lines.append(f"{'implementation':<38} {'CPU ms':>8} {'wall ms':>8} {'x base (CPU)':>13} {'x base (wall)':>14} "
-                 f"{'target':>7}".rstrip())
+                 f"{'target':>7} {'page faults':>12}")
     for name in names:
         base, target = pairs.get(name, (None, None))
         row = {"implementation": name, "cpu_ms": statistics.median(cpu[name]) * 1e3,
                "wall_ms": statistics.median(wall[name]) * 1e3, "baseline": base,
                "ratio_cpu": ratio(cpu, name, base) if base else None,
                "ratio_wall": ratio(wall, name, base) if base else None, "target": target,
+               "minor_page_faults": statistics.median(faults[name]),
                "cpu_ms_rounds": [t * 1e3 for t in cpu[name]], "wall_ms_rounds": [t * 1e3 for t in wall[name]]}
         rows.append(row)
         lines.append(f"{name:<38} {row['cpu_ms']:8.1f} {row['wall_ms']:8.1f} {times_x(row['ratio_cpu']):>13} "
-                     f"{times_x(row['ratio_wall']):>14} {times_x(target, ''):>7}".rstrip())
+                     f"{times_x(row['ratio_wall']):>14} {times_x(target, ''):>7} {row['minor_page_faults']:12.0f}")
     print("\n".join(lines))
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
