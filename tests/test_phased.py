@@ -117,6 +117,7 @@ def test_fused_gate_equals_the_formula_bitwise_and_autograd_in_gradients(case):
     k_ref = gate_from_phase(phi_ref, leaves[2], leaves[3])
     assert k.shape == k_ref.shape == (*shape, units) and k.dtype == k_ref.dtype
     assert torch.equal(k, k_ref) and torch.equal(phi, phi_ref)
+    assert k.requires_grad and not phi.requires_grad  # phi (for the open mask) carries no gradient
     inputs = ([times] if times.requires_grad else []) + leaves
     w = torch.randn(k.shape, generator=g, dtype=torch.float64).to(dtype)
     grads = torch.autograd.grad((k * w).sum(), inputs)
