@@ -1,10 +1,18 @@
 """Phased LSTM against torch.nn.LSTM, and the phased LIF against neurosim's plain LIF: one training
-step (forward + backward of a sum over the outputs) at T=500, B=16, hidden 256, measured in one run
-with the implementations interleaved round by round (best time per implementation counts).
-Targets (issue 15): PhasedLSTM <= 1.5x torch.nn.LSTM; phased LIF <= 1.3x LIF (the phased LIF here
-is the pure-PyTorch reference form; a fused native scan is planned). Prints a table, writes JSON.
+step (forward + backward of a sum over the outputs) at T=500, B=16, hidden 256, input 64, measured
+in one process: each comparison (the LSTMs, then the LIFs) with its implementations interleaved
+round by round.
 
-    python benchmarks/phased.py [--steps 500] [--batch 16] [--hidden 256] [--rounds 5] [--threads 1]
+Every round times each implementation once, as CPU time of the calling thread (what the work
+costs; on a shared machine wall time also counts the time other jobs hold the core) and as wall
+time. The table gives the median time, the median over rounds of the per-round ratio to the
+baseline (which cancels most of the drift in machine load) and the median number of minor page
+faults per call (fresh memory pages from the system, which cost CPU time too). Targets (issue
+15): PhasedLSTM <= 1.5x torch.nn.LSTM; phased LIF <= 1.3x LIF (the phased LIF here is the
+pure-PyTorch reference form; a fused native scan is planned). Prints a table, writes JSON and
+the table as text.
+
+    python benchmarks/phased.py [--steps 500] [--batch 16] [--hidden 256] [--rounds 15] [--threads 1]
 """
 
 from __future__ import annotations
@@ -13,17 +21,33 @@ import argparse
 import json
 import os
 import platform
+import statistics
+import sys
 import time
 
 import torch
 
-import neurosim
+# measure the checkout this script is in, not whichever neurosim is installed
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import neurosim  # noqa: E402
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
+def _minor_faults() -> int:
+    """Minor page faults of this thread so far (fresh pages the allocator got from the system);
+    0 where the platform does not count them."""
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    except (ImportError, AttributeError, OSError):
+        return 0
+
+
+def timed(fn) -> tuple:
+    """(CPU seconds of this thread, wall seconds, minor page faults) of one call."""
+    faults, cpu, wall = _minor_faults(), time.thread_time(), time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    return time.thread_time() - cpu, time.perf_counter() - wall, _minor_faults() - faults
 
 
 def workloads(steps: int, batch: int, hidden: int, n_in: int):
@@ -44,13 +68,16 @@ def workloads(steps: int, batch: int, hidden: int, n_in: int):
             out.sum().backward()
         return run
 
-    return {
-        "torch.nn.LSTM": step(lstm, x),
-        "neurosim.PhasedLSTM (step index)": step(plstm, x),
-        "neurosim.PhasedLSTM ([T, B] times)": step(plstm, x, sample_times),
-        f"neurosim.LIF ({neurosim.backends()[0]})": step(lif, current),
-        "neurosim.PhasedLIF (torch reference)": step(plif, current, sample_times),
-    }
+    # groups measured one after the other, each with its baseline first and its members
+    # interleaved round by round (the LIF pair leaves the allocator in another state than the
+    # LSTM runs, so it does not run between them)
+    return [
+        {"torch.nn.LSTM": step(lstm, x),
+         "neurosim.PhasedLSTM (step index)": step(plstm, x),
+         "neurosim.PhasedLSTM ([T, B] times)": step(plstm, x, sample_times)},
+        {f"neurosim.LIF ({neurosim.backends()[0]})": step(lif, current),
+         "neurosim.PhasedLIF (torch reference)": step(plif, current, sample_times)},
+    ]
 
 
 def main(argv=None) -> int:
@@ -59,35 +86,57 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--input", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=os.path.join("benchmarks", "results", "phased_cpu.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    runs = workloads(args.steps, args.batch, args.hidden, args.input)
-    for fn in runs.values():  # warm-up
-        fn()
-    best = {name: float("inf") for name in runs}
-    for _ in range(args.rounds):
-        for name, fn in runs.items():
-            best[name] = min(best[name], timed(fn))
-    names = list(runs)
-    pairs = {names[1]: (names[0], 1.5), names[2]: (names[0], 1.5), names[4]: (names[3], 1.3)}
-    rows = []
-    print(f"T={args.steps} B={args.batch} hidden={args.hidden} input={args.input} threads={args.threads}, "
-          f"forward+backward, best of {args.rounds} interleaved rounds")
-    print(f"{'implementation':<40} {'ms':>9} {'x baseline':>11} {'target':>7}")
+    groups = workloads(args.steps, args.batch, args.hidden, args.input)
+    cpu, wall, faults, pairs = {}, {}, {}, {}
+    for runs, target in zip(groups, (1.5, 1.3)):
+        names = list(runs)
+        pairs.update({name: (names[0], target) for name in names[1:]})
+        for fn in runs.values():  # warm-up
+            fn()
+        for name in names:
+            cpu[name], wall[name], faults[name] = [], [], []
+        for _ in range(args.rounds):
+            for name, fn in runs.items():
+                c, w, f = timed(fn)
+                cpu[name].append(c)
+                wall[name].append(w)
+                faults[name].append(f)
+    names = list(cpu)
+
+    def times_x(value, digits=".2f"):
+        return "" if value is None else f"{value:{digits}}x"
+
+    def ratio(times, name, base):
+        return statistics.median(a / b for a, b in zip(times[name], times[base]))
+
+    rows, lines = [], []
+    lines.append(f"T={args.steps} B={args.batch} hidden={args.hidden} input={args.input} threads={args.threads}, "
+                 f"forward+backward, {args.rounds} interleaved rounds, medians")
+    lines.append(f"{'implementation':<38} {'CPU ms':>8} {'wall ms':>8} {'x base (CPU)':>13} {'x base (wall)':>14} "
+                 f"{'target':>7} {'page faults':>12}")
     for name in names:
         base, target = pairs.get(name, (None, None))
-        ratio = best[name] / best[base] if base else None
-        rows.append({"implementation": name, "ms": best[name] * 1e3, "baseline": base, "ratio": ratio,
-                     "target": target})
-        print(f"{name:<40} {best[name] * 1e3:9.1f} {'' if ratio is None else f'{ratio:.2f}x':>11} "
-              f"{'' if target is None else f'{target}x':>7}")
+        row = {"implementation": name, "cpu_ms": statistics.median(cpu[name]) * 1e3,
+               "wall_ms": statistics.median(wall[name]) * 1e3, "baseline": base,
+               "ratio_cpu": ratio(cpu, name, base) if base else None,
+               "ratio_wall": ratio(wall, name, base) if base else None, "target": target,
+               "minor_page_faults": statistics.median(faults[name]),
+               "cpu_ms_rounds": [t * 1e3 for t in cpu[name]], "wall_ms_rounds": [t * 1e3 for t in wall[name]]}
+        rows.append(row)
+        lines.append(f"{name:<38} {row['cpu_ms']:8.1f} {row['wall_ms']:8.1f} {times_x(row['ratio_cpu']):>13} "
+                     f"{times_x(row['ratio_wall']):>14} {times_x(target, ''):>7} {row['minor_page_faults']:12.0f}")
+    print("\n".join(lines))
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump({"config": vars(args), "torch": torch.__version__, "machine": platform.machine(),
                    "processor": platform.processor(), "rows": rows}, f, indent=2)
+    with open(os.path.splitext(args.out)[0] + ".txt", "w") as f:
+        f.write("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -28,6 +28,7 @@ from typing import Callable, NamedTuple, Optional
 import torch
 
 from neurosim import surrogate as surrogates
+from neurosim.core.phased_gate_op import time_gate_fused
 from neurosim.core.phased_lstm_op import phased_lstm_fused
 from neurosim.core.phased_reference import phased_lstm_reference, phased_scan_reference
 from neurosim.core.validation import RESETS, check_choice, check_sequence, values_checkable
@@ -150,6 +151,16 @@ def gate_from_phase(phi, r_on, alpha):
     return torch.where(phi < r_on, 1 - torch.abs(2 * phi / r_on - 1), alpha * phi)
 
 
+def gate_and_phase(times, tau, shift, r_on, alpha):
+    """``(k, phi)`` for checked parameters (tensors, see :func:`check_gate_parameters`): the fused
+    gate with its hand-written backward when all parameters share tau's dtype, else the formula
+    of :func:`gate_from_phase` differentiated by autograd. Both give the same ``k``."""
+    if shift.dtype == r_on.dtype == alpha.dtype == tau.dtype:
+        return time_gate_fused(times, tau, shift, r_on, alpha)
+    phi = _phase(times, tau, shift)
+    return gate_from_phase(phi, r_on, alpha), phi
+
+
 def time_gate_phase(times: torch.Tensor, tau: torch.Tensor, shift) -> torch.Tensor:
     """The phase ``((t - shift) mod tau) / tau`` in [0, 1) of every unit at every timestamp.
 
@@ -185,7 +196,7 @@ def time_gate(times: torch.Tensor, tau: torch.Tensor, shift, r_on, alpha=0.0) ->
     """
     check_times(times)
     tau, shift, r_on, alpha = check_gate_parameters(tau, shift, r_on, alpha)
-    return gate_from_phase(_phase(times, tau, shift), r_on, alpha)
+    return gate_and_phase(times, tau, shift, r_on, alpha)[0]
 
 
 # --------------------------------------------------------------------------------------------

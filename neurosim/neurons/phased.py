@@ -17,7 +17,7 @@ from neurosim.functional.phased import (
     check_lengths,
     check_sequence_times,
     check_times,
-    gate_from_phase,
+    gate_and_phase,
     length_mask,
     lif_step,
     phased_lstm,
@@ -126,9 +126,8 @@ class TimeGate(nn.Module):
         """The gate (leak in training mode) and the open phase ``phi < r_on`` (boolean) together."""
         times = self._times(times)
         tau, shift, r_on = self.effective()
-        check_gate_parameters(tau, shift, r_on, self.alpha)
-        phi = _phase(times, tau, shift)
-        k = gate_from_phase(phi, r_on, self.alpha if self.training else 0.0)
+        tau, shift, r_on, alpha = check_gate_parameters(tau, shift, r_on, self.alpha if self.training else 0.0)
+        k, phi = gate_and_phase(times, tau, shift, r_on, alpha)
         return self._unflatten(k, times), self._unflatten(phi < r_on, times)
 
     def is_open(self, times) -> torch.Tensor:
