@@ -6,8 +6,10 @@ them at full size and records the numbers):
 2. on a task whose class is the order of two bursts (not their counts), the recurrent adaptive
    LIF network beats a feed-forward LIF network with the same neurons (mean over 3 seeds).
 
-Each side trains with the same optimiser, epochs and data; the margins are far below the ones
-measured at full size, so a regression of a model (or of the data generators) fails the test.
+Each side trains with the same optimiser, epochs and data. Measured at these sizes (this
+project's machine): conv 0.635 vs MLP 0.438, recurrent ALIF 0.937 vs feed-forward LIF 0.780; the
+asserted margins (0.1) leave room for other machines' rounding, and a model that loses its edge
+(or a data generator that leaks the class into counts or timing) fails the test.
 """
 
 import statistics
