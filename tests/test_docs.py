@@ -286,6 +286,38 @@ def _phased_speed():
             f"the gate adds about {now[2]['ratio_cpu'] - now[1]['ratio_cpu']:.2f}x"]
 
 
+def _event_networks():
+    d = _json("event_networks.json")
+    out = []
+    for r in d["conv_vs_mlp"] + d["order_task"]:
+        out.append(f"| {r['parameters']:,} |")
+        out.append(f"{r['mean']:.3f}** ({' / '.join(f'{a:.2f}' for a in r['accuracies'])})" if r is _best(d, r)
+                   else f"| {r['mean']:.3f} ({' / '.join(f'{a:.2f}' for a in r['accuracies'])}) |")
+    c = d["cache"]
+    out.append(f"framing and storing {c['epoch1_s']:.2f} s, reading back {c['epoch2_s']:.3f} s "
+               f"({c['speedup']:.1f}x")
+    if not c["bit_identical"]:
+        out.append("the cached frames must be bit-identical")
+    return out
+
+
+def _best(d, row):
+    """The row of its experiment with the highest mean (the docs print it bold)."""
+    group = d["conv_vs_mlp"] if row in d["conv_vs_mlp"] else d["order_task"]
+    return max(group, key=lambda r: r["mean"])
+
+
+def _cache_readme():
+    return [f"reads {_json('event_networks.json')['cache']['speedup']:.1f}x faster than the first one frames"]
+
+
+def _recurrent_speed():
+    rows = _json("recurrent_cpu_1thread.json")["rows"]
+    ours = _by_name(rows, "impl", "neurosim-cpp")
+    return [f"{ours['speedup_vs_snntorch']:.1f}x faster than snnTorch",
+            f"{ours['memory_vs_snntorch']:.2f}x its memory"]
+
+
 # (doc, function returning the texts the doc must contain, rendered from results files)
 CLAIMS = [
     ("README.md", _train_headline),
@@ -300,6 +332,10 @@ CLAIMS = [
     ("docs/hippocampus.md", _hippocampus_experiment_2),
     ("README.md", _hippocampus_readme),
     ("docs/phased.md", _phased_speed),
+    ("docs/training.md", _event_networks),
+    ("docs/training.md", _recurrent_speed),
+    ("README.md", _recurrent_speed),
+    ("README.md", _cache_readme),
 ]
 
 
@@ -317,6 +353,7 @@ TABLES = [
     ("docs/ultralif.md", "cpu_ultralif_vs_lif.txt", "impl                    n"),
     ("docs/nir.md", "cpu_nir_interchange.txt", "NIR interchange, 3-layer conv+dense network"),
     ("docs/phased.md", "phased_cpu.txt", "T=500 B=16 hidden=256 input=64 threads=1"),
+    ("docs/training.md", "recurrent_cpu_1thread.txt", "RLIF vs snnTorch RLeaky(all_to_all=True)"),
 ]
 
 
@@ -332,7 +369,8 @@ def test_quoted_tables_equal_the_recorded_ones(doc, results, first):
     assert len(quoted) >= len(recorded) - 3  # all of it but a trailing remark or two
 
 
-RECORDED_WITH_SETTINGS = ["train_digits.json", "hlop_permuted_digits.json", "ultralif_digits.json"]
+RECORDED_WITH_SETTINGS = ["train_digits.json", "hlop_permuted_digits.json", "ultralif_digits.json",
+                          "event_networks.json"]
 
 
 @pytest.mark.parametrize("name", RECORDED_WITH_SETTINGS)

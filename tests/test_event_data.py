@@ -126,3 +126,22 @@ def test_synthetic_nmnist_shift_keeps_the_default_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         data.check_events(wide, data.NMNIST_SENSOR_SIZE)
+
+
+@pytest.mark.parametrize("frames", [
+    torch.zeros(3, 2, 4, 4),                                   # empty: sparse, no entries
+    (torch.rand(8, 2, 34, 34) < 0.02).float() * 3,             # event counts: sparse, 16-bit
+    torch.rand(3, 2, 5, 5),                                    # dense floats: zlib, float32 kept
+    torch.full((2, 3), 70000.0),                               # counts beyond 16 bits stay float
+    torch.randint(0, 5, (4, 10)).double(),                     # float64 stays float64
+], ids=["empty", "sparse-counts", "dense-float", "large-counts", "float64"])
+def test_cache_encoding_round_trips_every_layout(frames):
+    from neurosim.data.cache import _decode, _encode
+
+    blob = _encode(frames, 4)
+    decoded, label = _decode(blob)
+    assert torch.equal(decoded, frames) and decoded.dtype == frames.dtype and label == 4
+    damaged = bytearray(blob)
+    damaged[-1] ^= 0x01
+    assert _decode(bytes(damaged)) is None
+    assert _decode(blob[:len(blob) // 2]) is None

@@ -6,9 +6,11 @@
 // calls torch's GEMM exactly as nn.Linear does (addmm(bias, s, W^T)) so the recurrent input, and
 // with it every spike and membrane value, equals snnTorch's bit for bit, then one elementwise
 // launch (recurrent.h; the CPU twin or the CUDA kernel) for all B*n neurons. The backward walks
-// back with one GEMM per step (dL/ds_{t-1} = g_t W); the weight gradient is one
-// sparse accumulation over the spikes (CPU) or one GEMM over all steps (CUDA). Nothing is allocated per step and no autograd graph is built
-// per step, which is where a Python loop over snnTorch's cell spends most of its time.
+// back with one product per step (dL/ds_{t-1} = g_t W): cuBLAS per step on CUDA, and on the CPU
+// one call of the twin that runs every step with its own product (MKL would repack W each step).
+// The weight gradient is one sparse accumulation over the spikes (CPU) or one GEMM over all
+// steps (CUDA). Nothing is allocated per step and no autograd graph is built per step, which is
+// where a Python loop over snnTorch's cell spends most of its time.
 // Argument checking for users happens in Python (neurosim/core/validation.py); the checks here
 // guard the native code's memory.
 #include <ATen/ATen.h>
@@ -175,7 +177,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> recurrent
   auto grad_x = at::empty_like(spikes);
   auto grad_params = at::zeros({shape.params, B, n}, spikes.options());
   auto grad_v = at::zeros({dense ? 0 : B, n}, spikes.options());
-  auto grad_drive = at::empty({dense ? B : 0, n}, spikes.options());
+  auto grad_drive = at::empty({dense && spikes.is_cuda() ? B : 0, n}, spikes.options());
   RecurrentBackwardLaunch launch{gs.data_ptr(), gs_t_stride, gs_e_stride,
                                  gtr.defined() ? gtr.data_ptr() : nullptr, trace.data_ptr(),
                                  state0.data_ptr(), spikes.data_ptr(), params.data_ptr(),
@@ -185,7 +187,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> recurrent
                                  T, 0, T, B, n, static_cast<int>(cell), static_cast<int>(reset),
                                  static_cast<int>(surrogate), surrogate_param, detach_reset,
                                  storage_code(spikes)};
-  if (dense) {
+  at::Tensor weight_c;
+  if (dense && !spikes.is_cuda()) {
+    // the CPU twin runs all steps with its own per-step product (recurrent.cpp, backward_typed)
+    weight_c = weight->contiguous();
+    launch.weight = weight_c.data_ptr();
+    launch.grad_drive = nullptr;
+    device.backward(launch);
+  } else if (dense) {
     for (int64_t t = T - 1; t >= 0; --t) {
       launch.t_begin = t;
       launch.t_end = t + 1;

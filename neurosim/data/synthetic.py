@@ -104,3 +104,50 @@ def make_synthetic_shd(path, n_samples: int = 200, n_classes: int = 20, seed: in
     if tonic_placeholder:
         open(os.fspath(path) + ".zip", "wb").close()
     return os.fspath(path)
+
+
+def temporal_order_task(n_samples: int, seed: int = 0, *, steps: int = 100, channels: int = 32, group: int = 8,
+                        gap: int = 30, burst: int = 10, delay: int = 20, rate: float = 0.5, noise: float = 0.02):
+    """A two-class spike task whose class is the *order* of two bursts, not their counts.
+
+    Channels ``0..group-1`` (A) and ``group..2*group-1`` (B) each fire one burst of ``burst``
+    steps at ``rate``, the second burst ``gap`` steps after the first, at a random start; class 0
+    is A then B, class 1 is B then A. Every channel has the same expected count in both classes
+    (plus uniform noise at ``noise`` on all ``channels``), so a model that only sums spikes over
+    time is at chance; telling the classes apart needs memory across the gap.
+
+    At least ``delay`` steps of noise follow the second burst. Without them a feed-forward network
+    whose readout averages over time could still tell the order from *when* the bursts occur: a
+    burst near the end of the sequence is cut off before its response decays, so the later burst
+    weighs less. With a delay of a few membrane time constants both responses are complete.
+
+    Returns a ``TensorDataset`` of ``x[n_samples, steps, channels]`` (float 0/1, batch-first: use
+    a collate that stacks on dim 1 for time-major models) and ``labels[n_samples]``.
+    """
+    import torch
+
+    for name, value in (("n_samples", n_samples), ("steps", steps), ("channels", channels), ("group", group),
+                        ("gap", gap), ("burst", burst)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    if 2 * group > channels:
+        raise ValueError(f"group: two groups of {group} channels need channels >= {2 * group}, got {channels}")
+    if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
+        raise ValueError(f"delay: expected a non-negative int, got {delay!r}")
+    if gap < burst or steps <= gap + burst + delay:
+        raise ValueError(f"need burst <= gap and steps > gap + burst + delay, got steps={steps}, gap={gap}, "
+                         f"burst={burst}, delay={delay}")
+    for name, value in (("rate", rate), ("noise", noise)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name}: expected a probability in [0, 1], got {value!r}")
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n_samples, steps, channels, generator=g) < noise).float()
+    labels = torch.randint(0, 2, (n_samples,), generator=g)
+    starts = torch.randint(0, steps - gap - burst - delay, (n_samples,), generator=g)
+    a, b = slice(0, group), slice(group, 2 * group)
+    for i in range(n_samples):
+        first, second = (a, b) if labels[i] == 0 else (b, a)
+        t0 = int(starts[i])
+        x[i, t0:t0 + burst, first] = (torch.rand(burst, group, generator=g) < rate).float()
+        x[i, t0 + gap:t0 + gap + burst, second] = (torch.rand(burst, group, generator=g) < rate).float()
+    return torch.utils.data.TensorDataset(x, labels)

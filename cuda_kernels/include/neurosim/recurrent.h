@@ -36,6 +36,8 @@ enum class RecurrentReset : int { Subtract = 0, Zero = 1, None = 2 };
 // the surrogate gradient (detach_reset=False); the binding refuses it with the zero reset, whose
 // derivative would need the pre-reset membrane, which is not kept.
 // Operation order follows snnTorch (FMA contraction is off), so the values are its bit for bit.
+// The Heaviside steps are casts of comparisons, not branches: the CPU loops then vectorise (GCC
+// does not if-convert a `c ? 1 : 0` whose operands it has already sunk into two stores).
 // ---------------------------------------------------------------------------------------------
 
 // snnTorch RLeaky: r_t = H(u_{t-1} - thr) (detached), base = (beta u_{t-1} + x_t) + rec_t,
@@ -47,14 +49,14 @@ struct RLifCell {
   template <RecurrentReset R, typename A>
   static NEUROSIM_HD A forward(const A* p, A* v, A x, A rec) {
     const A beta = p[0], thr = p[1], u_prev = v[0];
-    const A r = (u_prev - thr > A(0)) ? A(1) : A(0);
+    const A r = static_cast<A>(u_prev - thr > A(0));
     const A base = (beta * u_prev + x) + rec;
     A u;
     if (R == RecurrentReset::Subtract) u = base - r * thr;
     else if (R == RecurrentReset::Zero) u = base - r * base;
     else u = base;
     v[0] = u;
-    return (u - thr > A(0)) ? A(1) : A(0);
+    return static_cast<A>(u - thr > A(0));
   }
 
   template <RecurrentReset R, bool kResetGrad, typename A, typename SG>
@@ -65,7 +67,7 @@ struct RLifCell {
     const A gu = ds + gtr[0] + carry[0];
     dpar[1] -= ds;
     const A z_prev = u_prev - thr;
-    const A r = z_prev > A(0) ? A(1) : A(0);
+    const A r = static_cast<A>(z_prev > A(0));
     A gb, g_r = A(0);
     if (R == RecurrentReset::Subtract) {
       gb = gu;
@@ -97,7 +99,7 @@ struct RSynapticCell {
   template <RecurrentReset R, typename A>
   static NEUROSIM_HD A forward(const A* p, A* v, A x, A rec) {
     const A alpha = p[0], beta = p[1], thr = p[2], syn_prev = v[0], u_prev = v[1];
-    const A r = (u_prev - thr > A(0)) ? A(1) : A(0);
+    const A r = static_cast<A>(u_prev - thr > A(0));
     const A syn = (alpha * syn_prev + x) + rec;
     const A m = beta * u_prev + syn;
     A u;
@@ -106,7 +108,7 @@ struct RSynapticCell {
     else u = m;
     v[0] = syn;
     v[1] = u;
-    return (u - thr > A(0)) ? A(1) : A(0);
+    return static_cast<A>(u - thr > A(0));
   }
 
   template <RecurrentReset R, bool kResetGrad, typename A, typename SG>
@@ -118,7 +120,7 @@ struct RSynapticCell {
     const A gu = ds + gtr[1] + carry[1];
     dpar[2] -= ds;
     const A z_prev = u_prev - thr;
-    const A r = z_prev > A(0) ? A(1) : A(0);
+    const A r = static_cast<A>(z_prev > A(0));
     A gm, g_r = A(0);
     if (R == RecurrentReset::Subtract) {
       gm = gu;
@@ -156,7 +158,7 @@ struct RAlifCell {
   template <RecurrentReset R, typename A>
   static NEUROSIM_HD A forward(const A* p, A* v, A x, A rec) {
     const A beta = p[0], rho = p[1], gamma = p[2], thr = p[3], u_prev = v[0], a_prev = v[1];
-    const A r = (u_prev - (thr + gamma * a_prev) > A(0)) ? A(1) : A(0);
+    const A r = static_cast<A>(u_prev - (thr + gamma * a_prev) > A(0));
     const A base = (beta * u_prev + x) + rec;
     A u;
     if (R == RecurrentReset::Subtract) u = base - r * thr;
@@ -165,7 +167,7 @@ struct RAlifCell {
     const A a = rho * a_prev + r;
     v[0] = u;
     v[1] = a;
-    return (u - (thr + gamma * a) > A(0)) ? A(1) : A(0);
+    return static_cast<A>(u - (thr + gamma * a) > A(0));
   }
 
   template <RecurrentReset R, bool kResetGrad, typename A, typename SG>
@@ -179,7 +181,7 @@ struct RAlifCell {
     dpar[3] -= ds;
     dpar[2] -= ds * a;
     const A z_prev = u_prev - (thr + gamma * a_prev);
-    const A r = z_prev > A(0) ? A(1) : A(0);
+    const A r = static_cast<A>(z_prev > A(0));
     A gb, g_r = A(0);
     if (R == RecurrentReset::Subtract) {
       gb = gu;
@@ -246,6 +248,10 @@ struct RecurrentBackwardLaunch {
   double surrogate_param;
   bool detach_reset;
   DType dtype;
+  // [n, n] all-to-all weight W, or nullptr. When set, the CPU twin runs the whole dense backward
+  // itself, steps [t_begin, t_end) in reverse with dL/ds_{t-1} = g_t W per step (grad_drive is
+  // then unused: g_t is written to grad_x); the CUDA twin leaves the per-step GEMM to the binding.
+  const void* weight = nullptr;
 };
 
 // dL/dW^T of the all-to-all recurrence, rec_t = s_{t-1} W^T + b: grad_wt[j, o] = sum over steps t
