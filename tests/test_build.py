@@ -163,17 +163,50 @@ def test_unknown_level_is_refused(restore_isa):
 WIDE = {"baseline": re.compile(r"%[yz]mm|%k[0-7]\b"), "avx2": re.compile(r"%zmm|%k[0-7]\b")}
 
 
+@pytest.fixture(scope="module")
+def disassembly():
+    """objdump -d of the built library (mangled names), once for this module's tests."""
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump not installed")
+    from neurosim import _C
+
+    return subprocess.run(["objdump", "-d", "--no-show-raw-insn", _C.__file__], capture_output=True,
+                          text=True, timeout=600).stdout
+
+
+def _function_bodies(dump, *name_parts):
+    """{mangled name: body} of the functions whose names contain every part."""
+    bodies, current = {}, None
+    for line in dump.splitlines():
+        head = re.match(r"^[0-9a-f]+ <(.+)>:$", line)
+        if head:
+            current = head.group(1) if all(p in head.group(1) for p in name_parts) else None
+            if current:
+                bodies[current] = ""
+        elif current and line.startswith(" "):
+            bodies[current] += line + "\n"
+    return bodies
+
+
 @multi_isa
-@pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump not installed")
-def test_narrow_levels_never_reach_wider_instructions():
+@pytest.mark.skipif("avx512" not in LEVELS, reason="no AVX-512 copy on this CPU")
+def test_avx512_scan_backward_replay_is_vectorised(disassembly):
+    """The backward's chunk replay of UltraLIF (the soft max-plus exp, 2^n from a float->int
+    conversion) must run 16 lanes per instruction in the AVX-512 copy. Python's CFLAGS carry
+    -fwrapv, which left this loop scalar (3x slower) until the build added -fno-wrapv."""
+    bodies = _function_bodies(disassembly, "neurosim_isa_avx512", "backward_block", "UltraLifModelIfE")
+    assert bodies, "the AVX-512 copy of the UltraLIF backward block was not found"
+    for name, body in bodies.items():
+        assert re.search(r"vcvttps2dq\s+%zmm", body), f"{name}: the replay's exp is not vectorised (no packed conversion)"
+
+
+@multi_isa
+def test_narrow_levels_never_reach_wider_instructions(disassembly):
     """Walk the call graph of the built library from every function of the baseline (and AVX2)
     copy: no function it can reach directly may use AVX (AVX-512) registers. This is what would
     make a build crash with SIGILL on an older CPU (an inline function of a torch or std header
     compiled for AVX-512 standing in for the baseline's copy)."""
-    from neurosim import _C
-
-    dump = subprocess.run(["objdump", "-d", "--no-show-raw-insn", _C.__file__], capture_output=True,
-                          text=True, timeout=600).stdout
+    dump = disassembly
     functions, calls, wide_body, current = {}, {}, {}, None
     for line in dump.splitlines():
         head = re.match(r"^([0-9a-f]+) <(.+)>:$", line)
