@@ -205,3 +205,66 @@ def critical_alpha_h(c: float, inputs: int = 500, seeds: int = 3, seed: int = 0)
                 stable = mid
         fractions.append(failing / inputs)
     return float(np.mean(fractions))
+
+
+def lowest_edge_limit(c: float, flipped_fraction: float) -> float:
+    """Lowest edge of the limiting (M, N -> infinity, c = M/N fixed) spectrum of ``D1 + W W^T``.
+
+    W W^T (W: M x N, variance 1/M) and D1 (a fraction ``flipped_fraction`` of -1 on the diagonal,
+    +1 elsewhere) are asymptotically free, so their R-transforms add:
+    ``R_WW(w) = 1 / (c (1 - w))`` (Marchenko-Pastur with ratio c and mean 1/c) and, from
+    ``G_D(z) = (z + d) / (z^2 - 1)`` with ``d = 1 - 2 flipped_fraction``,
+    ``R_D(w) = (1 + sqrt(1 + 4 w (w + d))) / (2 w) - 1 / w``. The inverse Stieltjes transform is
+    ``z(w) = R_WW(w) + R_D(w) + 1/w``; below the spectrum the Stieltjes transform is negative and
+    increasing towards 0, so as w runs from 0- downwards z(w) climbs from -infinity to the lowest
+    edge, its first local maximum. This is the authors' theory (their ``spectral_edges_L1``, which
+    finds all stationary points of the same z(w) and keeps those where the density starts); the
+    derivation here is ours.
+
+    With no flipped input (D1 = I) the edge is ``1 + (1 - sqrt c)^2 / c``; as the fraction tends to
+    0 the edge tends to the position of the outliers that a few flipped inputs create.
+    """
+    from scipy.optimize import minimize_scalar
+
+    c = check_number(c, "c", positive=True)
+    p = check_number(flipped_fraction, "flipped_fraction")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"flipped_fraction: expected a value in [0, 1], got {p}")
+    if p == 0.0:
+        return float(1.0 + (1.0 - np.sqrt(c)) ** 2 / c)
+    d = 1.0 - 2.0 * p
+
+    def z(w):
+        return 1.0 / (c * (1.0 - w)) + (1.0 + np.sqrt(1.0 + 4.0 * w * (w + d))) / (2.0 * w)
+
+    # 1 + 4 w (w + d) > 0 for every w when |d| < 1; at d = -1 (all flipped) it is (1 - 2w)^2 > 0 for w < 0.
+    w = -np.geomspace(1e-9, 1e6, 6000)
+    values = z(w)
+    rising = np.diff(values) > 0
+    peak = int(np.argmin(rising)) if not rising.all() else len(w) - 1
+    lo, hi = w[min(peak + 1, len(w) - 1)], w[max(peak - 1, 0)]
+    best = minimize_scalar(lambda v: -z(v), bounds=(lo, hi), method="bounded", options={"xatol": 1e-13})
+    return float(max(z(best.x), values[peak]))
+
+
+def critical_alpha_h_limit(c: float, inputs: int = 500) -> float:
+    """Critical fraction of flipped inputs in the large-network limit (the paper's phase boundary).
+
+    The smallest ``n / inputs`` (n = 1 .. inputs, the authors' grid at M = 500) for which the
+    limiting lowest edge of ``D1 + W W^T`` (:func:`lowest_edge_limit`) is negative; 1.0 if even all
+    flipped stays stable (c < 1/4). :func:`critical_alpha_h` estimates the same boundary from
+    finite random matrices; it lies above this limit by a finite-size bias that shrinks with M.
+    """
+    c = check_number(c, "c", positive=True)
+    if isinstance(inputs, bool) or not isinstance(inputs, int) or inputs < 1:
+        raise ValueError(f"inputs: expected a positive int, got {inputs!r}")
+    if lowest_edge_limit(c, 1.0) >= 0:
+        return 1.0
+    stable, failing = 0, inputs  # the edge only falls as more inputs are flipped
+    while failing - stable > 1:
+        mid = (stable + failing) // 2
+        if lowest_edge_limit(c, mid / inputs) < 0:
+            failing = mid
+        else:
+            stable = mid
+    return failing / inputs
