@@ -91,6 +91,19 @@ def test_limit_critical_alpha_h_reproduces_the_authors_table():
     assert small > cd.critical_alpha_h_limit(0.35)
 
 
+@pytest.mark.parametrize("nonlinearity,rescale", [("linear", True), ("tanh", True), ("tanh", False)])
+def test_numpy_engine_matches_the_torch_engine(nonlinearity, rescale, one_thread):
+    task = paired(cd.make_task(30, 6, 60, networks=2, student_scale=2.0, seed=4))
+    d1 = torch.cat([torch.ones(2, 30), flipped_signs(30, 0.2).expand(2, 30)])
+    d2 = torch.cat([torch.ones(2, 6), flipped_signs(6, 1 / 6).expand(2, 6)])
+    runs = [cd.train(task, d1, d2, epochs=6, batch=10, nonlinearity=nonlinearity, rescale=rescale, record_every=2,
+                     engine=engine) for engine in ("torch", "numpy")]
+    for a, b in zip(runs[0].student, runs[1].student):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    torch.testing.assert_close(runs[0].train_error, runs[1].train_error, rtol=1e-9, atol=1e-15)
+    assert not torch.equal(runs[1].student.w1, task.student.w1)  # it trained
+
+
 def test_bad_input_errors():
     with pytest.raises(ValueError, match="inputs"):
         cd.make_task(0, 5, 10)
@@ -100,6 +113,8 @@ def test_bad_input_errors():
                                torch.ones(4), torch.ones(3), 0.1, "relu6")
     with pytest.raises(ValueError, match="epochs"):
         cd.train(task, torch.ones(4), torch.ones(3), epochs=-1)
+    with pytest.raises(ValueError, match="engine"):
+        cd.train(task, torch.ones(4), torch.ones(3), epochs=1, engine="jax")
     with pytest.raises(ValueError, match="flipped_fraction"):
         cd.lowest_edge_limit(0.5, 1.5)
     with pytest.raises(ValueError, match="inputs"):
