@@ -99,6 +99,11 @@ def epochs_on_authors_grid(train_error: np.ndarray, threshold: float, grid: np.n
     return out
 
 
+def finite_or_none(values) -> list:
+    """Epoch counts for JSON: None for a network that never got below the threshold (no Infinity)."""
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
 def speedup(samples, seeds, max_epochs, rescale):
     from scipy import stats
 
@@ -124,7 +129,7 @@ def speedup(samples, seeds, max_epochs, rescale):
     if len(g) < 2:
         print(f"GD per seed: {fmt(gd)}; curl per seed: {fmt(curl)} (too few seeds reached 1e-3 for statistics)")
         return {"samples": samples, "seeds": seeds, "max_epochs": max_epochs,
-                "epochs_gd_authors_grid": gd.tolist(), "epochs_curl_authors_grid": curl.tolist()}
+                "epochs_gd_authors_grid": finite_or_none(gd), "epochs_curl_authors_grid": finite_or_none(curl)}
     rng = np.random.default_rng(0)
     boot = rng.integers(0, len(g), size=(10000, len(g)))
     ratios = g[boot].mean(1) / k[boot].mean(1)
@@ -140,8 +145,8 @@ def speedup(samples, seeds, max_epochs, rescale):
           f"{', '.join(f'{a / b:.2f}' for a, b in AUTHORS_LARGE_P)} (mean "
           f"{np.mean([a / b for a, b in AUTHORS_LARGE_P]):.2f})")
     return {"samples": samples, "seeds": seeds, "max_epochs": max_epochs,
-            "epochs_gd_authors_grid": gd.tolist(), "epochs_curl_authors_grid": curl.tolist(),
-            "epochs_gd_exact": exact[:seeds].tolist(), "epochs_curl_exact": exact[seeds:].tolist(),
+            "epochs_gd_authors_grid": finite_or_none(gd), "epochs_curl_authors_grid": finite_or_none(curl),
+            "epochs_gd_exact": finite_or_none(exact[:seeds]), "epochs_curl_exact": finite_or_none(exact[seeds:]),
             "mean_gd": float(g.mean()), "mean_curl": float(k.mean()), "sd_gd": float(g.std(ddof=1)),
             "sd_curl": float(k.std(ddof=1)), "speedup": float(g.mean() / k.mean()), "speedup_ci95": [float(low), float(high)],
             "speedup_median": float(np.median(g) / np.median(k)), "paired_t": float(test.statistic),
@@ -172,7 +177,8 @@ def main(argv=None):
     import os
 
     os.makedirs(args.out, exist_ok=True)
-    settings.update(quick=args.quick, samples=args.samples, rescale=not args.no_rescale)
+    settings.update(quick=args.quick, samples=args.samples, rescale=not args.no_rescale,
+                    seconds=round(time.perf_counter() - start))
     path = os.path.join(args.out, "results.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=2)
