@@ -349,6 +349,7 @@ TABLES = [
     ("README.md", "cpu_2core_lif.txt", "device: CPU (x86_64), threads: 2"),
     ("docs/ultralif.md", "ultralif_digits.txt", "input     T neuron"),
     ("docs/ultralif.md", "cpu_ultralif_vs_lif.txt", "impl                    n"),
+    ("docs/ultralif.md", "ultralif_t1_paired.txt", "input     T neuron"),
 ]
 
 
@@ -356,15 +357,20 @@ TABLES = [
 def test_quoted_tables_equal_the_recorded_ones(doc, results, first):
     text = _read(doc)
     blocks = [code for info, _, code in fenced_blocks(text) if info == "" and code.startswith(first)]
-    assert len(blocks) == 1, f"{doc}: expected one block starting with {first!r}"
+    assert blocks, f"{doc}: expected a block starting with {first!r}"
     recorded = open(os.path.join(RESULTS, results), encoding="utf-8").read().splitlines()
-    quoted = blocks[0].rstrip("\n").splitlines()
-    starts = [i for i in range(len(recorded)) if recorded[i:i + len(quoted)] == quoted]
-    assert starts, f"{doc}: the block starting {first!r} is not what {results} recorded"
-    assert len(quoted) >= len(recorded) - 3  # all of it but a trailing remark or two
+
+    def quotes_it(block):
+        quoted = block.rstrip("\n").splitlines()
+        starts = [i for i in range(len(recorded)) if recorded[i:i + len(quoted)] == quoted]
+        return bool(starts) and len(quoted) >= len(recorded) - 3  # all of it but a trailing remark or two
+
+    # several tables may share a header (e.g. two runs of one example): one of them must be this file's
+    assert any(quotes_it(b) for b in blocks), f"{doc}: no block starting {first!r} is what {results} recorded"
 
 
-RECORDED_WITH_SETTINGS = ["train_digits.json", "hlop_permuted_digits.json", "ultralif_digits.json"]
+RECORDED_WITH_SETTINGS = ["train_digits.json", "hlop_permuted_digits.json", "ultralif_digits.json",
+                          "ultralif_t1_paired.json", "curl_descent.json"]
 
 
 @pytest.mark.parametrize("name", RECORDED_WITH_SETTINGS)
