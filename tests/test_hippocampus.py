@@ -178,12 +178,88 @@ def test_short_path_integration_decodes_better_than_chance():
 
 
 def test_gaussian_process_latents_have_the_rbf_autocorrelation():
+    with pytest.raises(ValueError, match="start"):
+        GaussianProcessLatents(2, start="ramp")
     latents = GaussianProcessLatents(4, 1.0, 0.025, batch=2, seed=0, block_steps=4000)
     z = latents.sample(12000).double()  # crosses two block joins
     assert abs(z.var().item() - 1.0) < 0.15
     acf = autocorrelation(z.reshape(12000, -1).numpy(), 80)
     lags = np.arange(81) * 0.025
     assert np.abs(acf - np.exp(-lags**2 / 2)).max() < 0.15
+
+
+def _zero_history_posterior_sd(steps, dt=0.025, timescale=1.0):
+    """sd of a GP (RBF + 1e-5 jitter, the authors' kernel) at dt, 2 dt, ... steps dt after a zero
+    history over the preceding 3 timescales: exact Gaussian conditioning."""
+    n_past = len(np.arange(0.0, 3 * timescale, dt)) - 1
+    times = np.concatenate([np.arange(-n_past + 1, 1), np.arange(1, steps + 1)]) * dt
+    cov = np.exp(-((times[:, None] - times[None]) ** 2) / (2 * timescale**2)) + 1e-5 * np.eye(len(times))
+    past, cross = cov[:n_past, :n_past], cov[:n_past, n_past:]
+    posterior = cov[n_past:, n_past:] - cross.T @ np.linalg.solve(past, cross)
+    return np.sqrt(np.diag(posterior))
+
+
+def test_zero_start_latents_follow_the_gp_posterior_given_a_zero_past():
+    # The authors' sampler conditions each sample on the previous 3 s, zeros before the start: its
+    # spread must ramp up as the GP posterior given a zero past, then settle at the prior's 1.
+    latents = GaussianProcessLatents(1, 1.0, 0.025, batch=3000, seed=0, start="zero", dtype=torch.float64)
+    z = torch.cat([latents.sample(70), latents.sample(130)])[:, :, 0].numpy()  # two calls: the state carries on
+    expected = _zero_history_posterior_sd(200)
+    for k in (15, 39, 79, 199):  # 0.4 s (where the authors' loss EMA starts), 1 s, 2 s, 5 s
+        assert z[k].std() == pytest.approx(expected[k], rel=0.08), k
+    assert expected[15] < 0.05 and expected[199] == pytest.approx(1.0, abs=0.01)
+    # after the ramp, the lag correlations of the RBF kernel (pooled over the batch)
+    for lag in (10, 40):
+        r = np.corrcoef(z[199], z[199 - lag])[0, 1]
+        assert r == pytest.approx(np.exp(-(lag * 0.025) ** 2 / 2), abs=0.04), lag
+
+
+def _expected_wake_mismatch(model, mixing, dt):
+    """mean_i E|basal_i - apical_i| of an untrained network in wake mode with unit-variance latents,
+    from the model's definition: p basal = f_t, p apical = W_pA g_{t-1}, g_{t-1} = W_gB f_{t-1};
+    g basal = W_gB f_t, g apical = W_gA g_{t-1}; f = W_mix z, z a GP with lag-1 correlation
+    exp(-dt^2 / 2); each difference is Gaussian, so E|d| = sqrt(2 var(d) / pi); plus the two
+    compartments' own OU noise."""
+    rho = np.exp(-(dt**2) / 2)
+    mix = mixing.weights.double().numpy()
+    cov = mix @ mix.transpose(0, 2, 1)
+    w_pa, w_gb, w_ga = (w.double().numpy() for w in (model.w_p_apical, model.w_g_basal, model.w_g_apical))
+    sd = model.config.noise_sd
+
+    def mean_abs(now, before, noise):  # now f_t - before f_{t-1}
+        var = (np.einsum("sij,sjk,sik->si", now, cov, now) + np.einsum("sij,sjk,sik->si", before, cov, before)
+               - 2 * rho * np.einsum("sij,sjk,sik->si", now, cov, before) + noise)
+        return np.sqrt(2 * var / np.pi).mean(1)
+
+    identity = np.broadcast_to(np.eye(cov.shape[1]), w_pa.shape[:1] + cov.shape[1:])
+    p = mean_abs(identity, w_pa @ w_gb, sd["p_basal"] ** 2 + sd["p_apical"] ** 2)
+    g = mean_abs(w_gb, w_ga @ w_gb, sd["g_basal"] ** 2 + sd["g_apical"] ** 2)
+    return np.stack([p, g], axis=1)  # [S, 2]
+
+
+def test_untrained_wake_mismatch_the_papers_way():
+    # The paper's "before training" number is the authors' loss after 1 min of wake mode from the start:
+    # an EMA (60 s) that begins at 0.4 s, while their latents still ramp up from 0. Both the plain mean
+    # (after the ramp) and that EMA must match what the definition predicts for these very weights.
+    config = HippocampusConfig.latents()
+    S, steps, dt = 8, 2400, config.dt
+    model = HelmholtzHippocampus(config, S, seed=0, dtype=torch.float64)
+    latents = GaussianProcessLatents(5, 1.0, dt, batch=S, seed=1, start="zero", dtype=torch.float64)
+    mixing = LatentMixing(5, config.n_features, batch=S, seed=2, dtype=torch.float64)
+    rec = model.run(mixing(latents.sample(steps)), mode="wake", learn=False, record=())
+    expected = _expected_wake_mismatch(model, mixing, dt)
+    settled = rec.mismatch[160:].mean(0).numpy()  # from 4 s on the latents have unit variance
+    np.testing.assert_allclose(settled.mean(0), expected.mean(0), rtol=0.06)
+    # The EMA the authors print: the expected mismatch scaled by the latents' ramp, EMA-weighted from step 16.
+    start = int(round(2 / config.theta.frequency / dt))
+    ramp = _zero_history_posterior_sd(steps)[start:]
+    rate = dt / config.loss_tau
+    weights = rate * (1 - rate) ** np.arange(steps - start - 1, -1, -1.0)
+    weights[0] = (1 - rate) ** (steps - start - 1)  # the EMA starts from its first value
+    predicted = expected * (weights * ramp).sum()
+    np.testing.assert_allclose(rec.loss[-1].numpy().mean(0), predicted.mean(0), rtol=0.1)
+    # The unit-variance value is ~1.1 (p) in this model; the start makes the printed loss ~35 % lower.
+    assert (rec.loss[-1].numpy().mean(0) < 0.75 * settled.mean(0)).all()
 
 
 def test_ring_track_statistics_and_remap():

@@ -115,9 +115,37 @@ class History(NamedTuple):
     student: Networks
 
 
+ENGINES = ("auto", "torch", "numpy")
+
+
+def _numpy_epoch(w1, w2, x, y, order, batch, scale1, scale2, tanh, norm1, norm2):
+    """One epoch of minibatch updates in NumPy, in place on float arrays w1 [K, N, M], w2 [K, 1, N]:
+    the same arithmetic as :func:`curl_descent_update` (scale = -lr / B * D), with ~10x less
+    per-operation overhead than torch on these tiny matrices."""
+    for begin in range(0, len(order), batch):
+        idx = order[begin:begin + batch]
+        xb, yb = x[idx], y[:, idx]
+        h = xb @ w1.transpose(0, 2, 1)
+        if tanh:
+            h = np.tanh(h)
+        out = h @ w2.transpose(0, 2, 1)
+        if tanh:
+            out = np.tanh(out)
+        e = out - yb
+        delta1 = e @ w2
+        if tanh:
+            delta1 = delta1 * (1 - h * h)
+        w1 += (delta1.transpose(0, 2, 1) @ xb) * scale1
+        w2 += (e.transpose(0, 2, 1) @ h) * scale2
+        if norm1 is not None:
+            w1 *= norm1 / np.linalg.norm(w1, axis=(1, 2), keepdims=True)
+            w2 *= norm2 / np.linalg.norm(w2, axis=(1, 2), keepdims=True)
+
+
 def train(task: Task, d1: torch.Tensor, d2: torch.Tensor, *, epochs: int, lr: float = 0.1, batch: int = 10,
           nonlinearity: str = "linear", rescale: bool = True, start: Optional[Networks] = None,
-          stop_below: Optional[float] = None, record_every: int = 1, seed: int = 0) -> History:
+          stop_below: Optional[float] = None, record_every: int = 1, seed: int = 0,
+          engine: str = "auto") -> History:
     """Minibatch curl descent for every network of ``task`` (per-step rate ``lr * batch / P``).
 
     Args:
@@ -125,7 +153,15 @@ def train(task: Task, d1: torch.Tensor, d2: torch.Tensor, *, epochs: int, lr: fl
         start: initial student weights (default ``task.student``; pass the teacher to test stability).
         stop_below: stop once every network's training error is below this value.
         record_every: record the errors every this many epochs (and after the last one).
+        engine: "torch" (any device), "numpy" (CPU tensors: the same arithmetic with far less
+            per-operation overhead, about 5x faster for the paper's sizes) or "auto" (numpy on the CPU).
+            Both draw the same minibatch order; they agree to rounding, which the non-gradient
+            dynamics can amplify over thousands of epochs.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
     for name, v in (("epochs", epochs), ("record_every", record_every), ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "epochs" else 1):
             raise ValueError(f"{name}: expected a {'non-negative' if name == 'epochs' else 'positive'} int, got {v!r}")
@@ -142,16 +178,32 @@ def train(task: Task, d1: torch.Tensor, d2: torch.Tensor, *, epochs: int, lr: fl
     recorded = [0]
     train_hist = [error(nets, x, y_train, nonlinearity)]
     test_hist = [error(nets, task.x_test, y_test, nonlinearity)]
+    use_numpy = engine == "numpy" or (engine == "auto" and x.device.type == "cpu" and nets.w1.device.type == "cpu")
+    if use_numpy:
+        if x.device.type != "cpu" or nets.w1.device.type != "cpu":
+            raise ValueError("engine: 'numpy' needs CPU tensors")
+        np_w1, np_w2 = nets.w1.numpy().copy(), nets.w2.numpy().copy()
+        np_x, np_y = x.numpy(), y_train.numpy()
+        dtype = np_w1.dtype
+        scale1 = (-step_lr / batch * d1.to(x.dtype).reshape(-1, 1, x.shape[1])).numpy().astype(dtype)
+        scale2 = (-step_lr / batch * d2.to(x.dtype).reshape(-1, 1, nets.w2.shape[2])).numpy().astype(dtype)
+        np_norm1 = norm1.numpy() if rescale else None
+        np_norm2 = norm2.numpy() if rescale else None
     for epoch in range(1, epochs + 1):
         order = torch.randperm(samples, generator=g)
-        for begin in range(0, samples, batch):
-            idx = order[begin:begin + batch]
-            dw1, dw2 = curl_descent_update(nets, x[idx], y_train[:, idx], d1, d2, step_lr, nonlinearity)
-            w1, w2 = nets.w1 + dw1, nets.w2 + dw2
-            if rescale:
-                w1 = w1 * (norm1 / torch.linalg.matrix_norm(w1, keepdim=True))
-                w2 = w2 * (norm2 / torch.linalg.matrix_norm(w2, keepdim=True))
-            nets = Networks(w1, w2)
+        if use_numpy:
+            _numpy_epoch(np_w1, np_w2, np_x, np_y, order.numpy(), batch, scale1, scale2, nonlinearity == "tanh",
+                         np_norm1, np_norm2)
+            nets = Networks(torch.from_numpy(np_w1), torch.from_numpy(np_w2))
+        else:
+            for begin in range(0, samples, batch):
+                idx = order[begin:begin + batch]
+                dw1, dw2 = curl_descent_update(nets, x[idx], y_train[:, idx], d1, d2, step_lr, nonlinearity)
+                w1, w2 = nets.w1 + dw1, nets.w2 + dw2
+                if rescale:
+                    w1 = w1 * (norm1 / torch.linalg.matrix_norm(w1, keepdim=True))
+                    w2 = w2 * (norm2 / torch.linalg.matrix_norm(w2, keepdim=True))
+                nets = Networks(w1, w2)
         if epoch % record_every == 0 or epoch == epochs:
             recorded.append(epoch)
             train_hist.append(error(nets, x, y_train, nonlinearity))
@@ -159,6 +211,8 @@ def train(task: Task, d1: torch.Tensor, d2: torch.Tensor, *, epochs: int, lr: fl
             if stop_below is not None and bool((train_hist[-1] < stop_below).all()):
                 break
     train_errors = torch.stack(train_hist)
+    if use_numpy:  # the returned weights own their memory
+        nets = Networks(nets.w1.clone(), nets.w2.clone())
     return History(torch.tensor(recorded), train_errors, torch.stack(test_hist), train_errors.max(0).values, nets)
 
 
@@ -205,3 +259,66 @@ def critical_alpha_h(c: float, inputs: int = 500, seeds: int = 3, seed: int = 0)
                 stable = mid
         fractions.append(failing / inputs)
     return float(np.mean(fractions))
+
+
+def lowest_edge_limit(c: float, flipped_fraction: float) -> float:
+    """Lowest edge of the limiting (M, N -> infinity, c = M/N fixed) spectrum of ``D1 + W W^T``.
+
+    W W^T (W: M x N, variance 1/M) and D1 (a fraction ``flipped_fraction`` of -1 on the diagonal,
+    +1 elsewhere) are asymptotically free, so their R-transforms add:
+    ``R_WW(w) = 1 / (c (1 - w))`` (Marchenko-Pastur with ratio c and mean 1/c) and, from
+    ``G_D(z) = (z + d) / (z^2 - 1)`` with ``d = 1 - 2 flipped_fraction``,
+    ``R_D(w) = (1 + sqrt(1 + 4 w (w + d))) / (2 w) - 1 / w``. The inverse Stieltjes transform is
+    ``z(w) = R_WW(w) + R_D(w) + 1/w``; below the spectrum the Stieltjes transform is negative and
+    increasing towards 0, so as w runs from 0- downwards z(w) climbs from -infinity to the lowest
+    edge, its first local maximum. This is the authors' theory (their ``spectral_edges_L1``, which
+    finds all stationary points of the same z(w) and keeps those where the density starts); the
+    derivation here is ours.
+
+    With no flipped input (D1 = I) the edge is ``1 + (1 - sqrt c)^2 / c``; as the fraction tends to
+    0 the edge tends to the position of the outliers that a few flipped inputs create.
+    """
+    from scipy.optimize import minimize_scalar
+
+    c = check_number(c, "c", positive=True)
+    p = check_number(flipped_fraction, "flipped_fraction")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"flipped_fraction: expected a value in [0, 1], got {p}")
+    if p == 0.0:
+        return float(1.0 + (1.0 - np.sqrt(c)) ** 2 / c)
+    d = 1.0 - 2.0 * p
+
+    def z(w):
+        return 1.0 / (c * (1.0 - w)) + (1.0 + np.sqrt(1.0 + 4.0 * w * (w + d))) / (2.0 * w)
+
+    # 1 + 4 w (w + d) > 0 for every w when |d| < 1; at d = -1 (all flipped) it is (1 - 2w)^2 > 0 for w < 0.
+    w = -np.geomspace(1e-9, 1e6, 6000)
+    values = z(w)
+    rising = np.diff(values) > 0
+    peak = int(np.argmin(rising)) if not rising.all() else len(w) - 1
+    lo, hi = w[min(peak + 1, len(w) - 1)], w[max(peak - 1, 0)]
+    best = minimize_scalar(lambda v: -z(v), bounds=(lo, hi), method="bounded", options={"xatol": 1e-13})
+    return float(max(z(best.x), values[peak]))
+
+
+def critical_alpha_h_limit(c: float, inputs: int = 500) -> float:
+    """Critical fraction of flipped inputs in the large-network limit (the paper's phase boundary).
+
+    The smallest ``n / inputs`` (n = 1 .. inputs, the authors' grid at M = 500) for which the
+    limiting lowest edge of ``D1 + W W^T`` (:func:`lowest_edge_limit`) is negative; 1.0 if even all
+    flipped stays stable (c < 1/4). :func:`critical_alpha_h` estimates the same boundary from
+    finite random matrices; it lies above this limit by a finite-size bias that shrinks with M.
+    """
+    c = check_number(c, "c", positive=True)
+    if isinstance(inputs, bool) or not isinstance(inputs, int) or inputs < 1:
+        raise ValueError(f"inputs: expected a positive int, got {inputs!r}")
+    if lowest_edge_limit(c, 1.0) >= 0:
+        return 1.0
+    stable, failing = 0, inputs  # the edge only falls as more inputs are flipped
+    while failing - stable > 1:
+        mid = (stable + failing) // 2
+        if lowest_edge_limit(c, mid / inputs) < 0:
+            failing = mid
+        else:
+            stable = mid
+    return failing / inputs

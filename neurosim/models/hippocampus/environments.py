@@ -32,22 +32,64 @@ class GaussianProcessLatents:
     """Streams samples of ``n_latents`` independent GPs (RBF kernel, ``timescale`` s) at step ``dt``
     for ``batch`` simulations: ``sample(steps) -> [steps, batch, n_latents]``.
 
-    Each block of ``block_steps`` samples is an exact stationary GP draw made by circulant
-    embedding (FFT) of the RBF covariance; consecutive blocks are joined by a cos/sin crossfade
-    over ``4 * timescale`` so the marginal variance stays 1 and the path stays smooth."""
+    ``start="stationary"`` (default): each block of ``block_steps`` samples is an exact stationary
+    GP draw made by circulant embedding (FFT) of the RBF covariance; consecutive blocks are joined
+    by a cos/sin crossfade over ``4 * timescale`` so the marginal variance stays 1 and the path
+    stays smooth. The process is stationary from the first step.
+
+    ``start="zero"``: the authors' sampler (``GaussianProcessSampler`` in HelmholtzHippocampus'
+    ``HH_utils.py``): each sample is drawn from the GP posterior given the previous
+    ``3 timescale / dt - 1`` samples (covariance RBF + 1e-5 I), with the history before the
+    first sample taken as zeros: an autoregressive process of that order, run here for all series
+    at once. It starts at 0 and its standard deviation ramps up to 1 over about 2 timescales
+    (0.04 at 0.4 s, 0.26 at 1 s, 0.83 at 2 s with the defaults). Because the authors' mismatch loss
+    is an EMA over 60 s that starts from its value at 0.4 s, this ramp enters the loss they
+    report before training."""
+
+    STARTS = ("stationary", "zero")
 
     def __init__(self, n_latents: int = 5, timescale: float = 1.0, dt: float = 0.025, batch: int = 1,
-                 seed=None, block_steps: int = 1 << 16, dtype=torch.float32):
+                 seed=None, block_steps: int = 1 << 16, dtype=torch.float32, start: str = "stationary"):
         if n_latents < 1 or batch < 1:
             raise ValueError(f"n_latents and batch must be >= 1, got {n_latents}, {batch}")
         if not (timescale > 0 and dt > 0 and math.isfinite(timescale) and math.isfinite(dt)):
             raise ValueError(f"timescale and dt must be finite and > 0, got {timescale}, {dt}")
+        if start not in self.STARTS:
+            raise ValueError(f"start: expected one of {self.STARTS}, got {start!r}")
         self.n_latents, self.timescale, self.dt, self.batch, self.dtype = n_latents, timescale, dt, batch, dtype
+        self.start = start
+        self.generator = _generator(seed)
+        if start == "zero":
+            self._init_sequential()
+            return
         self.overlap = max(1, int(round(4 * timescale / dt)))
         self.block_steps = max(int(block_steps), 8 * self.overlap)
-        self.generator = _generator(seed)
         self._buffer = self._draw_block()
         self._cursor = 0
+
+    def _init_sequential(self) -> None:
+        # The authors' window: t_range = arange(0, 3 tau, dt) (N + 1 points), jitter 1e-5 on the whole
+        # diagonal; the next sample's posterior given the N previous ones is N(a . past, var).
+        times = np.arange(0.0, 3 * self.timescale, self.dt)
+        if len(times) < 3:
+            raise ValueError(f"start='zero': the window 3 timescale / dt must hold >= 3 steps, got {len(times)}")
+        cov = np.exp(-((times[:, None] - times[None, :]) ** 2) / (2 * self.timescale**2)) + 1e-5 * np.eye(len(times))
+        past, cross = cov[:-1, :-1], cov[:-1, -1]
+        self._coefficients = np.linalg.solve(past, cross)  # oldest first: [i] weighs the sample N - i steps back
+        self.innovation_sd = float(np.sqrt(cov[-1, -1] - cross @ self._coefficients))
+        self._history = np.zeros((len(self._coefficients), self.batch * self.n_latents))
+
+    def _sample_sequential(self, steps: int) -> torch.Tensor:
+        drive = self.innovation_sd * torch.randn(steps, self.batch * self.n_latents, generator=self.generator,
+                                                 dtype=torch.float64).numpy()
+        window = len(self._coefficients)
+        paths = np.empty((window + steps, drive.shape[1]))
+        paths[:window] = self._history
+        a = self._coefficients
+        for t in range(steps):  # the authors' recursion (a dot product per step), all series at once
+            paths[window + t] = a @ paths[t:t + window] + drive[t]
+        self._history = paths[-window:].copy()
+        return torch.from_numpy(paths[window:].copy()).reshape(steps, self.batch, self.n_latents)
 
     def _draw_block(self) -> torch.Tensor:
         length = self.block_steps + self.overlap
@@ -64,6 +106,8 @@ class GaussianProcessLatents:
         return block.T.reshape(length, self.batch, self.n_latents)
 
     def sample(self, steps: int) -> torch.Tensor:
+        if self.start == "zero":
+            return self._sample_sequential(int(steps)).to(self.dtype)
         out = []
         while steps > 0:
             available = self.block_steps - self._cursor
