@@ -77,7 +77,7 @@ def _emit_li(state, params, options):
 
 
 def _phased(inner: ScanModel, emit, spiking: bool = True) -> ScanModel:
-    reference = phased_model_reference(inner.reference, emit, spiking, len(inner.params))
+    reference = phased_model_reference(inner.reference, emit, spiking, len(inner.params), len(inner.recorded))
     return register_scan_model(ScanModel(f"phased_{inner.name}", inner.params + GATE_PARAMS, inner.state,
                                          inner.recorded, reference, timed=True))
 

@@ -86,12 +86,13 @@ def time_gate_from_times(times, x_dim: int, tau, shift, r_on, alpha):
     return k, is_open
 
 
-def phased_model_reference(inner_reference: Callable, emit: Callable, spiking: bool, n_inner: int):
+def phased_model_reference(inner_reference: Callable, emit: Callable, spiking: bool, n_inner: int, n_recorded: int):
     """The reference of a phased model of the generic scan (a ScanModel's ``reference``): the inner
     model's own reference advanced one step at a time gives the candidate state, then
     ``state_t = k_t*candidate + (1 - k_t)*state_{t-1}`` for every state variable and
     ``out_t = emit(state_t)``, zero outside the open phase for a spiking model; the recorded
-    values are the blended state. ``params`` are the inner model's, then tau, shift, r_on, alpha."""
+    values are the first ``n_recorded`` blended state variables (the inner model records its state,
+    or nothing). ``params`` are the inner model's, then tau, shift, r_on, alpha."""
 
     def reference(x, state, params, options, record, times):
         inner_params, (tau, shift, r_on, alpha) = params[:n_inner], params[n_inner:]
@@ -104,9 +105,9 @@ def phased_model_reference(inner_reference: Callable, emit: Callable, spiking: b
             if spiking:
                 out = out * is_open[t].to(out.dtype)
             outputs.append(out.to(x.dtype))
-            if record:
-                recorded.append(state)
-        traces = tuple(torch.stack(r).to(x.dtype) for r in zip(*recorded)) if record else None
+            if record and n_recorded:
+                recorded.append(state[:n_recorded])
+        traces = tuple(torch.stack(r).to(x.dtype) for r in zip(*recorded)) if record and n_recorded else None
         return torch.stack(outputs), state, traces
 
     return reference

@@ -158,12 +158,13 @@ def _backward(ctx, grad_out, grad_state, _grad_checkpoints, grad_trace):
         grad_out, grad_state, grad_trace, x, checkpoints, params, ctx.needs, *ctx.config, times
     )
     needs = ctx.needs
+    # one entry per input as the dispatcher passed them: it drops `times` when it is None (its default)
     return (
         grad_x if needs[0] else None,
         grad_state0 if needs[1] else None,
         [g if need else None for g, need in zip(grad_params, needs[2:])],
-        None, None, None, None, None, None, None,
-    )
+        None, None, None, None, None, None,
+    ) + ((None,) if ctx.timed else ())
 
 
 if native_built():

@@ -30,11 +30,18 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple
 import torch
 
 from neurosim import surrogate as surrogates
+from neurosim.core.models import PHASED_MODELS
 from neurosim.core.phased_lstm_op import phased_lstm_fused
 from neurosim.core.phased_reference import phased_lstm_reference, phased_scan_reference
-from neurosim.core.models import PHASED_MODELS
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
-from neurosim.core.validation import RESETS, accumulation_dtype, check_choice, check_flag, check_sequence, values_checkable
+from neurosim.core.validation import (
+    RESETS,
+    accumulation_dtype,
+    check_choice,
+    check_flag,
+    check_sequence,
+    values_checkable,
+)
 
 _PHASED_BACKENDS = ("auto", "torch")
 

@@ -34,13 +34,16 @@
 namespace neurosim {
 
 // a mod b in [0, b) for b > 0, exactly as torch.remainder computes it (fmod, then + b for a
-// negative remainder). float: computed in double, where floor(a / b) is exact for float inputs and
-// a - q b is exact while |a / b| < 2^29 (one rounding to float, as torch's fmod + b), and which
-// vectorises (std::fmod does not). double: fmod itself.
+// negative remainder), in a form that vectorises (std::fmod does not). float: the float quotient's
+// floor q is floor(a / b) or one more (rounding is monotonic and integers below 2^24 are exact), and
+// in double a - q b is exact (q b has at most 48 significant bits), so one correction gives the
+// exact remainder, rounded once to float as torch's fmod + b is (while |a / b| < 2^24; a double
+// rounding can differ from torch's single one only when a tiny negative a meets a float midpoint).
+// double: fmod itself.
 NEUROSIM_HD float floor_mod(float a, float b) {
-  const double ad = a, bd = b;
-  const double q = floor(ad / bd);
-  return static_cast<float>(ad - q * bd);
+  const float q = floorf(a / b);
+  const double r = static_cast<double>(a) - static_cast<double>(q) * static_cast<double>(b);
+  return static_cast<float>(r < 0.0 ? r + static_cast<double>(b) : r);
 }
 NEUROSIM_HD double floor_mod(double a, double b) {
   double m = fmod(a, b);
@@ -74,8 +77,9 @@ struct PhasedModel {
   static constexpr int P0 = M::kParams, L0 = M::kLane, S = M::kState, ML = M::kLocal;
   static constexpr int R0 = M::kRecorded > 0 ? M::kRecorded : 1;
   static_assert(M::kRecorded == 0 || M::kRecorded == M::kState, "the phased wrapper records the blended state");
-  // parameters: M's, then tau, shift, r_on, alpha (lane constants: the same)
-  static constexpr int kParams = P0 + 4, kLane = L0 + 4, kState = S, kRecorded = M::kRecorded;
+  // parameters: M's, then tau, shift, r_on, alpha; lane constants: the same, then 1/tau and 1/r_on
+  // (the backward's derivatives; the forward divides as the reference does)
+  static constexpr int kParams = P0 + 4, kLane = L0 + 6, kState = S, kRecorded = M::kRecorded;
   // locals: M's locals of the step, prev state, candidate state, t - shift, phi, k, open
   static constexpr int kLocal = ML + 2 * S + 4;
   static constexpr bool kLocalNeedsNext = false, kCacheLocals = false, kTimed = true;
@@ -84,6 +88,8 @@ struct PhasedModel {
   NEUROSIM_HD void prepare(const A* p, A* lane) const {
     m.prepare(p, lane);
     for (int j = 0; j < 4; ++j) lane[L0 + j] = p[P0 + j];
+    lane[L0 + 4] = A(1) / p[P0];
+    lane[L0 + 5] = A(1) / p[P0 + 2];
   }
 
   NEUROSIM_HD GateValue<A> gate(const A* lane, A t) const {
@@ -123,7 +129,7 @@ struct PhasedModel {
     const A* prev = loc + ML;
     const A* cand = loc + ML + S;
     const A a = loc[ML + 2 * S], phi = loc[ML + 2 * S + 1], k = loc[ML + 2 * S + 2], open = loc[ML + 2 * S + 3];
-    const A tau = lane[L0], r_on = lane[L0 + 2], alpha = lane[L0 + 3];
+    const A alpha = lane[L0 + 3], inv_tau = lane[L0 + 4], inv_r_on = lane[L0 + 5];
     A s[S], g[S];  // the blended state (as the forward computed it) and dL/dstate_t
     for (int j = 0; j < S; ++j) {
       s[j] = k * cand[j] + (A(1) - k) * prev[j];
@@ -139,14 +145,16 @@ struct PhasedModel {
     const A dx = m.step_backward(lane, loc, A(0), no_rec, g_cand, dpar);  // g_cand -> dL/dprev via cand
     for (int j = 0; j < S; ++j) carry[j] = g_cand[j] + (A(1) - k) * g[j];
     // through the gate (torch's conventions: abs'(0) = 0, the unselected branch gets nothing)
-    const A z = A(2) * phi / r_on - A(1);
+    const A z = A(2) * phi / lane[L0 + 2] - A(1);  // the forward's z: its sign decides the slope
     const A sgn = z > A(0) ? A(1) : (z < A(0) ? A(-1) : A(0));
     const bool is_open = open > A(0);
-    const A dk_dphi = is_open ? -(sgn * A(2) / r_on) : alpha;
+    const A two_sgn_inv_r = sgn * A(2) * inv_r_on;
+    const A dk_dphi = is_open ? -two_sgn_inv_r : alpha;
     const A g_phi = g_k * dk_dphi;
-    dpar[P0] -= g_phi * a / (tau * tau);
-    dpar[P0 + 1] -= g_phi / tau;
-    dpar[P0 + 2] += is_open ? g_k * (sgn * A(2) * phi / (r_on * r_on)) : A(0);
+    const A g_phi_inv_tau = g_phi * inv_tau;
+    dpar[P0] -= g_phi_inv_tau * a * inv_tau;
+    dpar[P0 + 1] -= g_phi_inv_tau;
+    dpar[P0 + 2] += is_open ? g_k * (two_sgn_inv_r * phi * inv_r_on) : A(0);
     dpar[P0 + 3] += is_open ? A(0) : g_k * phi;
     return dx;
   }
