@@ -35,7 +35,9 @@ DEFAULT_ARCH_LIST = "8.0;9.0+PTX"
 # -fno-wrapv undoes the -fwrapv in Python's own CFLAGS (which setuptools puts first): with wrapping
 # int arithmetic GCC cannot prove the scan's chunk indices (step * stride + lane) affine and
 # leaves the backward's replay loops scalar (UltraLIF 3x, LIF 1.4x slower).
-CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-fno-wrapv"]
+# -g0 drops the debug information Python's CFLAGS ask for: on the template-heavy scan files it
+# was a good part of the compile time and most of a 500 MB library.
+CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-fno-wrapv", "-g0"]
 
 # The x86 levels the CPU kernels are compiled for; the widest the CPU runs is chosen at run time.
 X86_ISA_LEVELS = {

@@ -48,7 +48,11 @@ BACKENDS = [b for b, _ in NATIVE]
 
 def test_every_scan_model_has_a_row():
     models = {NEURONS[n].scan_model for n in SCAN_NEURONS}
-    assert models == set(SCAN_MODELS), "add a row to ROWS for every model of the generic scan"
+    untimed = {name for name, model in SCAN_MODELS.items() if not model.timed}
+    assert models == untimed, "add a row to ROWS for every model of the generic scan"
+    # the timed (phased) models have their own contract suite, tests/test_phased_scan.py
+    assert {name for name, model in SCAN_MODELS.items() if model.timed} == {
+        f"phased_{n}" for n in ("lif", "synaptic", "alif", "li")}
 
 
 def _call(name, x, state=None, params=None, backend="auto", record=True, **options):
@@ -346,6 +350,7 @@ def test_native_sizes_match_the_python_descriptions():
 
     assert _C.CHECKPOINT_EVERY == neurosim.core.temporal.CHECKPOINT_EVERY
     for name, model in SCAN_MODELS.items():
-        code, n_params, n_state, n_recorded = _C.SCAN_MODELS[name]
-        assert (n_params, n_state, n_recorded) == (len(model.params), len(model.state), len(model.recorded))
+        code, n_params, n_state, n_recorded, timed = _C.SCAN_MODELS[name]
+        assert (n_params, n_state, n_recorded, timed) == (len(model.params), len(model.state), len(model.recorded),
+                                                          model.timed)
         assert model.code == code

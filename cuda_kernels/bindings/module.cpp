@@ -66,12 +66,13 @@ extern "C" PyObject* PyInit__C(void) {
   PyModule_AddStringConstant(module, "BUILD_CPU_ISAS", NEUROSIM_BUILD_CPU_ISAS);
   PyModule_AddIntConstant(module, "BUILD_CXX_STANDARD", __cplusplus / 100 % 100);
   PyModule_AddIntConstant(module, "CHECKPOINT_EVERY", neurosim::kCheckpointEvery);
-  // SCAN_MODELS: name -> (code, parameters, state variables, recorded values) of scan_models.h
+  // SCAN_MODELS: name -> (code, parameters, state variables, recorded values, timed) of scan_models.h
   PyObject* models = PyDict_New();
   if (models == nullptr) return nullptr;
   bool ok = true;
   neurosim::for_each_scan_model([&](int code, const char* name, neurosim::ScanModelSizes sizes) {
-    PyObject* row = Py_BuildValue("(iiii)", code, sizes.params, sizes.state, sizes.recorded);
+    PyObject* row = Py_BuildValue("(iiiiO)", code, sizes.params, sizes.state, sizes.recorded,
+                                  sizes.timed ? Py_True : Py_False);
     ok = ok && row != nullptr && PyDict_SetItemString(models, name, row) == 0;
     Py_XDECREF(row);
   });

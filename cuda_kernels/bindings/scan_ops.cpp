@@ -1,9 +1,11 @@
 // torch-facing side of the generic scan (scan.h): one pair of ops for every per-neuron model,
 //
-//   scan_forward(x [T,B,F], state0 [S,B,F], params[P] ([1] or [F] each), model, options..., record)
+//   scan_forward(x [T,B,F], state0 [S,B,F], params[P] ([1] or [F] each), model, options..., record, times?)
 //       -> (out [T,B,F], state [S,B,F], checkpoints [C,S,B,F], trace [R,T,B,F] or [0])
-//   scan_backward(grad_out, grad_state?, grad_trace?, x, checkpoints, params, needs_grad[2+P], ...)
+//   scan_backward(grad_out, grad_state?, grad_trace?, x, checkpoints, params, needs_grad[2+P], ..., times?)
 //       -> (grad_x, grad_state0, grad_params[P]); a gradient not asked for is an empty [0] tensor
+//
+// `times` ([T] or [T, B], accumulation dtype) is given for the timed models (phased.h) only.
 //
 // User-facing argument checks happen in Python (neurosim/core/temporal.py); the checks here only
 // guard the native code's memory.
@@ -62,6 +64,24 @@ void check_state(const at::Tensor& s, const at::Tensor& x, int64_t count, const 
               "neurosim: ", name, " must be a contiguous [", count, ", B, F] tensor of the accumulation dtype");
 }
 
+// The timestamps of a timed model: [T] (one clock for the batch) or [T, B], contiguous, in the
+// accumulation dtype; sets the strides of element (t, b). Absent for the other models.
+const void* checked_times(const c10::optional<at::Tensor>& times, const at::Tensor& x, const ScanModelSizes& sizes,
+                          int64_t& t_stride, int64_t& b_stride) {
+  t_stride = b_stride = 0;
+  const bool given = times.has_value() && times->defined();
+  TORCH_CHECK(given == sizes.timed, "neurosim: this scan model ", sizes.timed ? "needs" : "takes no", " timestamps");
+  if (!given) return nullptr;
+  const at::Tensor& t = *times;
+  const int64_t T = x.size(0), B = x.size(1);
+  TORCH_CHECK(t.is_contiguous() && t.device() == x.device() && t.scalar_type() == acc_type(x.scalar_type()) &&
+                  ((t.dim() == 1 && t.size(0) == T) || (t.dim() == 2 && t.size(0) == T && t.size(1) == B)),
+              "neurosim: times must be a contiguous [T] or [T, B] tensor of the accumulation dtype");
+  t_stride = t.dim() == 1 ? 1 : B;
+  b_stride = t.dim() == 1 ? 0 : 1;
+  return t.data_ptr();
+}
+
 // The CPU twin takes the CUDA kernel's code path when NEUROSIM_SCAN_GPU_PATH=1 (tests only).
 bool cpu_takes_gpu_path() {
   const char* flag = std::getenv("NEUROSIM_SCAN_GPU_PATH");
@@ -73,7 +93,7 @@ using BackwardResult = std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor
 
 ForwardResult scan_forward(const at::Tensor& x, const at::Tensor& state0, at::TensorList params, int64_t model,
                            int64_t reset, int64_t surrogate, double surrogate_param, bool detach_reset,
-                           bool record) {
+                           bool record, const c10::optional<at::Tensor>& times) {
   const ScanModelSizes sizes = checked_sizes(model);
   check_x_and_params(x, params, sizes);
   check_state(state0, x, sizes.state, "state0");
@@ -98,6 +118,7 @@ ForwardResult scan_forward(const at::Tensor& x, const at::Tensor& state0, at::Te
   a.state_final = state.data_ptr();
   a.checkpoints = checkpoints.data_ptr();
   a.trace = traced ? trace.data_ptr() : nullptr;
+  a.times = checked_times(times, x, sizes, a.times_t_stride, a.times_b_stride);
   a.steps = T;
   a.columns = B * F;
   a.features = F;
@@ -118,7 +139,7 @@ BackwardResult scan_backward(const at::Tensor& grad_out, const c10::optional<at:
                              const c10::optional<at::Tensor>& grad_trace, const at::Tensor& x,
                              const at::Tensor& checkpoints, at::TensorList params, const c10::List<bool>& needs_grad,
                              int64_t model, int64_t reset, int64_t surrogate, double surrogate_param,
-                             bool detach_reset) {
+                             bool detach_reset, const c10::optional<at::Tensor>& times) {
   const ScanModelSizes sizes = checked_sizes(model);
   check_x_and_params(x, params, sizes);
   TORCH_CHECK(static_cast<int>(needs_grad.size()) == 2 + sizes.params, "neurosim: needs_grad must have ",
@@ -164,6 +185,7 @@ BackwardResult scan_backward(const at::Tensor& grad_out, const c10::optional<at:
   }
   a.grad_x = needs_grad.get(0) ? grad_x.data_ptr() : nullptr;
   a.grad_state0 = needs_grad.get(1) ? grad_state0.data_ptr() : nullptr;
+  a.times = checked_times(times, x, sizes, a.times_t_stride, a.times_b_stride);
   a.steps = T;
   a.columns = B * F;
   a.features = F;
@@ -190,11 +212,11 @@ BackwardResult scan_backward(const at::Tensor& grad_out, const c10::optional<at:
 
 TORCH_LIBRARY_FRAGMENT(neurosim, m) {
   m.def("scan_forward(Tensor x, Tensor state0, Tensor[] params, int model, int reset, int surrogate, "
-        "float surrogate_param, bool detach_reset, bool record) "
+        "float surrogate_param, bool detach_reset, bool record, Tensor? times=None) "
         "-> (Tensor out, Tensor state, Tensor checkpoints, Tensor trace)");
   m.def("scan_backward(Tensor grad_out, Tensor? grad_state, Tensor? grad_trace, Tensor x, Tensor checkpoints, "
         "Tensor[] params, bool[] needs_grad, int model, int reset, int surrogate, float surrogate_param, "
-        "bool detach_reset) -> (Tensor grad_x, Tensor grad_state0, Tensor[] grad_params)");
+        "bool detach_reset, Tensor? times=None) -> (Tensor grad_x, Tensor grad_state0, Tensor[] grad_params)");
 }
 
 TORCH_LIBRARY_IMPL(neurosim, CPU, m) {

@@ -56,6 +56,9 @@ ScanForwardArgs<T, A> typed(const ScanForwardLaunch& a) {
   p.state_final = static_cast<A*>(a.state_final);
   p.checkpoints = static_cast<A*>(a.checkpoints);
   p.trace = static_cast<T*>(a.trace);
+  p.times = static_cast<const A*>(a.times);
+  p.times_t_stride = a.times_t_stride;
+  p.times_b_stride = a.times_b_stride;
   p.steps = a.steps;
   p.columns = a.columns;
   p.features = a.features;
@@ -79,6 +82,9 @@ ScanBackwardArgs<T, A> typed(const ScanBackwardLaunch& a) {
   }
   p.grad_x = static_cast<T*>(a.grad_x);
   p.grad_state0 = static_cast<A*>(a.grad_state0);
+  p.times = static_cast<const A*>(a.times);
+  p.times_t_stride = a.times_t_stride;
+  p.times_b_stride = a.times_b_stride;
   p.steps = a.steps;
   p.columns = a.columns;
   p.features = a.features;

@@ -72,3 +72,42 @@ def phased_scan_reference(update: Callable, emit: Callable, x, k, is_open, state
             out = out * is_open[t].to(out.dtype)
         outputs.append(out)
     return torch.stack(outputs), state
+
+
+def time_gate_from_times(times, x_dim: int, tau, shift, r_on, alpha):
+    """The gate and the open phase of every step, batch element and neuron, in the operation order
+    of :func:`neurosim.functional.time_gate` (``torch.remainder``, then ``1 - |2 phi / r_on - 1|``
+    inside the open phase, ``alpha * phi`` outside), broadcast for x [T, B, *F]: ``times`` [T] or
+    [T, B] gains trailing unit axes, the parameters broadcast against [B, *F]."""
+    t = times.reshape(tuple(times.shape) + (1,) * (x_dim - times.dim()))
+    phi = torch.remainder(t - shift, tau) / tau
+    is_open = phi < r_on
+    k = torch.where(is_open, 1 - torch.abs(2 * phi / r_on - 1), alpha * phi)
+    return k, is_open
+
+
+def phased_model_reference(inner_reference: Callable, emit: Callable, spiking: bool, n_inner: int, n_recorded: int):
+    """The reference of a phased model of the generic scan (a ScanModel's ``reference``): the inner
+    model's own reference advanced one step at a time gives the candidate state, then
+    ``state_t = k_t*candidate + (1 - k_t)*state_{t-1}`` for every state variable and
+    ``out_t = emit(state_t)``, zero outside the open phase for a spiking model; the recorded
+    values are the first ``n_recorded`` blended state variables (the inner model records its state,
+    or nothing). ``params`` are the inner model's, then tau, shift, r_on, alpha."""
+
+    def reference(x, state, params, options, record, times):
+        inner_params, (tau, shift, r_on, alpha) = params[:n_inner], params[n_inner:]
+        k, is_open = time_gate_from_times(times, x.dim(), tau, shift, r_on, alpha)
+        outputs, recorded = [], []
+        for t in range(x.shape[0]):
+            candidate = inner_reference(x[t:t + 1], state, inner_params, options, False)[1]
+            state = tuple(k[t] * new + (1 - k[t]) * old for new, old in zip(candidate, state))
+            out = emit(state, inner_params, options)
+            if spiking:
+                out = out * is_open[t].to(out.dtype)
+            outputs.append(out.to(x.dtype))
+            if record and n_recorded:
+                recorded.append(state[:n_recorded])
+        traces = tuple(torch.stack(r).to(x.dtype) for r in zip(*recorded)) if record and n_recorded else None
+        return torch.stack(outputs), state, traces
+
+    return reference

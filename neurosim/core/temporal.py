@@ -48,8 +48,8 @@ class ParamSpec(NamedTuple):
 class ScanModel:
     """The description of one per-neuron model of the generic scan.
 
-    ``reference(x, state, params, options, record)`` is the pure-PyTorch oracle and the
-    ``torch`` backend: ``x`` [T, B, *F], ``state`` a tuple of [B, *F] tensors and ``params`` a
+    ``reference(x, state, params, options, record)`` (timed models: ``..., record, times``) is the
+    pure-PyTorch oracle and the ``torch`` backend: ``x`` [T, B, *F], ``state`` a tuple of [B, *F] tensors and ``params`` a
     tuple of tensors broadcastable to [B, *F] (all in the accumulation dtype); it returns
     ``(out [T, B, *F] in x.dtype, final state tuple, tuple of recorded [T, B, *F] in x.dtype or
     None)``.
@@ -60,6 +60,8 @@ class ScanModel:
     state: Tuple[str, ...]
     recorded: Tuple[str, ...]
     reference: Callable = field(compare=False)
+    timed: bool = False
+    """Reads a timestamp per step and batch element (``times`` [T] or [T, B], the phased models)."""
 
     @property
     def param_names(self) -> Tuple[str, ...]:
@@ -71,8 +73,8 @@ class ScanModel:
         return NATIVE_MODELS[self.name][0]
 
 
-# name -> (code, parameters, state variables, recorded values), exported by the build
-NATIVE_MODELS: Dict[str, Tuple[int, int, int, int]] = dict(getattr(_native, "SCAN_MODELS", {}))
+# name -> (code, parameters, state variables, recorded values, timed), exported by the build
+NATIVE_MODELS: Dict[str, Tuple[int, int, int, int, bool]] = dict(getattr(_native, "SCAN_MODELS", {}))
 SCAN_MODELS: Dict[str, ScanModel] = {}
 _BY_CODE: Dict[int, ScanModel] = {}
 
@@ -85,11 +87,11 @@ def register_scan_model(model: ScanModel) -> ScanModel:
         if model.name not in NATIVE_MODELS:
             raise RuntimeError(f"scan model {model.name!r} has no native policy in this build "
                                f"(native models: {sorted(NATIVE_MODELS)}); rebuild the extension")
-        _, n_params, n_state, n_recorded = NATIVE_MODELS[model.name]
-        sizes = (len(model.params), len(model.state), len(model.recorded))
-        if sizes != (n_params, n_state, n_recorded):
-            raise RuntimeError(f"scan model {model.name!r}: Python describes (params, state, recorded) = {sizes}, "
-                               f"the native policy {(n_params, n_state, n_recorded)}")
+        _, n_params, n_state, n_recorded, timed = NATIVE_MODELS[model.name]
+        sizes = (len(model.params), len(model.state), len(model.recorded), model.timed)
+        if sizes != (n_params, n_state, n_recorded, timed):
+            raise RuntimeError(f"scan model {model.name!r}: Python describes (params, state, recorded, timed) = "
+                               f"{sizes}, the native policy {(n_params, n_state, n_recorded, timed)}")
         _BY_CODE[model.code] = model
     SCAN_MODELS[model.name] = model
     return model
@@ -102,7 +104,7 @@ def _sizes(code: int) -> Tuple[int, int, int]:
     return len(model.params), len(model.state), len(model.recorded)
 
 
-def _fake_forward(x, state0, params, model, reset, surrogate, surrogate_param, detach_reset, record):
+def _fake_forward(x, state0, params, model, reset, surrogate, surrogate_param, detach_reset, record, times=None):
     _, n_state, n_recorded = _sizes(model)
     steps, batch, features = x.shape
     acc = accumulation_dtype(x.dtype)
@@ -117,7 +119,7 @@ def _fake_forward(x, state0, params, model, reset, surrogate, surrogate_param, d
 
 
 def _fake_backward(grad_out, grad_state, grad_trace, x, checkpoints, params, needs_grad, model, reset, surrogate,
-                   surrogate_param, detach_reset):
+                   surrogate_param, detach_reset, times=None):
     _, n_state, _ = _sizes(model)
     acc = accumulation_dtype(x.dtype)
     none = x.new_empty((0,), dtype=acc)
@@ -129,13 +131,14 @@ def _fake_backward(grad_out, grad_state, grad_trace, x, checkpoints, params, nee
 
 
 def _setup_context(ctx, inputs, output):
-    x, _state0, params, model, reset, surrogate, surrogate_param, detach_reset, record = inputs
-    # torch.library flattens the Tensor[] input: (x, state0, params..., then the non-tensor inputs)
+    x, _state0, params, model, reset, surrogate, surrogate_param, detach_reset, record, times = inputs
+    # torch.library flattens the Tensor[] input: (x, state0, params..., then the other inputs)
     ctx.needs = [bool(v) for v in ctx.needs_input_grad[:2 + len(params)]]
     ctx.config = (model, reset, surrogate, surrogate_param, detach_reset)
     ctx.record = record
+    ctx.timed = times is not None  # timestamps get no gradient (callers that need one use the reference)
     if any(ctx.needs):  # what the backward replays from; nothing when no gradient is wanted
-        ctx.save_for_backward(x, output[2], *params)
+        ctx.save_for_backward(x, output[2], *params, *((times,) if ctx.timed else ()))
 
 
 def _backward(ctx, grad_out, grad_state, _grad_checkpoints, grad_trace):
@@ -146,20 +149,22 @@ def _backward(ctx, grad_out, grad_state, _grad_checkpoints, grad_trace):
             "asked for gradients of its gradients); run the model with backend='torch', which supports it"
         )
     x, checkpoints, *params = ctx.saved_tensors
+    times = params.pop() if ctx.timed else None
     if grad_out is None:  # only the state or the trace was used: a free stride-0 zero
         grad_out = x.new_zeros(()).expand(x.shape)
     if not ctx.record:
         grad_trace = None
     grad_x, grad_state0, grad_params = torch.ops.neurosim.scan_backward(
-        grad_out, grad_state, grad_trace, x, checkpoints, params, ctx.needs, *ctx.config
+        grad_out, grad_state, grad_trace, x, checkpoints, params, ctx.needs, *ctx.config, times
     )
     needs = ctx.needs
+    # one entry per input as the dispatcher passed them: it drops `times` when it is None (its default)
     return (
         grad_x if needs[0] else None,
         grad_state0 if needs[1] else None,
         [g if need else None for g, need in zip(grad_params, needs[2:])],
         None, None, None, None, None, None,
-    )
+    ) + ((None,) if ctx.timed else ())
 
 
 if native_built():
@@ -199,14 +204,20 @@ def initial_state(model: ScanModel, x: torch.Tensor, state) -> Tuple[torch.Tenso
 
 
 def run_scan(model: ScanModel, x: torch.Tensor, state: Tuple[torch.Tensor, ...], params: Tuple[torch.Tensor, ...],
-             options: ScanOptions, record: bool, backend: str):
+             options: ScanOptions, record: bool, backend: str, times: Optional[torch.Tensor] = None):
     """Runs ``model`` over all T steps of ``x`` [T, B, *F] (already checked) on ``backend``.
 
-    ``state`` comes from :func:`initial_state`, ``params`` from :func:`scan_parameters`.
+    ``state`` comes from :func:`initial_state`, ``params`` from :func:`scan_parameters`; a timed
+    model also takes ``times`` [T] or [T, B] (checked, in the accumulation dtype, no gradient).
     Returns ``(out [T, B, *F], final state tuple of [B, *F], tuple of recorded [T, B, *F] or None)``.
     """
     name = resolve_backend(backend, x.device)
+    if (times is not None) != model.timed:
+        raise TypeError(f"times: the scan model {model.name!r} " + ("needs" if model.timed else "takes no")
+                        + " timestamps")
     if name == "torch":
+        if model.timed:
+            return model.reference(x, state, params, options, record, times)
         return model.reference(x, state, params, options, record)
     steps, batch = x.shape[0], x.shape[1]
     features = tuple(x.shape[2:])
@@ -222,6 +233,7 @@ def run_scan(model: ScanModel, x: torch.Tensor, state: Tuple[torch.Tensor, ...],
         sg.param if sg is not None else 0.0,
         options.detach_reset,
         record,
+        None if times is None else times.contiguous(),
     )
     state_out = tuple(s.view((batch, *features)) for s in final.unbind(0))
     traces = tuple(r.view(x.shape) for r in trace.unbind(0)) if record and model.recorded else None

@@ -5,9 +5,11 @@ from neurosim.functional.li import LIResult, li
 from neurosim.functional.lif import LIFResult, lif
 from neurosim.functional.phased import (
     NeuronStep,
+    PhasedScanResult,
     lif_step,
     phased_lstm,
     phased_neuron,
+    phased_scan,
     time_gate,
     time_gate_phase,
 )
@@ -55,6 +57,8 @@ __all__ = [
     "time_gate_phase",
     "phased_lstm",
     "phased_neuron",
+    "phased_scan",
+    "PhasedScanResult",
     "lif_step",
     "NeuronStep",
     "recurrent",

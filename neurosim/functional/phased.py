@@ -14,6 +14,8 @@ state perfectly and costs nothing at inference.
 
 * :func:`time_gate` / :func:`time_gate_phase`: the gate and the phase, ``times[...] -> [..., units]``.
 * :func:`phased_lstm`: the Phased LSTM cell over a whole sequence, given the gate.
+* :func:`phased_scan`: a neuron of the generic scan (LIF, Synaptic, ALIF, LI) gated, in one native
+  scan that computes the gate from the timestamps as it goes (no [T, B, N] gate tensor, no Python loop).
 * :func:`phased_neuron`: any neuron with a pure step function, gated (``NeuronStep``; :func:`lif_step` for LIF).
 
 The gate is an ordinary differentiable function of ``tau``, ``shift`` and ``r_on`` (piecewise
@@ -23,15 +25,24 @@ linear in the phase), so their gradients are exact except on the kinks.
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
 
 from neurosim import surrogate as surrogates
+from neurosim.core.models import PHASED_MODELS
 from neurosim.core.phased_gate_op import time_gate_fused
 from neurosim.core.phased_lstm_op import phased_lstm_fused
 from neurosim.core.phased_reference import phased_lstm_reference, phased_scan_reference
-from neurosim.core.validation import RESETS, check_choice, check_sequence, values_checkable
+from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
+from neurosim.core.validation import (
+    RESETS,
+    accumulation_dtype,
+    check_choice,
+    check_flag,
+    check_sequence,
+    values_checkable,
+)
 
 _PHASED_BACKENDS = ("auto", "torch")
 
@@ -376,3 +387,111 @@ def phased_neuron(neuron: NeuronStep, x: torch.Tensor, k: torch.Tensor, is_open:
         out = neuron.emit(state)
         outputs.append(out * open_t if neuron.spiking else out)
     return torch.stack(outputs).to(x.dtype), state
+
+
+# --------------------------------------------------------------------------------------------
+# Phased neurons fused into the generic scan
+# --------------------------------------------------------------------------------------------
+class PhasedScanResult(NamedTuple):
+    output: torch.Tensor
+    """[T, B, *features] in x's dtype: spikes (zero outside the open phase), or LI's membrane."""
+    state: Tuple[torch.Tensor, ...]
+    """The neuron's state variables after the last step, [B, *features] each (accumulation dtype)."""
+    recorded: Optional[Tuple[torch.Tensor, ...]]
+    """With ``record=True``: the neuron's recorded variables (the blended state) at every step."""
+
+
+def _positive(value, name: str) -> None:
+    """tau > 0 and r_on > 0 (the scan's parameter ranges are closed; these are open at 0)."""
+    v = value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    if _values_checkable(v) and bool((v.detach() <= 0).any()):
+        what = "every period must be > 0" if name == "tau" else "the open ratio must lie in (0, 1]"
+        raise ValueError(f"{name}: {what}, got min {v.detach().min().item():.6g}")
+
+
+def phased_scan(
+    x: torch.Tensor,
+    times: Optional[torch.Tensor] = None,
+    state=None,
+    *,
+    neuron: str = "lif",
+    tau,
+    shift=0.0,
+    r_on=0.05,
+    leak=0.0,
+    neuron_params: Optional[Dict[str, object]] = None,
+    reset: str = "subtract",
+    surrogate="fast_sigmoid",
+    detach_reset: bool = True,
+    record: bool = False,
+    backend: str = "auto",
+) -> PhasedScanResult:
+    """A neuron of the generic scan inside the Phased LSTM time gate, over x [T, B, *features]:
+    ``state_t = k_t*step(state_{t-1}, x_t) + (1 - k_t)*state_{t-1}`` for every state variable,
+    output ``emit(state_t)`` (spikes only in the open phase ``phi < r_on``; LI's membrane as is),
+    with ``k_t`` the gate of :func:`time_gate` at the step's timestamp.
+
+    On the native backends the gate is computed inside the neuron's own scan from the timestamps
+    (one pass over time, the neuron's backward with the gate's gradients folded in); on
+    ``backend="torch"`` the reference runs the plain neuron's reference one step at a time. With
+    the gate always open (k = 1) this is the plain neuron bit for bit.
+
+    Args:
+        x: input [T, B, *features].
+        times: timestamps [T] (one clock for the batch) or [T, B], non-decreasing; None = the step
+            index 0 .. T-1. They are converted to the accumulation dtype (float32 for float32 and
+            16-bit x: the phase is computed as :func:`time_gate` computes it for float32
+            timestamps). Timestamps that require a gradient run the reference (the native op
+            gives no gradient w.r.t. times).
+        state: the neuron's state before the first step (a tensor for one-variable neurons, else a
+            tuple as returned in ``.state``), or None for zeros.
+        neuron: "lif", "synaptic", "alif" or "li".
+        tau, shift, r_on, leak: the gate's period (> 0), phase shift, open ratio in (0, 1] and
+            closed-phase leak (the paper's alpha: 1e-3 in training, 0 in evaluation); numbers or
+            tensors broadcastable to the feature shape; gradients flow to those that require them.
+        neuron_params: the neuron's parameters by name (``{"beta": 0.9, "threshold": 1.0}`` for
+            LIF; Synaptic: alpha, beta, threshold; ALIF: beta, rho, gamma, threshold; LI: beta).
+        reset, surrogate, detach_reset: as in :func:`neurosim.functional.lif` (spiking neurons).
+        record: also return the recorded state variables at every step.
+        backend: "auto", "cuda", "cpp" or "torch".
+
+    Returns:
+        ``PhasedScanResult(output, state, recorded)``.
+    """
+    check_sequence(x)
+    if neuron == "ultralif":
+        raise ValueError("neuron: UltraLIF has no phased form here: its output is a soft max-plus of the "
+                         "update, not a function of a blended state; use 'lif', 'synaptic', 'alif' or 'li'")
+    check_choice(neuron, tuple(PHASED_MODELS), "neuron")
+    model = PHASED_MODELS[neuron]
+    check_choice(reset, RESETS, "reset")
+    sg = surrogates.get(surrogate)
+    check_flag(detach_reset, "detach_reset")
+    check_flag(record, "record")
+    steps, batch = x.shape[0], x.shape[1]
+    acc = accumulation_dtype(x.dtype)
+    if times is None:
+        times = torch.arange(steps, device=x.device, dtype=acc)
+    else:
+        check_sequence_times(times, steps, batch)
+        if times.device != x.device:
+            raise ValueError(f"times: is on {times.device} but x is on {x.device}")
+        if times.dim() == 2 and (times.shape[1] == 1 or times.stride(1) == 0):
+            times = times[:, 0]  # one clock for the whole batch
+        if times.requires_grad:
+            backend = "torch"
+        times = times.to(acc)
+    inner = [p.name for p in model.params[:-4]]
+    given = dict(neuron_params or {})
+    unknown = sorted(set(given) - set(inner))
+    missing = [name for name in inner if name not in given]
+    if unknown or missing:
+        raise ValueError(f"neuron_params: the {neuron} neuron takes {inner}"
+                         + (f"; unknown {unknown}" if unknown else "") + (f"; missing {missing}" if missing else ""))
+    _positive(tau, "tau")
+    _positive(r_on, "r_on")
+    params = scan_parameters(model, x, {**given, "tau": tau, "shift": shift, "r_on": r_on, "leak": leak})
+    state0 = initial_state(model, x, state)
+    out, final, recorded = run_scan(model, x, state0, params, ScanOptions(reset, sg, detach_reset), record, backend,
+                                    times=times)
+    return PhasedScanResult(out, final, recorded)

@@ -9,6 +9,8 @@ from typing import Optional
 import torch
 from torch import nn
 
+from neurosim.core.models import PHASED_EMIT
+from neurosim.core.temporal import SCAN_MODELS, ScanOptions
 from neurosim.core.validation import check_sequence
 from neurosim.functional.phased import (
     NeuronStep,
@@ -22,9 +24,13 @@ from neurosim.functional.phased import (
     lif_step,
     phased_lstm,
     phased_neuron,
+    phased_scan,
     time_gate,
 )
+from neurosim.neurons.alif import ALIF
+from neurosim.neurons.li import LI
 from neurosim.neurons.lif import LIF
+from neurosim.neurons.synaptic import Synaptic
 
 # The authors' README: periods exp(U(1, 5)) time steps, i.e. log-uniform over (e, e^5) = (2.7, 148).
 DEFAULT_PERIOD_RANGE = (math.e, math.e ** 5)
@@ -269,15 +275,70 @@ class PhasedLSTM(nn.Module):
                 f"batch_first={self.batch_first}")
 
 
+def scan_form(neuron):
+    """``(name, parameters, ScanOptions)`` of a neuron of the generic scan that the fused phased scan
+    runs (neurosim.LIF, Synaptic, ALIF, LI: their current parameters, clamped as in their forward),
+    or None for any other neuron."""
+    if isinstance(neuron, LIF):
+        params = {"beta": neuron.beta.clamp(0, 1), "threshold": neuron.threshold}
+        name = "lif"
+    elif isinstance(neuron, Synaptic):
+        params = {"alpha": neuron.alpha.clamp(0, 1), "beta": neuron.beta.clamp(0, 1), "threshold": neuron.threshold}
+        name = "synaptic"
+    elif isinstance(neuron, ALIF):
+        params = {"beta": neuron.beta.clamp(0, 1), "rho": neuron.rho.clamp(0, 1), "gamma": neuron.gamma.clamp(min=0),
+                  "threshold": neuron.threshold}
+        name = "alif"
+    elif isinstance(neuron, LI):
+        params = {"beta": neuron.beta.clamp(0, 1)}
+        name = "li"
+    else:
+        return None
+    options = ScanOptions(getattr(neuron, "reset", "subtract"), getattr(neuron, "surrogate", None),
+                          getattr(neuron, "detach_reset", True))
+    return name, params, options
+
+
+def _scan_neuron_step(name: str, params: dict, options: ScanOptions) -> NeuronStep:
+    """A neuron of the generic scan as a NeuronStep: one step of its own reference, and the emission
+    of the phased model's reference (the step-by-step path for lengths)."""
+    emit_state = PHASED_EMIT[name]
+    inner = SCAN_MODELS[name]
+    values = tuple(params[p.name] for p in inner.params)
+    single = len(inner.state) == 1
+
+    def update(state, x_t):
+        state = (state,) if single else tuple(state)
+        acc = state[0].dtype
+        ps = tuple(v.to(acc) if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=acc, device=x_t.device)
+                   for v in values)
+        new = inner.reference(x_t.unsqueeze(0), state, ps, options, False)[1]
+        return new[0] if single else new
+
+    def emit(state):
+        state = (state,) if single else tuple(state)
+        return emit_state(state, values, options)
+
+    def initial(x):
+        acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+        zeros = x.new_zeros(x.shape[1:], dtype=acc)
+        return zeros if single else tuple(zeros for _ in inner.state)
+
+    return NeuronStep(update, emit, initial, name != "li")
+
+
 def neuron_step(neuron) -> NeuronStep:
     """The pure step functions of a neuron: a :class:`NeuronStep` as is, ``neurosim.LIF`` (its current
-    parameters, learned beta clamped to [0, 1] as in its forward), or any object with a
-    ``step_functions()`` method returning a NeuronStep."""
+    parameters, learned beta clamped to [0, 1] as in its forward), Synaptic, ALIF and LI (one step of
+    their references), or any object with a ``step_functions()`` method returning a NeuronStep."""
     if isinstance(neuron, NeuronStep):
         return neuron
     if isinstance(neuron, LIF):
         return lif_step(neuron.beta.clamp(0, 1), neuron.threshold, neuron.reset, neuron.surrogate,
                         neuron.detach_reset)
+    form = scan_form(neuron)
+    if form is not None:
+        return _scan_neuron_step(*form)
     if hasattr(neuron, "step_functions"):
         step = neuron.step_functions()
         if isinstance(step, NeuronStep):
@@ -297,8 +358,13 @@ class Phased(nn.Module):
     ``return_state=True`` returns ``(spikes, state)``, and ``state`` goes back in to continue.
     ``lengths`` [B]: steps past a sequence's length keep its state and emit nothing.
 
-    The gate (``self.gate``, a :class:`TimeGate`) is computed for all steps first, as one factor per
-    step and neuron, and the scan only consumes it: a fused native scan can take its place.
+    For neurosim.LIF, Synaptic, ALIF and LI (and so PhasedLIF) with ``backend="auto"`` the gate
+    (``self.gate``, a :class:`TimeGate`) is computed inside the neuron's native scan from the
+    timestamps (:func:`neurosim.functional.phased_scan`): one fused pass, no [T, B, N] gate tensor.
+    The step-by-step path (the gate computed for all steps first, then a Python loop over time) runs
+    for any other neuron, for ``lengths``, for timestamps that require a gradient, and as
+    ``backend="torch"`` (the literal reference ``k*new + (1 - k)*old``). The fused scan computes
+    the phase in the layer's dtype (float32 timestamps: the same gate as :class:`TimeGate`).
     """
 
     def __init__(self, neuron, size, *, period_range=DEFAULT_PERIOD_RANGE, r_on=0.05, alpha: float = 1e-3,
@@ -328,6 +394,10 @@ class Phased(nn.Module):
                 raise ValueError(f"times: is on {times.device} but x is on {x.device}")
             if times.dim() == 2 and (times.shape[1] == 1 or times.stride(1) == 0):
                 times = times[:, 0]  # one clock for the whole batch
+        form = scan_form(self.neuron)
+        if (form is not None and self.backend == "auto" and lengths is None
+                and not (isinstance(times, torch.Tensor) and times.requires_grad)):
+            return self._fused(form, x, None if isinstance(times, int) else times, state)
         k, is_open = self.gate.gate_and_open(times)
         if k.dim() == 1 + len(self.gate.size):  # times [T]: one gate for the whole batch
             k, is_open = k.unsqueeze(1), is_open.unsqueeze(1)
@@ -338,6 +408,16 @@ class Phased(nn.Module):
             is_open = is_open & inside
         spikes, state = phased_neuron(neuron_step(self.neuron), x, k, is_open, state, backend=self.backend)
         return (spikes, state) if self.return_state else spikes
+
+    def _fused(self, form, x, times, state):
+        name, params, options = form
+        tau, shift, r_on = (v.view(self.gate.size) for v in self.gate.effective())
+        result = phased_scan(x, times, state, neuron=name, tau=tau, shift=shift, r_on=r_on,
+                             leak=self.gate.alpha if self.training else 0.0, neuron_params=params,
+                             reset=options.reset, surrogate=options.surrogate or "fast_sigmoid",
+                             detach_reset=options.detach_reset, backend="auto")
+        new_state = result.state[0] if len(result.state) == 1 else result.state
+        return (result.output, new_state) if self.return_state else result.output
 
 
 class PhasedLIF(Phased):

@@ -47,6 +47,19 @@ struct AlifModel {
   }
   NEUROSIM_HD void next_state(const A* loc, A* s) const { s[0] = loc[2]; s[1] = loc[3]; }
 
+  static constexpr bool kSpiking = true;
+  NEUROSIM_HD A emit(const A* lane, const A* s) const {
+    return (s[0] - (lane[3] + lane[2] * s[1]) > A(0)) ? A(1) : A(0);
+  }
+  NEUROSIM_HD void emit_backward(const A* lane, const A* s, A grad_out, A* g_state, A* dpar) const {
+    const A gamma = lane[2], thr = lane[3];
+    const A ds = grad_out * sg(s[0] - (thr + gamma * s[1]));
+    g_state[0] += ds;
+    g_state[1] -= gamma * ds;
+    dpar[3] -= ds;
+    dpar[2] -= ds * s[1];
+  }
+
   NEUROSIM_HD A step_backward(const A* lane, const A* loc, A grad_out, const A* grad_rec, A* carry, A* dpar) const {
     const A beta = lane[0], rho = lane[1], gamma = lane[2], thr = lane[3];
     const A u_prev = loc[0], a_prev = loc[1], u = loc[2], a = loc[3];

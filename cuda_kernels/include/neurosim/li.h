@@ -22,6 +22,9 @@ struct LiModel {
   }
   NEUROSIM_HD void local(const A*, const A* prev, const A*, A, A* loc) const { loc[0] = prev[0]; }
   NEUROSIM_HD void next_state(const A*, A*) const {}  // never cached (kCacheLocals is false)
+  static constexpr bool kSpiking = false;  // the output is the membrane itself
+  NEUROSIM_HD A emit(const A*, const A* s) const { return s[0]; }
+  NEUROSIM_HD void emit_backward(const A*, const A*, A grad_out, A* g_state, A*) const { g_state[0] += grad_out; }
   NEUROSIM_HD A step_backward(const A* lane, const A* loc, A grad_out, const A*, A* carry, A* dpar) const {
     const A g = grad_out + carry[0];  // dL/du_t
     carry[0] = lane[0] * g;

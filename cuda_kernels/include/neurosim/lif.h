@@ -115,6 +115,15 @@ struct LifModel {
     loc[1] = next[0];
   }
   NEUROSIM_HD void next_state(const A* loc, A* s) const { s[0] = loc[1]; }
+  // The output of a state, and its gradient (added to g_state and dpar); the phased wrapper
+  // (phased.h) emits from its blended state with these.
+  static constexpr bool kSpiking = true;
+  NEUROSIM_HD A emit(const A* lane, const A* s) const { return spike_of(s[0], lane[1]); }
+  NEUROSIM_HD void emit_backward(const A* lane, const A* s, A grad_out, A* g_state, A* dpar) const {
+    const A ds = grad_out * sg(s[0] - lane[1]);
+    g_state[0] += ds;
+    dpar[1] -= ds;
+  }
   NEUROSIM_HD A step_backward(const A* lane, const A* loc, A grad_out, const A* grad_rec, A* carry, A* dpar) const {
     LifGradState<A> g{carry[0], dpar[0], dpar[1]};
     const A dx = lif_step_backward<R, kResetGrad>(loc[0], loc[1], grad_out, grad_rec[0], lane[0], lane[1], sg, g);

@@ -33,7 +33,24 @@
 
 namespace neurosim {
 
-constexpr int kMaxScanParams = 4;
+constexpr int kMaxScanParams = 8;  // ALIF's 4 + the time gate's 4 (phased.h)
+
+// A timed model (kTimed = true, e.g. the phased neurons of phased.h) also reads the timestamp of
+// each step and batch element: step(lane, state, x, t, rec) and local(lane, prev, next, x, t, loc).
+// The others keep their signatures; these adapters call either.
+template <class M, class = void> struct IsTimed { static constexpr bool value = false; };
+template <class M> struct IsTimed<M, decltype(void(M::kTimed))> { static constexpr bool value = M::kTimed; };
+
+template <class M, typename A>
+NEUROSIM_HD A model_step(const M& m, const A* lane, A* s, A x, A time, A* rec) {
+  if constexpr (IsTimed<M>::value) return m.step(lane, s, x, time, rec);
+  else return m.step(lane, s, x, rec);
+}
+template <class M, typename A>
+NEUROSIM_HD void model_local(const M& m, const A* lane, const A* prev, const A* next, A x, A time, A* loc) {
+  if constexpr (IsTimed<M>::value) m.local(lane, prev, next, x, time, loc);
+  else m.local(lane, prev, next, x, loc);
+}
 
 // Conversions between the storage type T and the accumulation type A. The CUDA 16-bit types
 // convert through their intrinsics, so the code compiles under torch's -D__CUDA_NO_HALF_CONVERSIONS__.
@@ -67,6 +84,8 @@ template <typename T, typename A> struct ScanForwardArgs {
   A* state_final;                      // [S, M]
   A* checkpoints;                      // [num_checkpoints(T), S, M]: state before steps 0, K, 2K, ...
   T* trace;                            // [R, T, M] or nullptr
+  const A* times;                      // timed models: element (t, b) at t * times_t_stride + b * times_b_stride
+  int64_t times_t_stride, times_b_stride;
   int64_t steps, columns, features;
 };
 
@@ -82,6 +101,8 @@ template <typename T, typename A> struct ScanBackwardArgs {
   T* grad_x;                           // [T, M] or nullptr (not wanted)
   A* grad_state0;                      // [S, M] or nullptr
   A* grad_param_cols[kMaxScanParams];  // each [M] per-column partial sums (reduced by the caller) or nullptr
+  const A* times;                      // as in ScanForwardArgs
+  int64_t times_t_stride, times_b_stride;
   int64_t steps, columns, features;
 };
 
@@ -103,6 +124,16 @@ template <class M, bool kCache> struct ChunkRows {
 
 template <int N> struct AtLeastOne { static constexpr int value = N > 0 ? N : 1; };
 
+// The timestamps of step t for `lanes` adjacent columns (the batch element of column c is c / F,
+// its offset precomputed once in `offset`). A separate small loop, so that the model's lane loop
+// reads them contiguously and stays vectorisable.
+template <int W, typename A>
+NEUROSIM_HD void gather_times(const A* times, int64_t t_stride, int64_t t, const int64_t* offset, int lanes,
+                              A* out) {
+  const A* row = times + t * t_stride;
+  for (int l = 0; l < lanes; ++l) out[l] = row[offset[l]];
+}
+
 // Forward of `width` <= W adjacent columns starting at col0 over all T steps. W sizes the lane
 // arrays; one instantiation serves every block width on the CPU (W = 1: the CUDA thread).
 template <int W, bool kRecord, class M, typename T, typename A>
@@ -112,7 +143,10 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
   const int64_t cols = p.columns;
   const T* __restrict__ x = p.x;
   T* __restrict__ out = p.out;
+  constexpr bool kTimed = IsTimed<M>::value;
   A lane[L][W], s[S][W];
+  int64_t time_offset[kTimed ? W : 1];
+  A time_now[kTimed ? W : 1];
   for (int l = 0; l < lanes; ++l) {
     const int64_t c = col0 + l, f = c % p.features;
     A par[M::kParams], lp[L];
@@ -120,6 +154,7 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     m.prepare(par, lp);
     for (int j = 0; j < L; ++j) lane[j][l] = lp[j];
     for (int j = 0; j < S; ++j) s[j][l] = p.state0[j * cols + c];
+    if constexpr (kTimed) time_offset[l] = (c / p.features) * p.times_b_stride;
   }
   for (int64_t t = 0; t < p.steps; ++t) {
     if (t % kCheckpointEvery == 0) {
@@ -131,11 +166,12 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     const T* xr = x + row;
     T* outr = out + row;
     A rec[R][W];
+    if constexpr (kTimed) gather_times<W>(p.times, p.times_t_stride, t, time_offset, lanes, time_now);
     for (int l = 0; l < lanes; ++l) {
       A st[S], lp[L], rc[R];
       for (int j = 0; j < S; ++j) st[j] = s[j][l];
       for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-      outr[l] = store_as<T>(m.step(lp, st, load_acc<A>(xr[l]), rc));
+      outr[l] = store_as<T>(model_step(m, lp, st, load_acc<A>(xr[l]), time_now[kTimed ? l : 0], rc));
       for (int j = 0; j < S; ++j) s[j][l] = st[j];
       if (kRecord) {
         for (int j = 0; j < R; ++j) rec[j][l] = rc[j];
@@ -165,10 +201,14 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
   constexpr int R = AtLeastOne<M::kRecorded>::value;
   const int64_t cols = p.columns, steps = p.steps;
   const T* __restrict__ x = p.x;
+  constexpr bool kTimed = IsTimed<M>::value;
   A lane[L][W], carry[S][W], dpar[P][W];
   A s[S][W];  // the running state of the cached replay
+  int64_t time_offset[kTimed ? W : 1];
+  A time_now[kTimed ? W : 1];
   for (int l = 0; l < lanes; ++l) {
     const int64_t c = col0 + l, f = c % p.features;
+    if constexpr (kTimed) time_offset[l] = (c / p.features) * p.times_b_stride;
     A par[P], lp[L];
     for (int j = 0; j < P; ++j) par[j] = param_at(p.params[j], p.per_feature[j], f);
     m.prepare(par, lp);
@@ -185,11 +225,12 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         for (int l = 0; l < lanes; ++l) s[j][l] = ck[j * cols + l];
       for (int k = 0; k < len; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
+        if constexpr (kTimed) gather_times<W>(p.times, p.times_t_stride, t0 + k, time_offset, lanes, time_now);
         for (int l = 0; l < lanes; ++l) {
           A st[S], lp[L], loc[C];
           for (int j = 0; j < S; ++j) st[j] = s[j][l];
           for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-          m.local(lp, st, st, load_acc<A>(xr[l]), loc);
+          model_local(m, lp, st, st, load_acc<A>(xr[l]), time_now[kTimed ? l : 0], loc);
           for (int j = 0; j < C; ++j) chunk.at(k * C + j, l) = loc[j];
           m.next_state(loc, st);
           for (int j = 0; j < S; ++j) s[j][l] = st[j];
@@ -201,11 +242,12 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       const int replay = M::kLocalNeedsNext ? len : len - 1;  // the state after the last step only if read
       for (int k = 0; k < replay; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
+        if constexpr (kTimed) gather_times<W>(p.times, p.times_t_stride, t0 + k, time_offset, lanes, time_now);
         for (int l = 0; l < lanes; ++l) {
           A st[S], lp[L], rc[R];
           for (int j = 0; j < S; ++j) st[j] = chunk.at(k * S + j, l);
           for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-          m.step(lp, st, load_acc<A>(xr[l]), rc);
+          model_step(m, lp, st, load_acc<A>(xr[l]), time_now[kTimed ? l : 0], rc);
           for (int j = 0; j < S; ++j) chunk.at((k + 1) * S + j, l) = st[j];
         }
       }
@@ -226,6 +268,9 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         }
       }
       const T* xr = x + row;
+      if constexpr (kTimed) {
+        if (!kCache) gather_times<W>(p.times, p.times_t_stride, t, time_offset, lanes, time_now);
+      }
       for (int l = 0; l < lanes; ++l) {
         A lp[L], loc[C], cr[S], dp[P], gr[R];
         for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
@@ -239,7 +284,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
           } else {
             for (int j = 0; j < S; ++j) next[j] = prev[j];
           }
-          m.local(lp, prev, next, load_acc<A>(xr[l]), loc);
+          model_local(m, lp, prev, next, load_acc<A>(xr[l]), time_now[kTimed ? l : 0], loc);
         }
         for (int j = 0; j < S; ++j) cr[j] = carry[j][l];
         for (int j = 0; j < P; ++j) dp[j] = dpar[j][l];

@@ -11,7 +11,7 @@
 
 namespace neurosim {
 
-constexpr int kMaxLaunchParams = 4;  // == kMaxScanParams
+constexpr int kMaxLaunchParams = 8;  // == kMaxScanParams
 
 // Model options; each model reads the ones it has (reset mode, surrogate, detached reset).
 struct ScanOptions {
@@ -33,6 +33,8 @@ struct ScanForwardLaunch {
   void* state_final;                     // [S, M]
   void* checkpoints;                     // [num_checkpoints(T), S, M]
   void* trace;                           // [R, T, M] or nullptr
+  const void* times;                     // timed models: [T, B] in the accumulation type, or nullptr
+  int64_t times_t_stride, times_b_stride;
   int64_t steps, columns, features;
 };
 
@@ -49,6 +51,8 @@ struct ScanBackwardLaunch {
   void* grad_x;                          // [T, M] or nullptr
   void* grad_state0;                     // [S, M] or nullptr
   void* grad_param_cols[kMaxLaunchParams];  // each [M] or nullptr
+  const void* times;                     // as in ScanForwardLaunch
+  int64_t times_t_stride, times_b_stride;
   int64_t steps, columns, features;
   // Take the CUDA kernel's code path (replay states, no step cache) on the CPU as well, so that
   // the tests run every branch the GPU takes.

@@ -1,11 +1,12 @@
 // The per-neuron models of the generic scan, by code. The binding, the CPU twin and the CUDA
 // launcher dispatch through this one list; the Python registry reads it from neurosim._C
-// (SCAN_MODELS: name -> (code, parameters, state variables, recorded values)).
+// (SCAN_MODELS: name -> (code, parameters, state variables, recorded values, timed)).
 #pragma once
 
 #include "neurosim/alif.h"
 #include "neurosim/li.h"
 #include "neurosim/lif.h"
+#include "neurosim/phased.h"
 #include "neurosim/synaptic.h"
 #include "neurosim/ultralif.h"
 
@@ -15,7 +16,14 @@
   X(1, "ultralif", UltraLifFamily, (UltraLifModel<float>))                               \
   X(2, "synaptic", SynapticFamily, (SynapticModel<Reset::Subtract, false, float, StraightThroughGrad<float>>)) \
   X(3, "alif", AlifFamily, (AlifModel<Reset::Subtract, false, float, StraightThroughGrad<float>>)) \
-  X(4, "li", LiFamily, (LiModel<float>))
+  X(4, "li", LiFamily, (LiModel<float>))                                                \
+  X(5, "phased_lif", PhasedFamily<LifFamily>,                                            \
+    (PhasedModel<LifModel<Reset::Subtract, false, float, StraightThroughGrad<float>>, float>)) \
+  X(6, "phased_synaptic", PhasedFamily<SynapticFamily>,                                  \
+    (PhasedModel<SynapticModel<Reset::Subtract, false, float, StraightThroughGrad<float>>, float>)) \
+  X(7, "phased_alif", PhasedFamily<AlifFamily>,                                          \
+    (PhasedModel<AlifModel<Reset::Subtract, false, float, StraightThroughGrad<float>>, float>)) \
+  X(8, "phased_li", PhasedFamily<LiFamily>, (PhasedModel<LiModel<float>, float>))
 
 namespace neurosim {
 
@@ -25,13 +33,14 @@ template <typename T> struct ArgType<void(T)> { using type = T; };
 // Sizes of a model as the binding needs them.
 struct ScanModelSizes {
   int params, state, recorded;
+  bool timed;  // reads a timestamp per step and batch element (phased.h)
 };
 
 inline bool scan_model_sizes(int64_t code, ScanModelSizes& out) {
 #define NEUROSIM_SIZES_CASE(CODE, NAME, FAMILY, POLICY)                                  \
   if (code == CODE) {                                                                    \
     using P = typename ArgType<void POLICY>::type;                                       \
-    out = ScanModelSizes{P::kParams, P::kState, P::kRecorded};                           \
+    out = ScanModelSizes{P::kParams, P::kState, P::kRecorded, IsTimed<P>::value};                           \
     return true;                                                                         \
   }
   NEUROSIM_SCAN_MODELS(NEUROSIM_SIZES_CASE)
@@ -45,7 +54,7 @@ inline void for_each_scan_model(Fn&& fn) {
 #define NEUROSIM_EACH_CASE(CODE, NAME, FAMILY, POLICY)                                   \
   {                                                                                      \
     using P = typename ArgType<void POLICY>::type;                                       \
-    fn(CODE, NAME, ScanModelSizes{P::kParams, P::kState, P::kRecorded});                 \
+    fn(CODE, NAME, ScanModelSizes{P::kParams, P::kState, P::kRecorded, IsTimed<P>::value});                 \
   }
   NEUROSIM_SCAN_MODELS(NEUROSIM_EACH_CASE)
 #undef NEUROSIM_EACH_CASE

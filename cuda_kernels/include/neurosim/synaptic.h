@@ -46,6 +46,14 @@ struct SynapticModel {
   }
   NEUROSIM_HD void next_state(const A* loc, A* s) const { s[0] = loc[2]; s[1] = loc[3]; }
 
+  static constexpr bool kSpiking = true;
+  NEUROSIM_HD A emit(const A* lane, const A* s) const { return spike_of(s[1], lane[2]); }
+  NEUROSIM_HD void emit_backward(const A* lane, const A* s, A grad_out, A* g_state, A* dpar) const {
+    const A ds = grad_out * sg(s[1] - lane[2]);
+    g_state[1] += ds;
+    dpar[2] -= ds;
+  }
+
   NEUROSIM_HD A step_backward(const A* lane, const A* loc, A grad_out, const A* grad_rec, A* carry, A* dpar) const {
     const A alpha = lane[0], beta = lane[1], thr = lane[2];
     const A syn_prev = loc[0], mem_prev = loc[1], syn = loc[2], mem = loc[3];

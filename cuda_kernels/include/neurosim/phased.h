@@ -1,0 +1,176 @@
+// Phased spiking neurons: the Phased LSTM time gate (Neil, Pfeiffer & Liu, NIPS 2016) fused into
+// the generic scan (scan.h) as a wrapper policy around any model with an emission (LIF, Synaptic,
+// ALIF, LI). Per lane, tau > 0, shift, r_on in (0, 1] and the closed-phase leak alpha; per step
+// and batch element, the timestamp t:
+//
+//   phi   = ((t - shift) mod tau) / tau        floor modulus, in [0, 1) also for t < shift
+//   open  = phi < r_on
+//   k     = open ? 1 - |2 phi / r_on - 1| : alpha phi
+//   cand  = M.step(state_{t-1}, x_t)            the plain neuron's update
+//   state_t = k cand + (1 - k) state_{t-1}      every state variable (the reference's formula:
+//                                               exact at k = 0 and k = 1)
+//   out_t = M.emit(state_t) (x open for a spiking model); recorded values: state_t
+//
+// Operation for operation the PyTorch reference (neurosim/functional/phased.py: _phase,
+// gate_from_phase; neurosim/core/phased_reference.py), so with float32 timestamps the gate is
+// bit-identical to neurosim.functional.time_gate (up to double rounding in the floor modulus, see
+// floor_mod), and with the gate always open (k = 1: e.g. integer timestamps, tau = 1, shift = 0.5,
+// r_on = 1, so phi = 0.5 at every step) every step is the plain model's, bit for bit.
+//
+// Backward: with G = dL/dstate_t (carry + recorded + emission gradient),
+//   dL/dcand = k G (through M.step_backward with no output gradient), dL/dstate_{t-1} += (1 - k) G,
+//   dL/dk = sum_j G_j (cand_j - prev_j), then through the gate:
+//   open:   dk/dphi = -sgn(z) 2 / r_on, dk/dr_on = sgn(z) 2 phi / r_on^2 with z = 2 phi / r_on - 1
+//   closed: dk/dphi = alpha, dk/dalpha = phi
+//   dphi/dtau = -(t - shift) / tau^2, dphi/dshift = -1 / tau (torch.remainder's gradients).
+#pragma once
+
+#include <cmath>
+#include <type_traits>
+
+#include "neurosim/common.h"
+#include "neurosim/scan.h"  // IsTimed
+
+namespace neurosim {
+
+// a mod b in [0, b) for b > 0, exactly as torch.remainder computes it (fmod, then + b for a
+// negative remainder), in a form that vectorises (std::fmod does not). float: the float quotient's
+// floor q is floor(a / b) or one more (rounding is monotonic and integers below 2^24 are exact), and
+// in double a - q b is exact (q b has at most 48 significant bits), so one correction gives the
+// exact remainder, rounded once to float as torch's fmod + b is (while |a / b| < 2^24; a double
+// rounding can differ from torch's single one only when a tiny negative a meets a float midpoint).
+// double: fmod itself.
+NEUROSIM_HD float floor_mod(float a, float b) {
+  const float q = floorf(a / b);
+  const double r = static_cast<double>(a) - static_cast<double>(q) * static_cast<double>(b);
+  return static_cast<float>(r < 0.0 ? r + static_cast<double>(b) : r);
+}
+NEUROSIM_HD double floor_mod(double a, double b) {
+  double m = fmod(a, b);
+  if (m != 0 && ((b < 0) != (m < 0))) m += b;
+  return m;
+}
+
+// The gate of one lane at one timestamp.
+template <typename A> struct GateValue {
+  A a;     // t - shift
+  A phi;   // phase in [0, 1)
+  A k;     // gate
+  A open;  // 1 in the open phase, else 0
+};
+
+template <typename A>
+NEUROSIM_HD GateValue<A> time_gate_at(A t, A tau, A shift, A r_on, A alpha) {
+  GateValue<A> g;
+  g.a = t - shift;
+  g.phi = floor_mod(g.a, tau) / tau;
+  const bool open = g.phi < r_on;
+  const A z = A(2) * g.phi / r_on - A(1);
+  const A triangle = A(1) - (z < A(0) ? -z : z);
+  g.k = open ? triangle : alpha * g.phi;
+  g.open = open ? A(1) : A(0);
+  return g;
+}
+
+template <class M, typename A>
+struct PhasedModel {
+  static constexpr int P0 = M::kParams, L0 = M::kLane, S = M::kState, ML = M::kLocal;
+  static constexpr int R0 = M::kRecorded > 0 ? M::kRecorded : 1;
+  static_assert(M::kRecorded == 0 || M::kRecorded == M::kState, "the phased wrapper records the blended state");
+  // parameters: M's, then tau, shift, r_on, alpha; lane constants: the same, then 1/tau and 1/r_on
+  // (the backward's derivatives; the forward divides as the reference does)
+  static constexpr int kParams = P0 + 4, kLane = L0 + 6, kState = S, kRecorded = M::kRecorded;
+  // locals: M's locals of the step, prev state, candidate state, t - shift, phi, k, open
+  static constexpr int kLocal = ML + 2 * S + 4;
+  static constexpr bool kLocalNeedsNext = false, kCacheLocals = false, kTimed = true;
+  M m;
+
+  NEUROSIM_HD void prepare(const A* p, A* lane) const {
+    m.prepare(p, lane);
+    for (int j = 0; j < 4; ++j) lane[L0 + j] = p[P0 + j];
+    lane[L0 + 4] = A(1) / p[P0];
+    lane[L0 + 5] = A(1) / p[P0 + 2];
+  }
+
+  NEUROSIM_HD GateValue<A> gate(const A* lane, A t) const {
+    return time_gate_at(t, lane[L0], lane[L0 + 1], lane[L0 + 2], lane[L0 + 3]);
+  }
+
+  NEUROSIM_HD A step(const A* lane, A* s, A x, A t, A* rec) const {
+    const GateValue<A> g = gate(lane, t);
+    A cand[S], mrec[R0];
+    for (int j = 0; j < S; ++j) cand[j] = s[j];
+    m.step(lane, cand, x, mrec);
+    for (int j = 0; j < S; ++j) s[j] = g.k * cand[j] + (A(1) - g.k) * s[j];
+    for (int j = 0; j < kRecorded; ++j) rec[j] = s[j];
+    const A out = m.emit(lane, s);
+    return M::kSpiking ? out * g.open : out;
+  }
+
+  NEUROSIM_HD void local(const A* lane, const A* prev, const A*, A x, A t, A* loc) const {
+    const GateValue<A> g = gate(lane, t);
+    A cand[S], mrec[R0];
+    for (int j = 0; j < S; ++j) cand[j] = prev[j];
+    m.step(lane, cand, x, mrec);
+    m.local(lane, prev, cand, x, loc);
+    for (int j = 0; j < S; ++j) {
+      loc[ML + j] = prev[j];
+      loc[ML + S + j] = cand[j];
+    }
+    loc[ML + 2 * S] = g.a;
+    loc[ML + 2 * S + 1] = g.phi;
+    loc[ML + 2 * S + 2] = g.k;
+    loc[ML + 2 * S + 3] = g.open;
+  }
+
+  NEUROSIM_HD void next_state(const A*, A*) const {}  // never cached (kCacheLocals is false)
+
+  NEUROSIM_HD A step_backward(const A* lane, const A* loc, A grad_out, const A* grad_rec, A* carry, A* dpar) const {
+    const A* prev = loc + ML;
+    const A* cand = loc + ML + S;
+    const A a = loc[ML + 2 * S], phi = loc[ML + 2 * S + 1], k = loc[ML + 2 * S + 2], open = loc[ML + 2 * S + 3];
+    const A alpha = lane[L0 + 3], inv_tau = lane[L0 + 4], inv_r_on = lane[L0 + 5];
+    A s[S], g[S];  // the blended state (as the forward computed it) and dL/dstate_t
+    for (int j = 0; j < S; ++j) {
+      s[j] = k * cand[j] + (A(1) - k) * prev[j];
+      g[j] = carry[j] + (j < kRecorded ? grad_rec[j] : A(0));
+    }
+    m.emit_backward(lane, s, M::kSpiking ? grad_out * open : grad_out, g, dpar);
+    A g_k = A(0), g_cand[S], no_rec[R0];
+    for (int j = 0; j < S; ++j) {
+      g_k += g[j] * (cand[j] - prev[j]);
+      g_cand[j] = k * g[j];
+    }
+    for (int j = 0; j < R0; ++j) no_rec[j] = A(0);
+    const A dx = m.step_backward(lane, loc, A(0), no_rec, g_cand, dpar);  // g_cand -> dL/dprev via cand
+    for (int j = 0; j < S; ++j) carry[j] = g_cand[j] + (A(1) - k) * g[j];
+    // through the gate (torch's conventions: abs'(0) = 0, the unselected branch gets nothing)
+    const A z = A(2) * phi / lane[L0 + 2] - A(1);  // the forward's z: its sign decides the slope
+    const A sgn = z > A(0) ? A(1) : (z < A(0) ? A(-1) : A(0));
+    const bool is_open = open > A(0);
+    const A two_sgn_inv_r = sgn * A(2) * inv_r_on;
+    const A dk_dphi = is_open ? -two_sgn_inv_r : alpha;
+    const A g_phi = g_k * dk_dphi;
+    const A g_phi_inv_tau = g_phi * inv_tau;
+    dpar[P0] -= g_phi_inv_tau * a * inv_tau;
+    dpar[P0 + 1] -= g_phi_inv_tau;
+    dpar[P0 + 2] += is_open ? g_k * (two_sgn_inv_r * phi * inv_r_on) : A(0);
+    dpar[P0 + 3] += is_open ? A(0) : g_k * phi;
+    return dx;
+  }
+};
+
+// The family of a phased model: the inner family's dispatch (reset, surrogate, detached reset),
+// each model wrapped.
+template <class Family>
+struct PhasedFamily {
+  template <typename A, typename Options, typename Fn>
+  static void dispatch(const Options& o, bool backward, Fn&& fn) {
+    Family::template dispatch<A>(o, backward, [&](const auto& inner) {
+      using Inner = std::decay_t<decltype(inner)>;
+      fn(PhasedModel<Inner, A>{inner});
+    });
+  }
+};
+
+}  // namespace neurosim

@@ -1,0 +1,302 @@
+"""The op contract of the phased neurons fused into the generic scan (phased_lif, phased_synaptic,
+phased_alif, phased_li; cuda_kernels/include/neurosim/phased.h): native against the reference
+(outputs, states, traces, gradients w.r.t. x, state, the neuron's parameters and the gate's tau,
+shift, r_on and leak), gradcheck in float64, opcheck, torch.compile(fullgraph), streaming with
+absolute timestamps, the gate always open equals the plain neuron bit for bit, the module's fused
+path equals its step-by-step reference path, and bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import NATIVE, needs_native
+
+import neurosim
+from neurosim.core.models import PHASED_MODELS
+from neurosim.functional import phased_scan
+
+BACKENDS = [b for b, _ in NATIVE]
+NEURON_PARAMS = {
+    "lif": {"beta": 0.85, "threshold": 0.9},
+    "synaptic": {"alpha": 0.7, "beta": 0.85, "threshold": 0.9},
+    "alif": {"beta": 0.85, "rho": 0.9, "gamma": 0.6, "threshold": 0.9},
+    "li": {"beta": 0.85},
+}
+PLAIN = {"lif": neurosim.functional.lif, "synaptic": neurosim.functional.synaptic,
+         "alif": neurosim.functional.alif, "li": neurosim.functional.li}
+NAMES = sorted(NEURON_PARAMS)
+
+
+def _gate(features, dtype, device, gen, requires_grad=True):
+    tau = torch.exp(torch.empty(features, dtype=torch.float64).uniform_(0.7, 2.5, generator=gen))
+    shift = torch.rand(features, generator=gen, dtype=torch.float64) * tau
+    r_on = torch.empty(features, dtype=torch.float64).uniform_(0.2, 0.9, generator=gen)
+    leak = torch.full((), 1e-3, dtype=torch.float64)
+    return {k: v.to(device, dtype).requires_grad_(requires_grad)
+            for k, v in (("tau", tau), ("shift", shift), ("r_on", r_on), ("leak", leak))}
+
+
+def _times(steps, batch, gen, dtype=torch.float32, per_sample=True):
+    dt = torch.rand(steps, batch if per_sample else 1, generator=gen, dtype=torch.float64) * 1.5
+    t = torch.cumsum(dt, 0) - 3.0  # negative timestamps too: the floor modulus
+    return (t if per_sample else t[:, 0]).to(dtype)
+
+
+def _run(name, x, times, state, gate, neuron_params, backend, record=True, **options):
+    return phased_scan(x, times, state, neuron=name, neuron_params=neuron_params, record=record, backend=backend,
+                       **gate, **options)
+
+
+def _loss(result, gen):
+    total = 0
+    for t in (result.output, *result.state, *(result.recorded or ())):
+        w = torch.randn(t.shape, generator=gen, dtype=torch.float64).to(t.device, t.dtype)
+        total = total + (t * w).sum()
+    return total
+
+
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("per_sample", [True, False])
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_native_matches_reference(name, backend, per_sample, gpu_path, monkeypatch):
+    if gpu_path:
+        if backend != "cpp":
+            pytest.skip("the CUDA path switch is for the CPU twin")
+        monkeypatch.setenv("NEUROSIM_SCAN_GPU_PATH", "1")
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(3)
+    T, B, F = 70, 2, (3, 4)  # three checkpoint chunks, the last one partial
+    x = (torch.randn(T, B, *F, generator=gen) * 1.2 + 0.3).to(device)
+    times = _times(T, B, gen, per_sample=per_sample).to(device)
+    n_state = len(PHASED_MODELS[name].state)
+    state0 = tuple((torch.randn(B, *F, generator=gen) * 0.3).to(device) for _ in range(n_state))
+    gate0 = _gate(F, torch.float32, device, gen)
+    results = {}
+    for b in (backend, "torch"):
+        xs = x.clone().requires_grad_()
+        ss = tuple(s.clone().requires_grad_() for s in state0)
+        gate = {k: v.detach().clone().requires_grad_() for k, v in gate0.items()}
+        params = {k: torch.tensor(v, device=device).requires_grad_() for k, v in NEURON_PARAMS[name].items()}
+        result = _run(name, xs, times, ss if n_state > 1 else ss[0], gate, params, b)
+        _loss(result, torch.Generator().manual_seed(5)).backward()
+        grads = [xs.grad, *(s.grad for s in ss), *(p.grad for p in params.values()), *(g.grad for g in gate.values())]
+        results[b] = (result, grads)
+    (got, g_got), (want, g_want) = results[backend], results["torch"]
+    if name != "li":
+        assert 0 < float(got.output.detach().sum()) < got.output.numel()
+    torch.testing.assert_close(got.output, want.output, rtol=0, atol=0)
+    for a, b in zip(got.state + (got.recorded or ()), want.state + (want.recorded or ())):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    for a, b in zip(g_got, g_want):
+        assert a is not None and a.shape == b.shape
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["torch"])
+@pytest.mark.parametrize("name", NAMES)
+def test_gradcheck_float64(name, backend):
+    """Finite differences w.r.t. x, state, the neuron's parameters and tau, shift, r_on, leak on the
+    traces and final state (piecewise smooth; spikes are Heaviside)."""
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(11)
+    T, B, N = 34, 2, 3
+    x = (torch.randn(T, B, N, generator=gen, dtype=torch.float64) * 1.3).to(device).requires_grad_()
+    times = _times(T, B, gen, torch.float64).to(device)
+    n_state = len(PHASED_MODELS[name].state)
+    states = [(torch.randn(B, N, generator=gen, dtype=torch.float64) * 0.3).to(device).requires_grad_()
+              for _ in range(n_state)]
+    gate = _gate((N,), torch.float64, device, gen)
+    gate["leak"] = torch.full((), 0.05, dtype=torch.float64, device=device, requires_grad=True)
+    params = {k: torch.full((N,), v, dtype=torch.float64, device=device, requires_grad=True)
+              for k, v in NEURON_PARAMS[name].items()}
+    keys, gkeys = list(params), list(gate)
+
+    def fn(x, *rest):
+        ss = rest[:n_state]
+        ps = dict(zip(keys, rest[n_state:n_state + len(keys)]))
+        gs = dict(zip(gkeys, rest[n_state + len(keys):]))
+        r = _run(name, x, times, tuple(ss) if n_state > 1 else ss[0], gs, ps, backend)
+        return (*r.state, *(r.recorded or ()), *((r.output,) if name == "li" else ()))
+
+    assert torch.autograd.gradcheck(fn, (x, *states, *params.values(), *gate.values()), eps=1e-7, atol=1e-6,
+                                    rtol=1e-5, fast_mode=True)
+
+
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", NAMES)
+def test_opcheck(name, backend):
+    device = "cuda" if backend == "cuda" else "cpu"
+    model = PHASED_MODELS[name]
+    x = torch.randn(37, 2, 5, device=device).requires_grad_()
+    state0 = torch.zeros(len(model.state), 2, 5, device=device).requires_grad_()
+    values = {"tau": 2.5, "shift": 0.3, "r_on": 0.4, "leak": 0.01}
+    params = [torch.full((5 if i % 2 else 1,), values.get(p.name, 0.8), device=device).requires_grad_()
+              for i, p in enumerate(model.params)]
+    for times in (torch.arange(37.0, device=device), torch.rand(37, 2, device=device).cumsum(0)):
+        for record in (False, True):
+            args = (x, state0, params, model.code, 0, 1, 2.0, False, record, times)
+            torch.library.opcheck(torch.ops.neurosim.scan_forward.default, args)
+        _, _, checkpoints, _ = torch.ops.neurosim.scan_forward(
+            x.detach(), state0.detach(), [p.detach() for p in params], model.code, 0, 1, 2.0, False, True, times)
+        grad_trace = torch.randn(len(model.recorded), *x.shape, device=device) if model.recorded else None
+        for needs in ([True] * (2 + len(params)), [False, True] + [i % 2 == 0 for i in range(len(params))]):
+            torch.library.opcheck(torch.ops.neurosim.scan_backward.default,
+                                  (torch.randn_like(x), torch.randn_like(state0), grad_trace, x.detach(), checkpoints,
+                                   [p.detach() for p in params], needs, model.code, 0, 1, 2.0, False, times))
+
+
+@needs_native
+def test_native_op_refuses_missing_or_unwanted_timestamps():
+    x = torch.randn(5, 2, 3)
+    state0 = torch.zeros(1, 2, 3)
+    lif_params = [torch.full((1,), 0.9), torch.full((1,), 1.0)]
+    phased = PHASED_MODELS["lif"]
+    with pytest.raises(RuntimeError, match="timestamps"):
+        torch.ops.neurosim.scan_forward(x, state0, lif_params + [torch.ones(1)] * 4, phased.code, 0, 1, 2.0, True,
+                                        False)
+    with pytest.raises(RuntimeError, match="timestamps"):
+        torch.ops.neurosim.scan_forward(x, state0, lif_params, neurosim.core.SCAN_MODELS["lif"].code, 0, 1, 2.0,
+                                        True, False, torch.arange(5.0))
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["lif", "alif"])
+def test_compile_fullgraph(name):
+    torch._dynamo.reset()
+    neuron = {"lif": neurosim.LIF(), "alif": neurosim.ALIF()}[name]
+    module = neurosim.Phased(neuron, 6, r_on=0.5, return_state=True)
+    x = torch.randn(20, 2, 6, requires_grad=True)
+    times = torch.rand(20, 2).cumsum(0)
+
+    def step(x):
+        out, state = module(x, times)
+        return out.sum() + sum(s.sum() for s in (state if isinstance(state, tuple) else (state,)))
+
+    eager = step(x)
+    (g_eager,) = torch.autograd.grad(eager, x)
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+    got = compiled(x)
+    (g_got,) = torch.autograd.grad(got, x)
+    torch.testing.assert_close(got, eager)
+    torch.testing.assert_close(g_got, g_eager)
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["torch"])
+@pytest.mark.parametrize("name", NAMES)
+def test_streaming_with_absolute_timestamps_equals_one_call(name, backend):
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(2)
+    x = (torch.randn(75, 3, 7, generator=gen) * 1.5).to(device)
+    times = _times(75, 3, gen).to(device)
+    gate = _gate((7,), torch.float32, device, gen, requires_grad=False)
+    params = NEURON_PARAMS[name]
+    whole = _run(name, x, times, None, gate, params, backend)
+    first = _run(name, x[:40], times[:40], None, gate, params, backend)
+    state = first.state if len(first.state) > 1 else first.state[0]
+    second = _run(name, x[40:], times[40:], state, gate, params, backend)
+    torch.testing.assert_close(torch.cat([first.output, second.output]), whole.output, rtol=0, atol=0)
+    for a, b in zip(second.state, whole.state):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["torch"])
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+def test_gate_always_open_equals_the_plain_neuron_bit_for_bit(name, backend, reset):
+    """Integer timestamps, tau = 1, shift = 0.5, r_on = 1: phi = 0.5 and k = 1 at every step."""
+    if name == "li" and reset != "subtract":
+        pytest.skip("LI has no reset")
+    gen = torch.Generator().manual_seed(4)
+    x = (torch.randn(50, 3, 16, generator=gen) * 0.8 + 0.3).requires_grad_()
+    params = dict(NEURON_PARAMS[name])
+    params["beta"] = torch.rand(16, generator=gen) * 0.5 + 0.45
+    options = {} if name == "li" else {"reset": reset}
+    plain = PLAIN[name](x, backend=backend, **params, **options)
+    gate = {"tau": 1.0, "shift": 0.5, "r_on": 1.0, "leak": 0.3}
+    phased = _run(name, x, torch.arange(50.0), None, gate, params, backend, record=False, **options)
+    out = plain[0]
+    state = tuple(plain.state) if isinstance(plain.state, tuple) else (plain.state,)
+    if name != "li":
+        assert float(out.detach().sum()) > 10
+    assert torch.equal(phased.output, out)
+    assert all(torch.equal(a, b) for a, b in zip(phased.state, state))
+    w = torch.randn(out.shape, generator=gen)
+    (g_plain,) = torch.autograd.grad((out * w).sum(), x)
+    (g_phased,) = torch.autograd.grad((phased.output * w).sum(), x)
+    torch.testing.assert_close(g_phased, g_plain, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lif", "synaptic"])
+def test_module_fused_path_equals_its_step_by_step_reference_path(name):
+    torch.manual_seed(7)
+    neuron = {"lif": lambda: neurosim.LIF(beta=0.85, threshold=0.6),
+              "synaptic": lambda: neurosim.Synaptic(alpha=0.7, beta=0.85, threshold=0.6)}[name]
+    fused = neurosim.Phased(neuron(), 10, r_on=0.4, period_range=(2.0, 9.0), return_state=True)
+    reference = neurosim.Phased(neuron(), 10, r_on=0.4, return_state=True, backend="torch")
+    reference.load_state_dict(fused.state_dict())
+    x = torch.rand(60, 3, 10) * 0.8
+    times = torch.rand(60, 3).mul(1.3).cumsum(0)
+    outs = {}
+    for label, module in (("fused", fused), ("reference", reference)):
+        xs = x.clone().requires_grad_()
+        spikes, state = module(xs, times)
+        state = state if isinstance(state, tuple) else (state,)
+        (spikes.sum() + sum(s.sum() for s in state)).backward()
+        outs[label] = (spikes, state, xs.grad, [p.grad.clone() for p in module.gate.parameters()])
+        module.zero_grad()
+    (s_f, st_f, gx_f, gp_f), (s_r, st_r, gx_r, gp_r) = outs["fused"], outs["reference"]
+    assert float(s_f.sum()) > 0
+    assert torch.equal(s_f, s_r)
+    for a, b in zip(st_f + (gx_f, *gp_f), st_r + (gx_r, *gp_r)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_module_lengths_and_timestamp_gradients_take_the_step_by_step_path():
+    torch.manual_seed(8)
+    layer = neurosim.Phased(neurosim.ALIF(beta=0.9, threshold=0.5), 5, r_on=0.5, return_state=True)
+    x = torch.rand(20, 2, 5)
+    times = torch.rand(20, 2).cumsum(0)
+    spikes, (u, a) = layer(x, times, lengths=torch.tensor([20, 12]))
+    assert float(spikes[12:, 1].abs().sum()) == 0
+    short, (u_short, a_short) = layer(x[:12, 1:], times[:12, 1:])
+    torch.testing.assert_close(u[1:], u_short, rtol=1e-6, atol=1e-6)
+    t = times.clone().requires_grad_()
+    out, _ = layer(x, t)
+    out.sum().backward()  # reaches the timestamps through the gate (the reference path)
+    assert t.grad is not None
+
+
+# ---- bad input -------------------------------------------------------------------------------------
+
+def test_bad_input_is_named():
+    x = torch.rand(5, 2, 3)
+    ok = {"tau": 2.0, "shift": 0.0, "r_on": 0.5, "leak": 0.0}
+    lif = NEURON_PARAMS["lif"]
+    cases = [
+        (lambda: _run("ultralif", x, None, None, ok, lif, "auto"), ValueError, "neuron"),
+        (lambda: _run("lif", x, None, None, {**ok, "tau": 0.0}, lif, "auto"), ValueError, "tau"),
+        (lambda: _run("lif", x, None, None, {**ok, "tau": torch.tensor([1.0, -1.0, 2.0])}, lif, "auto"),
+         ValueError, "tau"),
+        (lambda: _run("lif", x, None, None, {**ok, "r_on": 0.0}, lif, "auto"), ValueError, "r_on"),
+        (lambda: _run("lif", x, None, None, {**ok, "r_on": 1.5}, lif, "auto"), ValueError, "r_on"),
+        (lambda: _run("lif", x, None, None, {**ok, "leak": -1.0}, lif, "auto"), ValueError, "leak"),
+        (lambda: _run("lif", x, None, None, {**ok, "shift": float("nan")}, lif, "auto"), ValueError, "shift"),
+        (lambda: _run("lif", x, None, None, {**ok, "tau": torch.ones(4)}, lif, "auto"), ValueError, "tau"),
+        (lambda: _run("lif", x, torch.arange(4.0), None, ok, lif, "auto"), ValueError, "times"),
+        (lambda: _run("lif", x, torch.tensor([0.0, 2, 1, 3, 4]), None, ok, lif, "auto"), ValueError, "times"),
+        (lambda: _run("lif", x, torch.tensor([0.0, 1, float("nan"), 3, 4]), None, ok, lif, "auto"),
+         ValueError, "times"),
+        (lambda: _run("lif", x, [0, 1, 2, 3, 4], None, ok, lif, "auto"), TypeError, "times"),
+        (lambda: _run("lif", x, None, None, ok, {"beta": 0.9}, "auto"), ValueError, "neuron_params"),
+        (lambda: _run("lif", x, None, None, ok, {**lif, "rho": 0.9}, "auto"), ValueError, "neuron_params"),
+        (lambda: _run("lif", x, None, None, ok, {**lif, "beta": 1.5}, "auto"), ValueError, "beta"),
+        (lambda: _run("lif", x, None, None, ok, lif, "auto", reset="soft"), ValueError, "reset"),
+        (lambda: _run("lif", x, None, torch.zeros(2, 4), ok, lif, "auto"), ValueError, "state"),
+        (lambda: _run("lif", torch.rand(3), None, None, ok, lif, "auto"), ValueError, "x"),
+    ]
+    for call, exc, words in cases:
+        with pytest.raises(exc, match=words):
+            call()
