@@ -370,6 +370,13 @@ def _curl_readme():
     return [f"speed-up: {sp['speedup']:.2f}x over {sp['seeds']} seeds (95 % CI {lo:.2f}–{hi:.2f}; paper 2.73x"]
 
 
+def _scan_vs_previous():
+    rows = _json("cpu_scan_vs_main.json")["rows"]
+    ratios = {m: " / ".join(f"{r['ratio']:.2f}x" for r in sorted((r for r in rows if r["model"] == m),
+                                                              key=lambda r: r["n"])) for m in ("lif", "ultralif")}
+    return [f"{ratios['lif']} the", f"and {ratios['ultralif']} for UltraLIF"]
+
+
 def _phased_lif_readme():
     rows = _json("phased_cpu.json")["rows"]
     fused = [r for r in rows if "PhasedLIF" in r["implementation"] and "fused" in r["implementation"]]
@@ -381,6 +388,8 @@ def _phased_lif_readme():
 
 # (doc, function returning the texts the doc must contain, rendered from results files)
 CLAIMS = [
+    ("README.md", _scan_vs_previous),
+    ("docs/adding_a_neuron.md", _scan_vs_previous),
     ("README.md", _phased_lif_readme),
     ("README.md", _train_headline),
     ("README.md", _throughput),
