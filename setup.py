@@ -73,8 +73,13 @@ def _extensions():
     levels = build.cpu_isa_levels()
     multi_isa = "single" not in levels
     cxx = build.CXX_FLAGS + [f"-std={std}"] + ([] if multi_isa else levels["single"])
-    cpu_sources = sorted(glob.glob(os.path.join(KERNELS, "cpu", "*.cpp")))
-    sources = sorted(glob.glob(os.path.join(KERNELS, "bindings", "*.cpp")))
+    # the longest compiles first (the scan's template instantiations), so that on a 2-core build
+    # they do not start last and leave one core idle at the end
+    def longest_first(paths):
+        return sorted(paths, key=lambda p: (not os.path.basename(p).startswith("scan"), p))
+
+    cpu_sources = longest_first(glob.glob(os.path.join(KERNELS, "cpu", "*.cpp")))
+    sources = longest_first(glob.glob(os.path.join(KERNELS, "bindings", "*.cpp")))
     if not multi_isa:
         sources += cpu_sources
     include_dirs = [os.path.join(ROOT, KERNELS, "include")]
@@ -99,7 +104,7 @@ def _extensions():
         info.update(cuda=build.nvcc_version(cuda_home) or torch.version.cuda, cuda_home=cuda_home,
                     arch_list=os.environ.get("TORCH_CUDA_ARCH_LIST") or "visible GPUs")
         include_dirs += build.nvidia_wheel_include_dirs(torch_dir)
-        sources += sorted(glob.glob(os.path.join(KERNELS, "cuda", "*.cu")))
+        sources = longest_first(glob.glob(os.path.join(KERNELS, "cuda", "*.cu"))) + sources
         macros.append(("NEUROSIM_WITH_CUDA", "1"))
         nvcc = build.NVCC_FLAGS + [f"-std={std}"]
         compile_args = {"cxx": cxx, "nvcc": nvcc}
