@@ -15,6 +15,26 @@ def native_backends():
 
 
 NATIVE = native_backends()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module (or a test asking for it): the sizes in these tests are far
+    too small for a thread pool, which on a busy machine only adds waiting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def assert_compile_matches_eager(step, x):
+    """``torch.compile(step, fullgraph=True)`` (aot_eager) gives the eager value and gradient in x."""
+    eager = step(x)
+    (g_eager,) = torch.autograd.grad(eager, x)
+    got = torch.compile(step, fullgraph=True, backend="aot_eager")(x)
+    (g_got,) = torch.autograd.grad(got, x)
+    torch.testing.assert_close(got, eager)
+    torch.testing.assert_close(g_got, g_eager)
 needs_native = pytest.mark.skipif(not NATIVE, reason="neurosim native extension not built")
 
 

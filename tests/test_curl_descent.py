@@ -10,15 +10,6 @@ import neurosim.plasticity.curl_descent as cd
 from neurosim.plasticity import flipped_signs
 
 
-@pytest.fixture
-def one_thread():
-    # Tiny matrices: thread synchronisation costs more than it saves on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def paired(task: cd.Task) -> cd.Task:
     """The same K teacher/student pairs twice (first half: GD, second half: curl)."""
     twice = lambda w: torch.cat([w, w])  # noqa: E731

@@ -25,12 +25,7 @@ from neurosim.diagnostics import experiments as ex
 needs_cpp = pytest.mark.skipif("cpp" not in neurosim.backends(), reason="native cpp backend not built")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: torch on one thread
 
 
 def quadratic(eigenvalues, seed=0):

@@ -24,12 +24,7 @@ from neurosim.training import Trainer
 SEEDS = (0, 1, 2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: torch on one thread
 
 
 def _accuracy(model, train_set, test_set, epochs, seed, lr, collate, batch_size=16):

@@ -9,13 +9,7 @@ import neurosim
 from neurosim import layers as td
 from neurosim.models import RecurrentSNN, SpikingConvNet, SpikingMLP, parameter_count
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: torch on one thread
 
 
 def test_conv_lif_equals_a_per_step_loop():

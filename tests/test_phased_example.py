@@ -19,12 +19,6 @@ def example():
     return module
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_task_data_follow_the_authors_generator(example):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import NATIVE, needs_native
+from conftest import NATIVE, assert_compile_matches_eager, needs_native
 
 import neurosim
 from neurosim.core.models import PHASED_MODELS
@@ -175,13 +175,7 @@ def test_compile_fullgraph(name):
         out, state = module(x, times)
         return out.sum() + sum(s.sum() for s in (state if isinstance(state, tuple) else (state,)))
 
-    eager = step(x)
-    (g_eager,) = torch.autograd.grad(eager, x)
-    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
-    got = compiled(x)
-    (g_got,) = torch.autograd.grad(got, x)
-    torch.testing.assert_close(got, eager)
-    torch.testing.assert_close(g_got, g_eager)
+    assert_compile_matches_eager(step, x)
 
 
 @pytest.mark.parametrize("backend", BACKENDS + ["torch"])

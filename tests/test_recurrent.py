@@ -20,13 +20,7 @@ CELLS = {
 STATES = {"lif": RLIFState, "synaptic": RSynapticState, "alif": RALIFState}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These sizes are far too small for a thread pool; on a busy machine it only adds waiting."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: torch on one thread
 
 
 def _device(backend):

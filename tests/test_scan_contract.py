@@ -14,7 +14,7 @@ from typing import Callable, Dict, NamedTuple
 
 import pytest
 import torch
-from conftest import NATIVE, needs_native
+from conftest import NATIVE, assert_compile_matches_eager, needs_native
 
 import neurosim
 from neurosim.core import SCAN_MODELS
@@ -183,13 +183,7 @@ def test_compile_fullgraph(name):
         out = result[0]
         return out.sum() + sum(s.sum() for s in (result.state if isinstance(result.state, tuple) else (result.state,)))
 
-    eager = step(x)
-    (g_eager,) = torch.autograd.grad(eager, x)
-    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
-    got = compiled(x)
-    (g_got,) = torch.autograd.grad(got, x)
-    torch.testing.assert_close(got, eager)
-    torch.testing.assert_close(g_got, g_eager)
+    assert_compile_matches_eager(step, x)
 
 
 @pytest.mark.parametrize("backend", BACKENDS + ["torch"])

@@ -19,12 +19,6 @@ def example():
     return module
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_ultralif_reaches_90_percent_on_digits_at_t1(example, one_thread):

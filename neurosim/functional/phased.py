@@ -125,6 +125,18 @@ def check_sequence_times(times, steps: int, batch: int, name: str = "times") -> 
         raise ValueError(f"{name}: timestamps must not decrease along the time axis")
 
 
+
+def sequence_clock(times: torch.Tensor, x: torch.Tensor, x_name: str = "x") -> torch.Tensor:
+    """Timestamps for the time-major ``x`` [T, B, ...], checked (shape, order, device); a clock
+    shared by the whole batch ([T, 1] or stride 0 over B) comes back as [T], so that the gate is
+    computed once per step."""
+    check_sequence_times(times, x.shape[0], x.shape[1])
+    if times.device != x.device:
+        raise ValueError(f"times: is on {times.device} but {x_name} is on {x.device}")
+    if times.dim() == 2 and (times.shape[1] == 1 or times.stride(1) == 0):
+        times = times[:, 0]
+    return times
+
 def check_lengths(lengths, steps: int, batch: int, device: torch.device) -> Optional[torch.Tensor]:
     if lengths is None:
         return None
@@ -468,16 +480,12 @@ def phased_scan(
     sg = surrogates.get(surrogate)
     check_flag(detach_reset, "detach_reset")
     check_flag(record, "record")
-    steps, batch = x.shape[0], x.shape[1]
+    steps = x.shape[0]
     acc = accumulation_dtype(x.dtype)
     if times is None:
         times = torch.arange(steps, device=x.device, dtype=acc)
     else:
-        check_sequence_times(times, steps, batch)
-        if times.device != x.device:
-            raise ValueError(f"times: is on {times.device} but x is on {x.device}")
-        if times.dim() == 2 and (times.shape[1] == 1 or times.stride(1) == 0):
-            times = times[:, 0]  # one clock for the whole batch
+        times = sequence_clock(times, x)
         if times.requires_grad:
             backend = "torch"
         times = times.to(acc)

@@ -17,7 +17,6 @@ from neurosim.functional.phased import (
     _phase,
     check_gate_parameters,
     check_lengths,
-    check_sequence_times,
     check_times,
     gate_and_phase,
     length_mask,
@@ -25,6 +24,7 @@ from neurosim.functional.phased import (
     phased_lstm,
     phased_neuron,
     phased_scan,
+    sequence_clock,
     time_gate,
 )
 from neurosim.neurons.alif import ALIF
@@ -234,9 +234,7 @@ class PhasedLSTM(nn.Module):
             times = torch.arange(steps, device=x.device, dtype=torch.float64 if x.dtype == torch.float64
                                  else torch.float32)
         else:
-            check_sequence_times(times, steps, batch)
-            if times.device != x.device:
-                raise ValueError(f"times: is on {times.device} but input is on {x.device}")
+            times = sequence_clock(times, x, "input")
         lengths = check_lengths(lengths, steps, batch, x.device)
         h0 = c0 = None
         if hx is not None:
@@ -249,8 +247,6 @@ class PhasedLSTM(nn.Module):
                     raise ValueError(f"{name}: expected shape {shape}, got "
                                      f"{tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__}")
         inside = None if lengths is None else length_mask(lengths, steps).unsqueeze(-1)
-        if times.dim() == 2 and (times.shape[1] == 1 or times.stride(1) == 0):
-            times = times[:, 0]  # one clock for the whole batch: the gate is computed once per step
         h_n, c_n = [], []
         layer_in = x
         for layer in range(self.num_layers):
@@ -389,11 +385,7 @@ class Phased(nn.Module):
         if times is None:
             times = steps
         else:
-            check_sequence_times(times, steps, batch)
-            if times.device != x.device:
-                raise ValueError(f"times: is on {times.device} but x is on {x.device}")
-            if times.dim() == 2 and (times.shape[1] == 1 or times.stride(1) == 0):
-                times = times[:, 0]  # one clock for the whole batch
+            times = sequence_clock(times, x)
         form = scan_form(self.neuron)
         if (form is not None and self.backend == "auto" and lengths is None
                 and not (isinstance(times, torch.Tensor) and times.requires_grad)):
