@@ -94,6 +94,44 @@ def test_native_matches_reference(name, backend, per_sample, gpu_path, monkeypat
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_native_gate_is_time_gate_bit_for_bit_at_near_multiples(backend, gpu_path, monkeypatch):
+    """One step of a phased LI from rest with x = 1 and beta = 0 leaves exactly k in the state
+    (k*1 + (1 - k)*0), so the scan's own gate can be read out and compared with time_gate's
+    (torch.remainder) bitwise: timestamps at, just above and just below multiples of tau after
+    the shift (negative ones included), and far-out ones. Enough columns for wide, narrow and
+    single-column blocks, with per-sample timestamps changing inside the blocks."""
+    if gpu_path:
+        if backend != "cpp":
+            pytest.skip("the CUDA path switch is for the CPU twin")
+        monkeypatch.setenv("NEUROSIM_SCAN_GPU_PATH", "1")
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(11)
+    B, F = 24, 300  # 7200 columns: seven 1024-lane blocks, then narrow blocks and single columns
+    tau = torch.exp(torch.empty(F).uniform_(-3, 5, generator=gen))
+    shift = (torch.rand(F, generator=gen) * 2 - 1) * tau * 3
+    r_on = torch.empty(F).uniform_(0.05, 1.0, generator=gen)
+    for trial in range(4):
+        # per sample: a multiple of one unit's tau after that unit's shift
+        unit = torch.randint(0, F, (B,), generator=gen)
+        t = torch.randint(-400, 400, (B,), generator=gen).float() * tau[unit] + shift[unit]
+        if trial == 1:
+            t = torch.nextafter(t, torch.full_like(t, float("inf")))
+        elif trial == 2:
+            t = torch.nextafter(t, torch.full_like(t, float("-inf")))
+        elif trial == 3:
+            t = (torch.rand(B, generator=gen) * 2 - 1) * 1e4
+        want = neurosim.functional.time_gate(t, tau, shift, r_on, alpha=1e-3)  # [B, F]
+        result = phased_scan(torch.ones(1, B, F, device=device), t.unsqueeze(0).to(device),
+                             torch.zeros(B, F, device=device), neuron="li", neuron_params={"beta": 0.0},
+                             tau=tau.to(device), shift=shift.to(device), r_on=r_on.to(device), leak=1e-3,
+                             backend=backend)
+        got = result.state[0] if isinstance(result.state, tuple) else result.state
+        assert torch.equal(got.cpu(), want), f"trial {trial}: {int((got.cpu() != want).sum())} gates differ"
+
+
 @pytest.mark.parametrize("backend", BACKENDS + ["torch"])
 @pytest.mark.parametrize("name", NAMES)
 def test_gradcheck_float64(name, backend):

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #define NEUROSIM_CPU_ENTRY(function, Launch)
 #include "neurosim/cpu_entry_points.def"  // first inclusion: only the launch headers it includes
@@ -45,6 +47,20 @@ int initial_level() {
 
 std::atomic<int> active_level{initial_level()};
 
+template <class Launch, class = void> struct HasGpuPath : std::false_type {};
+template <class Launch>
+struct HasGpuPath<Launch, decltype(void(std::declval<const Launch&>().gpu_path))> : std::true_type {};
+
+// Whether a wider copy may run this launch: float32 storage, and not the GPU's code path (the
+// one-column thread body exists in the baseline copy only).
+template <class Launch>
+bool runs_wide_copy(const Launch& launch) {
+  if constexpr (HasGpuPath<Launch>::value) {
+    if (launch.gpu_path) return false;
+  }
+  return launch.dtype == DType::Float32;
+}
+
 }  // namespace
 
 const char* cpu_isa() { return kLevelNames[active_level.load(std::memory_order_relaxed)]; }
@@ -68,7 +84,7 @@ bool set_cpu_isa(const char* name) {
   extern "C" void neurosim_cpu_##function##_avx2(const void*);                       \
   extern "C" void neurosim_cpu_##function##_avx512(const void*);                     \
   void neurosim::function(const Launch& launch) {                                    \
-    switch (launch.dtype == DType::Float32 ? active_level.load(std::memory_order_relaxed) : 0) { \
+    switch (runs_wide_copy(launch) ? active_level.load(std::memory_order_relaxed) : 0) {    \
       case 2: neurosim_cpu_##function##_avx512(&launch); return;                     \
       case 1: neurosim_cpu_##function##_avx2(&launch); return;                       \
       default: neurosim_cpu_##function##_baseline(&launch); return;                  \

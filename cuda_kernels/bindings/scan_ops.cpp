@@ -130,6 +130,7 @@ ForwardResult scan_forward(const at::Tensor& x, const at::Tensor& state0, at::Te
     TORCH_CHECK(false, "neurosim: built without CUDA kernels");
 #endif
   } else {
+    a.gpu_path = cpu_takes_gpu_path();
     scan_forward_cpu(a);
   }
   return {out, state, checkpoints, trace};

@@ -3,6 +3,8 @@
 // three times each for the ISA levels).
 #pragma once
 
+#include <type_traits>
+
 #include "cpu_loops.h"
 #include "neurosim/scan.h"
 #include "neurosim/scan_launch.h"
@@ -12,6 +14,16 @@ namespace neurosim {
 namespace scan_cpu {
 
 static_assert(kMaxLaunchParams == kMaxScanParams, "scan_launch.h and scan.h disagree on the parameter count");
+
+// Storage types for which this copy holds the GPU's one-column code path (ScanForwardLaunch::
+// gpu_path): the baseline copy (the dispatcher sends gpu_path launches there), float32 and float64.
+template <typename T>
+constexpr bool kHasGpuPath =
+#if defined(NEUROSIM_CPU_FLOAT32_ONLY)
+    false;
+#else
+    std::is_same_v<T, float> || std::is_same_v<T, double>;
+#endif
 
 template <typename T, typename A>
 inline ScanForwardArgs<T, A> typed(const ScanForwardLaunch& a) {

@@ -35,6 +35,16 @@ void scan_backward_cpu(const ScanBackwardLaunch& launch) {
     const auto args = typed<T, A>(launch);
     dispatch_model<A>(launch.options, true, [&](const auto& m) {
       using M = std::decay_t<decltype(m)>;
+      if constexpr (scan_cpu::kHasGpuPath<T>) {
+        if (launch.gpu_path) {  // the CUDA thread's body, one column at a time (its chunk: a heap row)
+          at::parallel_for(0, args.columns, 64, [&](int64_t begin, int64_t end) {
+            std::unique_ptr<A[]> chunk(new A[ChunkRows<M, false>::value]);
+            for (int64_t c = begin; c < end; ++c)
+              scan_backward_columns<1, false>(m, args, ChunkView<A, 1>{chunk.get()}, c);
+          });
+          return;
+        }
+      }
       // the CUDA kernel never caches the locals (they would not fit in shared memory)
       dispatch_bool(M::kCacheLocals && !launch.gpu_path, [&](auto cache) {
         constexpr bool kCache = M::kCacheLocals && decltype(cache)::value;

@@ -20,6 +20,14 @@ void scan_forward_cpu(const ScanForwardLaunch& launch) {
     dispatch_model<A>(launch.options, false, [&](const auto& m) {
       dispatch_bool(launch.trace != nullptr, [&](auto record) {
         constexpr bool kRecord = decltype(record)::value;
+        if constexpr (scan_cpu::kHasGpuPath<T>) {
+          if (launch.gpu_path) {  // the CUDA thread's body, one column at a time
+            at::parallel_for(0, args.columns, 64, [&](int64_t begin, int64_t end) {
+              for (int64_t c = begin; c < end; ++c) scan_forward_columns<1, kRecord>(m, args, c);
+            });
+            return;
+          }
+        }
         cpu::for_each_block<Wide, Narrow>(args.columns, args.steps, [&](int64_t col0, int width) {
           scan_forward_columns<Wide, kRecord>(m, args, col0, width);
         });

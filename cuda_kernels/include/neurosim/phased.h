@@ -33,17 +33,24 @@
 
 namespace neurosim {
 
-// a mod b in [0, b) for b > 0, exactly as torch.remainder computes it (fmod, then + b for a
-// negative remainder), in a form that vectorises (std::fmod does not). float: the float quotient's
-// floor q is floor(a / b) or one more (rounding is monotonic and integers below 2^24 are exact), and
-// in double a - q b is exact (q b has at most 48 significant bits), so one correction gives the
-// exact remainder, rounded once to float as torch's fmod + b is (while |a / b| < 2^24; a double
-// rounding can differ from torch's single one only when a tiny negative a meets a float midpoint).
-// double: fmod itself.
+// a mod b in [0, b) for b > 0, exactly as torch.remainder computes it (the exact fmod, then + b
+// for a negative remainder, rounded once), in a form that vectorises (std::fmod does not). The
+// float quotient's floor q is floor(a / b) or one more (rounding is monotonic; integers below
+// 2^24 are exact). With q right, a - q b is the floor modulus; with q one too large it is the
+// truncated remainder, a float (in (-b, 0)), and + b then rounds once as torch does. With FMA
+// (every GPU, x86-64-v3 and up) one fmaf gives a - q b rounded once, which is exact in the second
+// case and torch's single rounding in the first; without it, the same in double (q b has at most
+// 48 significant bits). Both were checked bit for bit against torch's formula on 10^8 pairs
+// (negative a, near-multiples, |a / b| up to 1e5). double: fmod itself.
 NEUROSIM_HD float floor_mod(float a, float b) {
   const float q = floorf(a / b);
+#if defined(__CUDA_ARCH__) || defined(__FMA__)
+  const float r = fmaf(-q, b, a);
+  return r < 0.f ? r + b : r;
+#else
   const double r = static_cast<double>(a) - static_cast<double>(q) * static_cast<double>(b);
   return static_cast<float>(r < 0.0 ? r + static_cast<double>(b) : r);
+#endif
 }
 NEUROSIM_HD double floor_mod(double a, double b) {
   double m = fmod(a, b);
@@ -57,6 +64,7 @@ template <typename A> struct GateValue {
   A phi;   // phase in [0, 1)
   A k;     // gate
   A open;  // 1 in the open phase, else 0
+  A z;     // 2 phi / r_on - 1: its sign is the triangle's slope
 };
 
 template <typename A>
@@ -69,6 +77,7 @@ NEUROSIM_HD GateValue<A> time_gate_at(A t, A tau, A shift, A r_on, A alpha) {
   const A triangle = A(1) - (z < A(0) ? -z : z);
   g.k = open ? triangle : alpha * g.phi;
   g.open = open ? A(1) : A(0);
+  g.z = z;
   return g;
 }
 
@@ -80,7 +89,7 @@ struct PhasedModel {
   // parameters: M's, then tau, shift, r_on, alpha; lane constants: the same, then 1/tau and 1/r_on
   // (the backward's derivatives; the forward divides as the reference does)
   static constexpr int kParams = P0 + 4, kLane = L0 + 6, kState = S, kRecorded = M::kRecorded;
-  // locals: M's locals of the step, prev state, candidate state, t - shift, phi, k, open
+  // locals: M's locals of the step, prev state, candidate state, t - shift, phi, k, dk/dphi
   static constexpr int kLocal = ML + 2 * S + 4;
   static constexpr bool kLocalNeedsNext = false, kCacheLocals = false, kTimed = true;
   M m;
@@ -120,22 +129,30 @@ struct PhasedModel {
     loc[ML + 2 * S] = g.a;
     loc[ML + 2 * S + 1] = g.phi;
     loc[ML + 2 * S + 2] = g.k;
-    loc[ML + 2 * S + 3] = g.open;
+    // dk/dphi (torch's conventions: abs'(0) = 0, the unselected branch gets nothing)
+    const A sgn = g.z > A(0) ? A(1) : (g.z < A(0) ? A(-1) : A(0));
+    loc[ML + 2 * S + 3] = g.open > A(0) ? -(sgn * A(2) * lane[L0 + 5]) : lane[L0 + 3];
   }
 
-  NEUROSIM_HD void next_state(const A*, A*) const {}  // never cached (kCacheLocals is false)
+  // Not cached on the CPU either: the locals are 2S + 4 rows more per step than the replay keeps,
+  // and the extra chunk traffic cost more than recomputing the gate (measured).
+  NEUROSIM_HD void next_state(const A* loc, A* s) const {
+    const A k = loc[ML + 2 * S + 2];
+    for (int j = 0; j < S; ++j) s[j] = k * loc[ML + S + j] + (A(1) - k) * loc[ML + j];
+  }
 
   NEUROSIM_HD A step_backward(const A* lane, const A* loc, A grad_out, const A* grad_rec, A* carry, A* dpar) const {
     const A* prev = loc + ML;
     const A* cand = loc + ML + S;
-    const A a = loc[ML + 2 * S], phi = loc[ML + 2 * S + 1], k = loc[ML + 2 * S + 2], open = loc[ML + 2 * S + 3];
+    const A a = loc[ML + 2 * S], phi = loc[ML + 2 * S + 1], k = loc[ML + 2 * S + 2], slope = loc[ML + 2 * S + 3];
     const A alpha = lane[L0 + 3], inv_tau = lane[L0 + 4], inv_r_on = lane[L0 + 5];
+    const bool is_open = phi < lane[L0 + 2];
     A s[S], g[S];  // the blended state (as the forward computed it) and dL/dstate_t
     for (int j = 0; j < S; ++j) {
       s[j] = k * cand[j] + (A(1) - k) * prev[j];
       g[j] = carry[j] + (j < kRecorded ? grad_rec[j] : A(0));
     }
-    m.emit_backward(lane, s, M::kSpiking ? grad_out * open : grad_out, g, dpar);
+    m.emit_backward(lane, s, M::kSpiking ? (is_open ? grad_out : A(0)) : grad_out, g, dpar);
     A g_k = A(0), g_cand[S], no_rec[R0];
     for (int j = 0; j < S; ++j) {
       g_k += g[j] * (cand[j] - prev[j]);
@@ -145,16 +162,11 @@ struct PhasedModel {
     const A dx = m.step_backward(lane, loc, A(0), no_rec, g_cand, dpar);  // g_cand -> dL/dprev via cand
     for (int j = 0; j < S; ++j) carry[j] = g_cand[j] + (A(1) - k) * g[j];
     // through the gate (torch's conventions: abs'(0) = 0, the unselected branch gets nothing)
-    const A z = A(2) * phi / lane[L0 + 2] - A(1);  // the forward's z: its sign decides the slope
-    const A sgn = z > A(0) ? A(1) : (z < A(0) ? A(-1) : A(0));
-    const bool is_open = open > A(0);
-    const A two_sgn_inv_r = sgn * A(2) * inv_r_on;
-    const A dk_dphi = is_open ? -two_sgn_inv_r : alpha;
-    const A g_phi = g_k * dk_dphi;
+    const A g_phi = g_k * slope;
     const A g_phi_inv_tau = g_phi * inv_tau;
     dpar[P0] -= g_phi_inv_tau * a * inv_tau;
     dpar[P0 + 1] -= g_phi_inv_tau;
-    dpar[P0 + 2] += is_open ? g_k * (two_sgn_inv_r * phi * inv_r_on) : A(0);
+    dpar[P0 + 2] += is_open ? -g_k * (slope * phi * inv_r_on) : A(0);
     dpar[P0 + 3] += is_open ? A(0) : g_k * phi;
     return dx;
   }

@@ -124,15 +124,58 @@ template <class M, bool kCache> struct ChunkRows {
 
 template <int N> struct AtLeastOne { static constexpr int value = N > 0 ? N : 1; };
 
-// The timestamps of step t for `lanes` adjacent columns (the batch element of column c is c / F,
-// its offset precomputed once in `offset`). A separate small loop, so that the model's lane loop
-// reads them contiguously and stays vectorisable.
-template <int W, typename A>
-NEUROSIM_HD void gather_times(const A* times, int64_t t_stride, int64_t t, const int64_t* offset, int lanes,
-                              A* out) {
+// The timestamps of step t for `lanes` adjacent columns from col0: the batch element of column c
+// is c / F, so the block is a few runs of F equal values, each filled with one broadcast (a fill
+// the compiler vectorises; a per-lane gather through an offset table stays scalar). A separate
+// small loop, so that the model's lane loop reads them contiguously and stays vectorisable.
+template <typename A>
+NEUROSIM_HD void gather_times(const A* times, int64_t t_stride, int64_t b_stride, int64_t t, int64_t col0,
+                              int64_t features, int lanes, A* out) {
   const A* row = times + t * t_stride;
-  for (int l = 0; l < lanes; ++l) out[l] = row[offset[l]];
+  int64_t b = col0 / features;
+  for (int l = 0; l < lanes; ++b) {
+    const int64_t run_end = (b + 1) * features - col0;
+    const int end = run_end < lanes ? static_cast<int>(run_end) : lanes;
+    const A value = row[b * b_stride];
+    for (; l < end; ++l) out[l] = value;
+  }
 }
+
+// Register prefetch for the GPU's one-column threads (W = 1): the value of step t + D is requested
+// while step t computes, so D loads per thread are in flight instead of one (a step's arithmetic
+// is short, and without this each step waits a full memory latency). The buffer is a shift
+// register, so every index is a compile-time constant and it stays in registers. Requests run
+// from `first` towards `stop` (exclusive) in steps of `direction` (+1 forward in time, -1 in
+// reverse); past the end they return zero and touch no memory. Blocks of W > 1 lanes (the CPU)
+// read their rows directly: the hardware prefetcher follows those.
+constexpr int kLoadsAhead = 4;
+
+template <int D, typename T> struct AheadLoads {
+  T buf[D];
+  const T* base;  // the value of step t at base[t * stride]
+  int64_t stride, next, stop, direction;
+
+  NEUROSIM_HD void start(const T* column, int64_t stride_, int64_t first, int64_t stop_, int64_t direction_) {
+    base = column;
+    stride = stride_;
+    next = first;
+    stop = stop_;
+    direction = direction_;
+    for (int i = 0; i < D; ++i) buf[i] = request();
+  }
+  NEUROSIM_HD T request() {
+    if (next == stop) return T();
+    const T v = base[next * stride];
+    next += direction;
+    return v;
+  }
+  NEUROSIM_HD T take() {
+    const T v = buf[0];
+    for (int i = 0; i + 1 < D; ++i) buf[i] = buf[i + 1];
+    buf[D - 1] = request();
+    return v;
+  }
+};
 
 // Forward of `width` <= W adjacent columns starting at col0 over all T steps. W sizes the lane
 // arrays; one instantiation serves every block width on the CPU (W = 1: the CUDA thread).
@@ -145,8 +188,13 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
   T* __restrict__ out = p.out;
   constexpr bool kTimed = IsTimed<M>::value;
   A lane[L][W], s[S][W];
-  int64_t time_offset[kTimed ? W : 1];
   A time_now[kTimed ? W : 1];
+  AheadLoads<kLoadsAhead, T> x_ahead;  // W = 1 only
+  AheadLoads<kLoadsAhead, A> time_ahead;
+  if constexpr (W == 1) {
+    x_ahead.start(x + col0, cols, 0, p.steps, 1);
+    if constexpr (kTimed) time_ahead.start(p.times + (col0 / p.features) * p.times_b_stride, p.times_t_stride, 0, p.steps, 1);
+  }
   for (int l = 0; l < lanes; ++l) {
     const int64_t c = col0 + l, f = c % p.features;
     A par[M::kParams], lp[L];
@@ -154,7 +202,6 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     m.prepare(par, lp);
     for (int j = 0; j < L; ++j) lane[j][l] = lp[j];
     for (int j = 0; j < S; ++j) s[j][l] = p.state0[j * cols + c];
-    if constexpr (kTimed) time_offset[l] = (c / p.features) * p.times_b_stride;
   }
   for (int64_t t = 0; t < p.steps; ++t) {
     if (t % kCheckpointEvery == 0) {
@@ -166,12 +213,18 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     const T* xr = x + row;
     T* outr = out + row;
     A rec[R][W];
-    if constexpr (kTimed) gather_times<W>(p.times, p.times_t_stride, t, time_offset, lanes, time_now);
+    if constexpr (kTimed) {
+      if constexpr (W == 1) time_now[0] = time_ahead.take();
+      else gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_now);
+    }
     for (int l = 0; l < lanes; ++l) {
       A st[S], lp[L], rc[R];
       for (int j = 0; j < S; ++j) st[j] = s[j][l];
       for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-      outr[l] = store_as<T>(model_step(m, lp, st, load_acc<A>(xr[l]), time_now[kTimed ? l : 0], rc));
+      A xv;
+      if constexpr (W == 1) xv = load_acc<A>(x_ahead.take());
+      else xv = load_acc<A>(xr[l]);
+      outr[l] = store_as<T>(model_step(m, lp, st, xv, time_now[kTimed ? l : 0], rc));
       for (int j = 0; j < S; ++j) s[j][l] = st[j];
       if (kRecord) {
         for (int j = 0; j < R; ++j) rec[j][l] = rc[j];
@@ -204,11 +257,22 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
   constexpr bool kTimed = IsTimed<M>::value;
   A lane[L][W], carry[S][W], dpar[P][W];
   A s[S][W];  // the running state of the cached replay
-  int64_t time_offset[kTimed ? W : 1];
   A time_now[kTimed ? W : 1];
+  static_assert(W > 1 || !kCache, "one-column threads (the GPU's) replay states");
+  // W = 1: the replay's inputs (restarted per chunk) and the reverse pass's (all steps, backwards)
+  const A* const time_column = kTimed ? p.times + (col0 / p.features) * p.times_b_stride : nullptr;
+  AheadLoads<kLoadsAhead, T> replay_x, reverse_x, reverse_go, reverse_rec[R];
+  AheadLoads<kLoadsAhead, A> replay_time, reverse_time;
+  const bool has_grad_trace = M::kRecorded > 0 && p.grad_trace != nullptr;
+  if constexpr (W == 1) {
+    reverse_x.start(x + col0, cols, steps - 1, -1, -1);
+    reverse_go.start(p.grad_out + col0 * p.go_c_stride, p.go_t_stride, steps - 1, -1, -1);
+    if (has_grad_trace)
+      for (int j = 0; j < R; ++j) reverse_rec[j].start(p.grad_trace + j * steps * cols + col0, cols, steps - 1, -1, -1);
+    if constexpr (kTimed) reverse_time.start(time_column, p.times_t_stride, steps - 1, -1, -1);
+  }
   for (int l = 0; l < lanes; ++l) {
     const int64_t c = col0 + l, f = c % p.features;
-    if constexpr (kTimed) time_offset[l] = (c / p.features) * p.times_b_stride;
     A par[P], lp[L];
     for (int j = 0; j < P; ++j) par[j] = param_at(p.params[j], p.per_feature[j], f);
     m.prepare(par, lp);
@@ -225,7 +289,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         for (int l = 0; l < lanes; ++l) s[j][l] = ck[j * cols + l];
       for (int k = 0; k < len; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
-        if constexpr (kTimed) gather_times<W>(p.times, p.times_t_stride, t0 + k, time_offset, lanes, time_now);
+        if constexpr (kTimed) gather_times(p.times, p.times_t_stride, p.times_b_stride, t0 + k, col0, p.features, lanes, time_now);
         for (int l = 0; l < lanes; ++l) {
           A st[S], lp[L], loc[C];
           for (int j = 0; j < S; ++j) st[j] = s[j][l];
@@ -240,14 +304,24 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       for (int j = 0; j < S; ++j)
         for (int l = 0; l < lanes; ++l) chunk.at(j, l) = ck[j * cols + l];
       const int replay = M::kLocalNeedsNext ? len : len - 1;  // the state after the last step only if read
+      if constexpr (W == 1) {
+        replay_x.start(x + col0, cols, t0, t0 + replay, 1);
+        if constexpr (kTimed) replay_time.start(time_column, p.times_t_stride, t0, t0 + replay, 1);
+      }
       for (int k = 0; k < replay; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
-        if constexpr (kTimed) gather_times<W>(p.times, p.times_t_stride, t0 + k, time_offset, lanes, time_now);
+        if constexpr (kTimed) {
+          if constexpr (W == 1) time_now[0] = replay_time.take();
+          else gather_times(p.times, p.times_t_stride, p.times_b_stride, t0 + k, col0, p.features, lanes, time_now);
+        }
         for (int l = 0; l < lanes; ++l) {
           A st[S], lp[L], rc[R];
           for (int j = 0; j < S; ++j) st[j] = chunk.at(k * S + j, l);
           for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-          model_step(m, lp, st, load_acc<A>(xr[l]), time_now[kTimed ? l : 0], rc);
+          A xv;
+          if constexpr (W == 1) xv = load_acc<A>(replay_x.take());
+          else xv = load_acc<A>(xr[l]);
+          model_step(m, lp, st, xv, time_now[kTimed ? l : 0], rc);
           for (int j = 0; j < S; ++j) chunk.at((k + 1) * S + j, l) = st[j];
         }
       }
@@ -258,18 +332,28 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       // upstream gradients of step t, gathered first so that the lane loop is branch-free
       A g_out[W], g_rec[R][W], dx[W];
       const T* go = p.grad_out + t * p.go_t_stride + col0 * p.go_c_stride;
-      for (int l = 0; l < lanes; ++l) g_out[l] = load_acc<A>(go[p.go_c_stride == 0 ? 0 : l]);
+      if constexpr (W == 1) g_out[0] = load_acc<A>(reverse_go.take());
+      else
+        for (int l = 0; l < lanes; ++l) g_out[l] = load_acc<A>(go[p.go_c_stride == 0 ? 0 : l]);
       for (int j = 0; j < R; ++j) {
-        if (M::kRecorded > 0 && p.grad_trace != nullptr) {
+        if (has_grad_trace) {
           const T* gr = p.grad_trace + j * steps * cols + row;
-          for (int l = 0; l < lanes; ++l) g_rec[j][l] = load_acc<A>(gr[l]);
+          if constexpr (W == 1) g_rec[j][0] = load_acc<A>(reverse_rec[j].take());
+          else
+            for (int l = 0; l < lanes; ++l) g_rec[j][l] = load_acc<A>(gr[l]);
         } else {
           for (int l = 0; l < lanes; ++l) g_rec[j][l] = A(0);
         }
       }
       const T* xr = x + row;
-      if constexpr (kTimed) {
-        if (!kCache) gather_times<W>(p.times, p.times_t_stride, t, time_offset, lanes, time_now);
+      A x_now = A(0);  // W = 1: the input of step t (the replay path rebuilds the locals from it)
+      if constexpr (!kCache) {
+        if constexpr (W == 1) {
+          x_now = load_acc<A>(reverse_x.take());
+          if constexpr (kTimed) time_now[0] = reverse_time.take();
+        } else if constexpr (kTimed) {
+          gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_now);
+        }
       }
       for (int l = 0; l < lanes; ++l) {
         A lp[L], loc[C], cr[S], dp[P], gr[R];
@@ -284,7 +368,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
           } else {
             for (int j = 0; j < S; ++j) next[j] = prev[j];
           }
-          model_local(m, lp, prev, next, load_acc<A>(xr[l]), time_now[kTimed ? l : 0], loc);
+          model_local(m, lp, prev, next, W == 1 ? x_now : load_acc<A>(xr[l]), time_now[kTimed ? l : 0], loc);
         }
         for (int j = 0; j < S; ++j) cr[j] = carry[j][l];
         for (int j = 0; j < P; ++j) dp[j] = dpar[j][l];

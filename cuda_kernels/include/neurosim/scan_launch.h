@@ -36,6 +36,7 @@ struct ScanForwardLaunch {
   const void* times;                     // timed models: [T, B] in the accumulation type, or nullptr
   int64_t times_t_stride, times_b_stride;
   int64_t steps, columns, features;
+  bool gpu_path;                         // as in ScanBackwardLaunch
 };
 
 struct ScanBackwardLaunch {
@@ -54,8 +55,10 @@ struct ScanBackwardLaunch {
   const void* times;                     // as in ScanForwardLaunch
   int64_t times_t_stride, times_b_stride;
   int64_t steps, columns, features;
-  // Take the CUDA kernel's code path (replay states, no step cache) on the CPU as well, so that
-  // the tests run every branch the GPU takes.
+  // Take the CUDA kernel's code path on the CPU as well, so that the tests run every branch the
+  // GPU takes: one column per thread body (W = 1: register prefetch, states replayed, no step
+  // cache), in the baseline copy, for float32 and float64 storage (16-bit storage: the CPU's
+  // blocks without the step cache).
   bool gpu_path;
 };
 
