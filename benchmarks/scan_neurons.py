@@ -4,7 +4,8 @@ For each n: LIF, Synaptic, ALIF and LI on the native backend against one bare el
 over the same tensors that allocates its outputs (x*0.9 forward, g*x backward), and Synaptic /
 ALIF against snnTorch's ``Synaptic`` (a Python loop over time steps). Rounds are interleaved
 (every implementation once per round) and the minimum over rounds is reported, the estimate least
-disturbed by a shared machine. Peak memory of one training step: RSS growth on the CPU.
+disturbed by a shared machine. Peak memory of one training step: RSS growth on the CPU, each
+implementation in a fresh process after one warm-up step.
 
     python benchmarks/scan_neurons.py --sizes 512 2048 8192 --rounds 5 --threads 2
 """
@@ -74,6 +75,20 @@ def peak_mb(model, x):
     return max(0, _peak_rss_bytes() - base) / 2**20
 
 
+def peak_mb_fresh(impl: str, n: int):
+    """Peak RSS growth of one training step in a fresh process: in the timing process the heap
+    already holds pages freed by the implementations before, which a later one reuses without
+    growing RSS (snnTorch's many small per-step tensors read 1.4 GB there, 2.6-2.8 GB fresh)."""
+    import subprocess
+    script = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+              f"import scan_neurons as s, torch; torch.manual_seed(0); "
+              f"x = torch.randn({T}, {B}, {n}, requires_grad=True); m = s.build({impl!r}); "
+              f"s.step(m, x); x.grad = None; print(s.peak_mb(m, x))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    out = done.stdout.strip().splitlines()
+    return float(out[-1]) if done.returncode == 0 and out and out[-1] != "None" else None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048, 8192])
@@ -111,7 +126,7 @@ def main(argv=None):
                     continue  # two rounds are enough for a Python loop 10x slower
                 times[impl].append(step(model, x))
                 x.grad = None
-        mems = {impl: peak_mb(model, x) for impl, model in models.items()}
+        mems = {impl: peak_mb_fresh(impl, n) for impl in models}
         bare = min(times["bare-elementwise"])
         for impl in impls:
             best = min(times[impl]) if times[impl] else None
