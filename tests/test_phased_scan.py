@@ -132,6 +132,32 @@ def test_native_gate_is_time_gate_bit_for_bit_at_near_multiples(backend, gpu_pat
         assert torch.equal(got.cpu(), want), f"trial {trial}: {int((got.cpu() != want).sum())} gates differ"
 
 
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_storage_computes_in_float32(name, backend, dtype):
+    """16-bit input and output, float32 state and gate: the same states as the float32 reference
+    on the same (rounded) input, outputs within the storage's rounding, finite 16-bit gradients."""
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(6)
+    T, B, F = 45, 3, 5
+    x = (torch.randn(T, B, F, generator=gen) * 1.2 + 0.3).to(dtype).to(device)
+    times = _times(T, B, gen).to(device)
+    gate = _gate((F,), torch.float32, device, gen, requires_grad=False)
+    params = {k: torch.tensor(v, device=device) for k, v in NEURON_PARAMS[name].items()}
+    got = _run(name, x.clone().requires_grad_(), times, None, gate, params, backend, record=False)
+    want = _run(name, x.float(), times, None, gate, params, "torch", record=False)
+    assert got.output.dtype == dtype and all(s.dtype == torch.float32 for s in got.state)
+    torch.testing.assert_close(got.output.float(), want.output.to(dtype).float(), rtol=1e-2, atol=1e-2)
+    for a, b in zip(got.state, want.state):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    xg = x.clone().requires_grad_()
+    out = _run(name, xg, times, None, gate, params, backend, record=False)
+    (out.output.float() * torch.linspace(-1, 1, F, device=device)).sum().backward()
+    assert xg.grad.dtype == dtype and torch.isfinite(xg.grad.float()).all() and xg.grad.float().abs().sum() > 0
+
+
 @pytest.mark.parametrize("backend", BACKENDS + ["torch"])
 @pytest.mark.parametrize("name", NAMES)
 def test_gradcheck_float64(name, backend):
