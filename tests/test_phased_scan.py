@@ -312,19 +312,86 @@ def test_module_fused_path_equals_its_step_by_step_reference_path(name):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_module_lengths_and_timestamp_gradients_take_the_step_by_step_path():
+@needs_native
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_lengths_fused_equal_the_step_by_step_path(name, gpu_path, monkeypatch):
+    """Padded batches on the fused scan (padding steps carry NaN timestamps inside, the gate shut):
+    the same spikes and states as the module's step-by-step path, which masks the gate (k*0,
+    closed), gradients equal for x, the state and the gate; past its length a sequence keeps its
+    state exactly and emits nothing, and a sequence cut at its length gives the same final state."""
+    if gpu_path:
+        monkeypatch.setenv("NEUROSIM_SCAN_GPU_PATH", "1")
+    torch.manual_seed(8)
+    neuron = {"lif": lambda: neurosim.LIF(beta=0.9, threshold=0.5),
+              "synaptic": lambda: neurosim.Synaptic(alpha=0.7, beta=0.85, threshold=0.5),
+              "alif": lambda: neurosim.ALIF(beta=0.9, threshold=0.5),
+              "li": lambda: neurosim.LI(beta=0.9)}[name]
+    fused = neurosim.Phased(neuron(), 5, r_on=0.5, period_range=(1.5, 6.0), return_state=True)
+    reference = neurosim.Phased(neuron(), 5, r_on=0.5, return_state=True, backend="torch")
+    reference.load_state_dict(fused.state_dict())
+    x = torch.rand(45, 3, 5) * 1.2
+    lengths = torch.tensor([45, 12, 33])
+    for times in (torch.rand(45, 3).cumsum(0), torch.rand(45).cumsum(0)):  # per sample, shared
+        outs = {}
+        for label, module in (("fused", fused), ("reference", reference)):
+            xs = x.clone().requires_grad_()
+            out, state = module(xs, times, lengths=lengths)
+            state = state if isinstance(state, tuple) else (state,)
+            (out.sum() + sum(s.sum() for s in state)).backward()
+            outs[label] = (out, state, xs.grad, [p.grad.clone() for p in module.gate.parameters()])
+            module.zero_grad()
+        (o_f, st_f, gx_f, gp_f), (o_r, st_r, gx_r, gp_r) = outs["fused"], outs["reference"]
+        assert torch.equal(o_f, o_r)
+        if name != "li":
+            assert float(o_f.sum()) > 0 and float(o_f[12:, 1].abs().sum()) == 0
+        assert float(gx_f[12:, 1].abs().sum()) == 0  # padding input reaches nothing
+        for a, b in zip(st_f + (gx_f, *gp_f), st_r + (gx_r, *gp_r)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        t_short = times[:12, 1:2] if times.dim() == 2 else times[:12]
+        _, short = fused(x[:12, 1:2], t_short)
+        short = short if isinstance(short, tuple) else (short,)
+        for a, b in zip(st_f, short):
+            assert torch.equal(a[1:2], b)
+
+
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", NAMES)
+def test_functional_lengths_native_matches_reference(name, backend):
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(9)
+    T, B, F = 40, 3, (2, 3)
+    x = (torch.randn(T, B, *F, generator=gen) * 1.2 + 0.3).to(device)
+    times = _times(T, B, gen).to(device)
+    lengths = torch.tensor([40, 7, 33], device=device)
+    gate0 = _gate(F, torch.float32, device, gen)
+    results = {}
+    for b in (backend, "torch"):
+        xs = x.clone().requires_grad_()
+        gate = {k: v.detach().clone().requires_grad_() for k, v in gate0.items()}
+        params = {k: torch.tensor(v, device=device) for k, v in NEURON_PARAMS[name].items()}
+        result = phased_scan(xs, times, None, neuron=name, neuron_params=params, record=True, backend=b,
+                             lengths=lengths, **gate)
+        _loss(result, torch.Generator().manual_seed(5)).backward()
+        results[b] = (result, [xs.grad, *(g.grad for g in gate.values())])
+    (got, g_got), (want, g_want) = results[backend], results["torch"]
+    torch.testing.assert_close(got.output, want.output, rtol=0, atol=0)
+    for a, b in zip(got.state + (got.recorded or ()), want.state + (want.recorded or ())):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    for a, b in zip(g_got, g_want):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_module_timestamp_gradients_take_the_step_by_step_path():
     torch.manual_seed(8)
     layer = neurosim.Phased(neurosim.ALIF(beta=0.9, threshold=0.5), 5, r_on=0.5, return_state=True)
     x = torch.rand(20, 2, 5)
-    times = torch.rand(20, 2).cumsum(0)
-    spikes, (u, a) = layer(x, times, lengths=torch.tensor([20, 12]))
-    assert float(spikes[12:, 1].abs().sum()) == 0
-    short, (u_short, a_short) = layer(x[:12, 1:], times[:12, 1:])
-    torch.testing.assert_close(u[1:], u_short, rtol=1e-6, atol=1e-6)
-    t = times.clone().requires_grad_()
+    t = torch.rand(20, 2).cumsum(0).requires_grad_()
     out, _ = layer(x, t)
     out.sum().backward()  # reaches the timestamps through the gate (the reference path)
-    assert t.grad is not None
+    assert t.grad is not None and torch.isfinite(t.grad).all()
 
 
 # ---- bad input -------------------------------------------------------------------------------------

@@ -78,12 +78,17 @@ def time_gate_from_times(times, x_dim: int, tau, shift, r_on, alpha):
     """The gate and the open phase of every step, batch element and neuron, in the operation order
     of :func:`neurosim.functional.time_gate` (``torch.remainder``, then ``1 - |2 phi / r_on - 1|``
     inside the open phase, ``alpha * phi`` outside), broadcast for x [T, B, *F]: ``times`` [T] or
-    [T, B] gains trailing unit axes, the parameters broadcast against [B, *F]."""
+    [T, B] gains trailing unit axes, the parameters broadcast against [B, *F]. A NaN timestamp
+    marks a padding step (past the sequence's length): its gate is ``k*0`` and closed, as the
+    step-by-step path masks it (the gate itself is computed at t = 0 there, so that no NaN
+    reaches a gradient)."""
     t = times.reshape(tuple(times.shape) + (1,) * (x_dim - times.dim()))
+    inside = ~torch.isnan(t)
+    t = torch.where(inside, t, torch.zeros_like(t))
     phi = torch.remainder(t - shift, tau) / tau
     is_open = phi < r_on
     k = torch.where(is_open, 1 - torch.abs(2 * phi / r_on - 1), alpha * phi)
-    return k, is_open
+    return k * inside.to(k.dtype), is_open & inside
 
 
 def phased_model_reference(inner_reference: Callable, emit: Callable, spiking: bool, n_inner: int, n_recorded: int):

@@ -437,6 +437,7 @@ def phased_scan(
     detach_reset: bool = True,
     record: bool = False,
     backend: str = "auto",
+    lengths=None,
 ) -> PhasedScanResult:
     """A neuron of the generic scan inside the Phased LSTM time gate, over x [T, B, *features]:
     ``state_t = k_t*step(state_{t-1}, x_t) + (1 - k_t)*state_{t-1}`` for every state variable,
@@ -466,6 +467,10 @@ def phased_scan(
         reset, surrogate, detach_reset: as in :func:`neurosim.functional.lif` (spiking neurons).
         record: also return the recorded state variables at every step.
         backend: "auto", "cuda", "cpp" or "torch".
+        lengths: [B] integer lengths of padded sequences, or None: steps at or past a sequence's
+            length keep its state exactly and emit nothing (their gate is shut, k = 0), as the
+            step-by-step path of :class:`neurosim.Phased` does; the fused scan marks them with a
+            NaN timestamp internally.
 
     Returns:
         ``PhasedScanResult(output, state, recorded)``.
@@ -489,6 +494,10 @@ def phased_scan(
         if times.requires_grad:
             backend = "torch"
         times = times.to(acc)
+    lengths = check_lengths(lengths, steps, x.shape[1], x.device)
+    if lengths is not None:  # padding steps: NaN timestamps, the gate shut there (phased.h)
+        per_sample = times if times.dim() == 2 else times.unsqueeze(1).expand(steps, x.shape[1])
+        times = per_sample.masked_fill(~length_mask(lengths, steps), float("nan"))
     inner = [p.name for p in model.params[:-4]]
     given = dict(neuron_params or {})
     unknown = sorted(set(given) - set(inner))

@@ -358,7 +358,7 @@ class Phased(nn.Module):
     (``self.gate``, a :class:`TimeGate`) is computed inside the neuron's native scan from the
     timestamps (:func:`neurosim.functional.phased_scan`): one fused pass, no [T, B, N] gate tensor.
     The step-by-step path (the gate computed for all steps first, then a Python loop over time) runs
-    for any other neuron, for ``lengths``, for timestamps that require a gradient, and as
+    for any other neuron, for timestamps that require a gradient, and as
     ``backend="torch"`` (the literal reference ``k*new + (1 - k)*old``). The fused scan computes
     the phase in the layer's dtype (float32 timestamps: the same gate as :class:`TimeGate`).
     """
@@ -387,9 +387,9 @@ class Phased(nn.Module):
         else:
             times = sequence_clock(times, x)
         form = scan_form(self.neuron)
-        if (form is not None and self.backend == "auto" and lengths is None
+        if (form is not None and self.backend == "auto"
                 and not (isinstance(times, torch.Tensor) and times.requires_grad)):
-            return self._fused(form, x, None if isinstance(times, int) else times, state)
+            return self._fused(form, x, None if isinstance(times, int) else times, state, lengths)
         k, is_open = self.gate.gate_and_open(times)
         if k.dim() == 1 + len(self.gate.size):  # times [T]: one gate for the whole batch
             k, is_open = k.unsqueeze(1), is_open.unsqueeze(1)
@@ -401,13 +401,13 @@ class Phased(nn.Module):
         spikes, state = phased_neuron(neuron_step(self.neuron), x, k, is_open, state, backend=self.backend)
         return (spikes, state) if self.return_state else spikes
 
-    def _fused(self, form, x, times, state):
+    def _fused(self, form, x, times, state, lengths):
         name, params, options = form
         tau, shift, r_on = (v.view(self.gate.size) for v in self.gate.effective())
         result = phased_scan(x, times, state, neuron=name, tau=tau, shift=shift, r_on=r_on,
                              leak=self.gate.alpha if self.training else 0.0, neuron_params=params,
                              reset=options.reset, surrogate=options.surrogate or "fast_sigmoid",
-                             detach_reset=options.detach_reset, backend="auto")
+                             detach_reset=options.detach_reset, backend="auto", lengths=lengths)
         new_state = result.state[0] if len(result.state) == 1 else result.state
         return (result.output, new_state) if self.return_state else result.output
 

@@ -11,6 +11,10 @@
 //                                               exact at k = 0 and k = 1)
 //   out_t = M.emit(state_t) (x open for a spiking model); recorded values: state_t
 //
+// A step whose timestamp is NaN lies outside its sequence (padding past `lengths`, set by
+// neurosim.functional.phased_scan): its gate is shut, k = 0 and closed, so the state is kept
+// exactly, nothing is emitted and no gradient reaches the gate's parameters from it.
+//
 // Operation for operation the PyTorch reference (neurosim/functional/phased.py: _phase,
 // gate_from_phase; neurosim/core/phased_reference.py), so with float32 timestamps the gate is
 // bit-identical to neurosim.functional.time_gate (up to double rounding in the floor modulus, see
@@ -65,19 +69,22 @@ template <typename A> struct GateValue {
   A k;     // gate
   A open;  // 1 in the open phase, else 0
   A z;     // 2 phi / r_on - 1: its sign is the triangle's slope
+  A inside;  // 0 for a padding step (NaN timestamp), else 1
 };
 
 template <typename A>
 NEUROSIM_HD GateValue<A> time_gate_at(A t, A tau, A shift, A r_on, A alpha) {
   GateValue<A> g;
-  g.a = t - shift;
+  const bool inside = t == t;  // NaN: a padding step (see above)
+  g.a = inside ? t - shift : A(0);
   g.phi = floor_mod(g.a, tau) / tau;
-  const bool open = g.phi < r_on;
+  const bool open = inside && g.phi < r_on;
   const A z = A(2) * g.phi / r_on - A(1);
   const A triangle = A(1) - (z < A(0) ? -z : z);
-  g.k = open ? triangle : alpha * g.phi;
+  g.k = open ? triangle : (inside ? alpha * g.phi : A(0));
   g.open = open ? A(1) : A(0);
   g.z = z;
+  g.inside = inside ? A(1) : A(0);
   return g;
 }
 
@@ -89,8 +96,8 @@ struct PhasedModel {
   // parameters: M's, then tau, shift, r_on, alpha; lane constants: the same, then 1/tau and 1/r_on
   // (the backward's derivatives; the forward divides as the reference does)
   static constexpr int kParams = P0 + 4, kLane = L0 + 6, kState = S, kRecorded = M::kRecorded;
-  // locals: M's locals of the step, prev state, candidate state, t - shift, phi, k, dk/dphi
-  static constexpr int kLocal = ML + 2 * S + 4;
+  // locals: M's locals of the step, prev state, candidate state, t - shift, phi, k, dk/dphi, open
+  static constexpr int kLocal = ML + 2 * S + 5;
   static constexpr bool kLocalNeedsNext = false, kCacheLocals = false, kTimed = true;
   M m;
 
@@ -129,9 +136,10 @@ struct PhasedModel {
     loc[ML + 2 * S] = g.a;
     loc[ML + 2 * S + 1] = g.phi;
     loc[ML + 2 * S + 2] = g.k;
-    // dk/dphi (torch's conventions: abs'(0) = 0, the unselected branch gets nothing)
+    // dk/dphi (torch's conventions: abs'(0) = 0, the unselected branch gets nothing; 0 when padding)
     const A sgn = g.z > A(0) ? A(1) : (g.z < A(0) ? A(-1) : A(0));
-    loc[ML + 2 * S + 3] = g.open > A(0) ? -(sgn * A(2) * lane[L0 + 5]) : lane[L0 + 3];
+    loc[ML + 2 * S + 3] = g.open > A(0) ? -(sgn * A(2) * lane[L0 + 5]) : lane[L0 + 3] * g.inside;
+    loc[ML + 2 * S + 4] = g.open;
   }
 
   // Not cached on the CPU either: the locals are 2S + 4 rows more per step than the replay keeps,
@@ -145,8 +153,8 @@ struct PhasedModel {
     const A* prev = loc + ML;
     const A* cand = loc + ML + S;
     const A a = loc[ML + 2 * S], phi = loc[ML + 2 * S + 1], k = loc[ML + 2 * S + 2], slope = loc[ML + 2 * S + 3];
-    const A alpha = lane[L0 + 3], inv_tau = lane[L0 + 4], inv_r_on = lane[L0 + 5];
-    const bool is_open = phi < lane[L0 + 2];
+    const A inv_tau = lane[L0 + 4], inv_r_on = lane[L0 + 5];
+    const bool is_open = loc[ML + 2 * S + 4] > A(0);
     A s[S], g[S];  // the blended state (as the forward computed it) and dL/dstate_t
     for (int j = 0; j < S; ++j) {
       s[j] = k * cand[j] + (A(1) - k) * prev[j];
@@ -167,7 +175,7 @@ struct PhasedModel {
     dpar[P0] -= g_phi_inv_tau * a * inv_tau;
     dpar[P0 + 1] -= g_phi_inv_tau;
     dpar[P0 + 2] += is_open ? -g_k * (slope * phi * inv_r_on) : A(0);
-    dpar[P0 + 3] += is_open ? A(0) : g_k * phi;
+    dpar[P0 + 3] += is_open ? A(0) : g_k * phi;  // padding: phi = 0
     return dx;
   }
 };
