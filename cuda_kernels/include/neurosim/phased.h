@@ -69,22 +69,21 @@ template <typename A> struct GateValue {
   A k;     // gate
   A open;  // 1 in the open phase, else 0
   A z;     // 2 phi / r_on - 1: its sign is the triangle's slope
-  A inside;  // 0 for a padding step (NaN timestamp), else 1
 };
 
 template <typename A>
 NEUROSIM_HD GateValue<A> time_gate_at(A t, A tau, A shift, A r_on, A alpha) {
   GateValue<A> g;
-  const bool inside = t == t;  // NaN: a padding step (see above)
-  g.a = inside ? t - shift : A(0);
-  g.phi = floor_mod(g.a, tau) / tau;
-  const bool open = inside && g.phi < r_on;
+  g.a = t - shift;
+  g.phi = floor_mod(g.a, tau) / tau;  // NaN for a padding step: comparisons with it are false
+  const bool open = g.phi < r_on;
   const A z = A(2) * g.phi / r_on - A(1);
   const A triangle = A(1) - (z < A(0) ? -z : z);
-  g.k = open ? triangle : (inside ? alpha * g.phi : A(0));
+  // closed: alpha phi, and 0 for a padding step (phi > 0 is false for NaN; phi >= 0 otherwise,
+  // so valid steps are unchanged); one select, no branch, so the lane loops stay vectorised
+  g.k = open ? triangle : alpha * (g.phi > A(0) ? g.phi : A(0));
   g.open = open ? A(1) : A(0);
   g.z = z;
-  g.inside = inside ? A(1) : A(0);
   return g;
 }
 
@@ -133,12 +132,15 @@ struct PhasedModel {
       loc[ML + j] = prev[j];
       loc[ML + S + j] = cand[j];
     }
-    loc[ML + 2 * S] = g.a;
-    loc[ML + 2 * S + 1] = g.phi;
+    // a padding step (NaN timestamp) keeps no NaN: a = phi = 0, and dk/dphi = 0 so that nothing
+    // reaches the gate's parameters from it
+    const bool inside = t == t;
+    loc[ML + 2 * S] = inside ? g.a : A(0);
+    loc[ML + 2 * S + 1] = inside ? g.phi : A(0);
     loc[ML + 2 * S + 2] = g.k;
-    // dk/dphi (torch's conventions: abs'(0) = 0, the unselected branch gets nothing; 0 when padding)
+    // dk/dphi (torch's conventions: abs'(0) = 0, the unselected branch gets nothing)
     const A sgn = g.z > A(0) ? A(1) : (g.z < A(0) ? A(-1) : A(0));
-    loc[ML + 2 * S + 3] = g.open > A(0) ? -(sgn * A(2) * lane[L0 + 5]) : lane[L0 + 3] * g.inside;
+    loc[ML + 2 * S + 3] = g.open > A(0) ? -(sgn * A(2) * lane[L0 + 5]) : (inside ? lane[L0 + 3] : A(0));
     loc[ML + 2 * S + 4] = g.open;
   }
 
