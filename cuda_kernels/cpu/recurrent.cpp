@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -210,7 +211,7 @@ struct GemmShape {
 // read from W directly.
 template <typename A>
 struct PackedWeight {
-  std::vector<A> storage;
+  std::unique_ptr<A[]> storage;  // uninitialised: every element is written before it is read
   A* data = nullptr;
   int64_t wide_end = 0, narrow_end = 0;  // columns in kBlock-wide blocks; then kLanes-wide ones
 
@@ -218,8 +219,8 @@ struct PackedWeight {
     constexpr int L = GemmShape<A>::kLanes, kBlock = GemmShape<A>::kBlock;
     wide_end = n / kBlock * kBlock;
     narrow_end = wide_end + (n - wide_end) / L * L;
-    storage.resize(static_cast<size_t>(narrow_end * n + 64 / sizeof(A)));
-    data = align64(storage.data());
+    storage.reset(new A[static_cast<size_t>(narrow_end * n + 64 / sizeof(A))]);
+    data = align64(storage.get());
     auto pack = [&](int64_t k0, int64_t width) {
       A* dst = data + k0 * n;
       for (int64_t o = 0; o < n; ++o) std::memcpy(dst + o * width, w + o * n + k0, width * sizeof(A));
@@ -394,9 +395,10 @@ void weight_grad_typed(const RecurrentWeightGradLaunch& launch) {
     const int64_t width = j1 - j0, words = kChunk / kBits;
     std::vector<M> bits(static_cast<size_t>(words * width));
     std::vector<int64_t> start(static_cast<size_t>(width + 1));
-    std::vector<SpikeEntry<A>> entries(static_cast<size_t>(kChunk * width));
-    std::vector<A> pack_storage(static_cast<size_t>(kChunk * wide_end + 64 / sizeof(A)));
-    A* const pack = align64(pack_storage.data());
+    // uninitialised: each chunk writes what it then reads
+    std::unique_ptr<SpikeEntry<A>[]> entries(new SpikeEntry<A>[static_cast<size_t>(kChunk * width)]);
+    std::unique_ptr<A[]> pack_storage(new A[static_cast<size_t>(kChunk * wide_end + 64 / sizeof(A))]);
+    A* const pack = align64(pack_storage.get());
     for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
       const int64_t r1 = std::min(rows, r0 + kChunk), chunk = r1 - r0;
       // 1. bits[w * width + j]: bit k set where s[r0 + w * kBits + k, j0 + j] != 0
@@ -415,7 +417,7 @@ void weight_grad_typed(const RecurrentWeightGradLaunch& launch) {
         for (; j < width; ++j) word[j] |= s[j] != A(0) ? bit : M(0);
       }
       // 2. each j's rows, in order, and their values
-      SpikeEntry<A>* const list = entries.data();
+      SpikeEntry<A>* const list = entries.get();
       int64_t count = 0;
       for (int64_t j = 0; j < width; ++j) {
         start[j] = count;
