@@ -144,3 +144,24 @@ def test_layer_at_odd_sizes_matches_the_reference_backend():
         grads.append(torch.autograd.grad(loss, [x, weight, bias, spk0, mem0]))
     for name, a, b in zip(["x", "weight", "bias", "spk0", "mem0"], *grads):
         torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-10, msg=lambda m: f"{name}: {m}")
+
+
+def test_outputs_large_enough_to_be_prefaulted_are_right():
+    """Outputs of 4 MB and more (spikes, trace, grad_x) are mapped in one madvise call before the
+    kernels write them: the values must be those of the PyTorch reference all the same, in a fresh
+    call and in a second one that may reuse freed memory."""
+    gen = torch.Generator().manual_seed(3)
+    steps, batch, n = 260, 8, 512  # 260 * 8 * 512 float32 = 4.3 MB per [T, B, n] tensor
+    x = (torch.randn(steps, batch, n, generator=gen) * 0.5 + 0.2).requires_grad_()
+    weight = torch.randn(n, n, generator=gen) / n**0.5
+    results = []
+    for backend in ("torch", "cpp", "cpp"):
+        out = neurosim.functional.rlif(x, weight=weight, beta=0.9, surrogate="fast_sigmoid", record_membrane=True,
+                                       backend=backend)
+        (grad,) = torch.autograd.grad(out.spikes.sum() + out.membrane.sum(), x)
+        results.append((out.spikes, out.membrane, grad))
+    ref = results[0]
+    assert 0.02 < ref[0].mean().item() < 0.5
+    for spikes, membrane, grad in results[1:]:
+        assert torch.equal(spikes, ref[0]) and torch.equal(membrane, ref[1])
+        torch.testing.assert_close(grad, ref[2], rtol=1e-4, atol=1e-5)
