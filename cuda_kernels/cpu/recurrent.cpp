@@ -4,7 +4,9 @@
 // thousand elements: that runs on the calling thread, since waking the pool would cost more than
 // the step. The dense backward runs all steps here in one call (see backward_dense below).
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -53,8 +55,17 @@ struct Simd {
     return v;
   }
   static inline __attribute__((always_inline)) void store(A* p, const V& v) { std::memcpy(p, &v, sizeof(V)); }
-  static inline __attribute__((always_inline)) V splat(A x) { return V{} + x; }
+  // x - 0 is x for every x (-0 too), so this is a plain broadcast; `V{} + x` would cost an add
+  // per call (0 + -0 is +0), on the adder the products' sums need
+  static inline __attribute__((always_inline)) V splat(A x) { return x - V{}; }
 };
+
+// The first 64-byte boundary at or after p (buffers are allocated 64 bytes longer): vector loads
+// that straddle two cache lines cost two.
+template <typename A>
+inline A* align64(A* p) {
+  return reinterpret_cast<A*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
+}
 
 // Rows of the batch are spread over threads when a step has enough elements to pay for it.
 template <typename Fn>
@@ -167,6 +178,10 @@ template <typename A>
 const A* grad_spikes_step(const RecurrentBackwardArgs<A>& a, int64_t t, std::vector<A>& scratch) {
   const A* src = a.grad_spikes + t * a.gs_t_stride;
   if (a.gs_e_stride == 1) return src;
+  if (a.gs_e_stride == 0) {  // one value for the whole step (the gradient of a sum): a plain fill
+    std::fill(scratch.begin(), scratch.end(), *src);
+    return scratch.data();
+  }
   const int64_t stride = a.gs_e_stride;
   for (int64_t e = 0; e < a.M; ++e) scratch[e] = src[e * stride];
   return scratch.data();
@@ -174,52 +189,98 @@ const A* grad_spikes_step(const RecurrentBackwardArgs<A>& a, int64_t t, std::vec
 
 // c[B, n] = g[B, n] W[n, n] (row-major W[o][k]): dL/ds_{t-1} = g_t W of rec_t = s_{t-1} W^T + b.
 // An own loop rather than at::mm because MKL repacks the whole weight at every call (about a
-// third of its time at B = 16), while W's rows already are the panels this loop streams: a tile
-// of RB rows x CV vectors of c stays in registers over all n products. Every element is the
-// plain sum over o in order (no FMA contraction), so every ISA level gives the same values;
-// they differ from MKL's rounding, which a gradient has no reason to match.
+// third of its time at B = 16); here W is packed once per backward (PackedWeight) and every step
+// streams it. A tile of RB batch rows x CV vectors of c stays in registers over all n products,
+// so each W vector loaded serves RB rows (all 16 of a B = 16 batch with AVX-512's 32 registers).
+// Every element is the plain sum over o in order (no FMA contraction), so every ISA level and
+// tile shape gives the same values; they differ from MKL's rounding, which a gradient has no
+// reason to match.
+template <typename A>
+struct GemmShape {
+  static constexpr int kLanes = Simd<A>::kLanes;
+  // accumulators (RB * CV) + CV weight vectors + one broadcast fit the register file
+  static constexpr int RB = kVecBytes == 64 ? 16 : 4;
+  static constexpr int CV = kVecBytes == 64 ? 1 : 2;
+  static constexpr int kBlock = CV * kLanes;
+};
+
+// W's columns in blocks: the block at column k0 of width w (kBlock, then kLanes for what is left)
+// is n rows of w contiguous elements at data + k0 * n, so a tile's stream of W is one contiguous
+// run that the prefetcher follows and no two of its rows compete for an L1 set (rows of W itself
+// are n elements apart, a power of two for the usual sizes). The last n % kLanes columns are
+// read from W directly.
+template <typename A>
+struct PackedWeight {
+  std::unique_ptr<A[]> storage;  // uninitialised: every element is written before it is read
+  A* data = nullptr;
+  int64_t wide_end = 0, narrow_end = 0;  // columns in kBlock-wide blocks; then kLanes-wide ones
+
+  PackedWeight(const A* w, int64_t n) {
+    constexpr int L = GemmShape<A>::kLanes, kBlock = GemmShape<A>::kBlock;
+    wide_end = n / kBlock * kBlock;
+    narrow_end = wide_end + (n - wide_end) / L * L;
+    storage.reset(new A[static_cast<size_t>(narrow_end * n + 64 / sizeof(A))]);
+    data = align64(storage.get());
+    auto pack = [&](int64_t k0, int64_t width) {
+      A* dst = data + k0 * n;
+      for (int64_t o = 0; o < n; ++o) std::memcpy(dst + o * width, w + o * n + k0, width * sizeof(A));
+    };
+    for (int64_t k0 = 0; k0 < wide_end; k0 += kBlock) pack(k0, kBlock);
+    for (int64_t k0 = wide_end; k0 < narrow_end; k0 += L) pack(k0, L);
+  }
+};
+
 template <typename A, int RB, int CV>
-inline __attribute__((always_inline)) void gemm_tile(const A* g, const A* w, A* c, int64_t n, int64_t k0) {
+inline __attribute__((always_inline)) void gemm_tile(const A* g, const A* wp, A* c, int64_t n) {
   using S = Simd<A>;
   using V = typename S::V;
-  constexpr int L = S::kLanes;
+  constexpr int L = S::kLanes, W = CV * L;
   V acc[RB][CV];
   unrolled<RB>([&](int r) { unrolled<CV>([&](int v) { acc[r][v] = V{}; }); });
   for (int64_t o = 0; o < n; ++o) {
-    const A* wrow = w + o * n + k0;
     V wv[CV];
-    unrolled<CV>([&](int v) { wv[v] = S::load(wrow + v * L); });
+    unrolled<CV>([&](int v) { wv[v] = S::load(wp + o * W + v * L); });
     unrolled<RB>([&](int r) {
       const V gr = S::splat(g[r * n + o]);
       unrolled<CV>([&](int v) { acc[r][v] += gr * wv[v]; });
     });
   }
-  unrolled<RB>([&](int r) { unrolled<CV>([&](int v) { S::store(c + r * n + k0 + v * L, acc[r][v]); }); });
+  unrolled<RB>([&](int r) { unrolled<CV>([&](int v) { S::store(c + r * n + v * L, acc[r][v]); }); });
 }
 
-template <typename A, int CV>
-inline void gemm_columns(const A* g, const A* w, A* c, int64_t B, int64_t n, int64_t k0) {
-  constexpr int RB = kVecBytes == 64 ? 4 : 2;  // RB*CV accumulators + CV weights fit the registers
+// All B rows of one column block: tiles of RB rows, then the rest in halving tiles.
+template <typename A, int RB, int CV>
+inline void gemm_block(const A* g, const A* wp, A* c, int64_t B, int64_t n) {
   int64_t b = 0;
-  for (; b + RB <= B; b += RB) gemm_tile<A, RB, CV>(g + b * n, w, c + b * n, n, k0);
-  for (; b < B; ++b) gemm_tile<A, 1, CV>(g + b * n, w, c + b * n, n, k0);
+  for (; b + RB <= B; b += RB) gemm_tile<A, RB, CV>(g + b * n, wp, c + b * n, n);
+  if constexpr (RB > 1) {
+    constexpr int H = RB / 2;
+    if (b + H <= B) {
+      gemm_tile<A, H, CV>(g + b * n, wp, c + b * n, n);
+      b += H;
+    }
+    if (b < B) gemm_block<A, (H > 0 ? H : 1), CV>(g + b * n, wp, c + b * n, B - b, n);
+  }
 }
 
 template <typename A>
-void grad_through_recurrence(const A* g, const A* w, A* c, int64_t B, int64_t n) {
-  constexpr int L = Simd<A>::kLanes, CV = 4, kBlock = CV * L;
-  const int64_t blocks = n / kBlock;
+void grad_through_recurrence(const A* g, const PackedWeight<A>& w, const A* weight, A* c, int64_t B, int64_t n) {
+  using Shape = GemmShape<A>;
+  constexpr int L = Shape::kLanes, kBlock = Shape::kBlock;
+  const int64_t blocks = w.wide_end / kBlock;
   // column blocks are independent; worth the pool only when a step is big
   const int64_t grain = B * n * n < cpu::kSerialWork * 64 ? std::max<int64_t>(blocks, 1) : 1;
   at::parallel_for(0, blocks, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t blk = begin; blk < end; ++blk) gemm_columns<A, CV>(g, w, c, B, n, blk * kBlock);
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t k0 = blk * kBlock;
+      gemm_block<A, Shape::RB, Shape::CV>(g, w.data + k0 * n, c + k0, B, n);
+    }
   });
-  int64_t k0 = blocks * kBlock;
-  for (; k0 + L <= n; k0 += L) gemm_columns<A, 1>(g, w, c, B, n, k0);
-  for (; k0 < n; ++k0)
+  for (int64_t k0 = w.wide_end; k0 < w.narrow_end; k0 += L) gemm_block<A, Shape::RB, 1>(g, w.data + k0 * n, c + k0, B, n);
+  for (int64_t k0 = w.narrow_end; k0 < n; ++k0)
     for (int64_t b = 0; b < B; ++b) {
       A sum = A(0);
-      for (int64_t o = 0; o < n; ++o) sum += g[b * n + o] * w[o * n + k0];
+      for (int64_t o = 0; o < n; ++o) sum += g[b * n + o] * weight[o * n + k0];
       c[b * n + k0] = sum;
     }
 }
@@ -241,6 +302,7 @@ void backward_typed(const RecurrentBackwardLaunch& launch) {
           // the dense recurrence in one call: dL/d(x + rec) of the step into `drive`, then the
           // step's GEMM turns it into dL/ds_{t-1} (grec) for the step before
           std::vector<A> drive(weight != nullptr ? args.M : 0);
+          const PackedWeight<A> packed(weight, weight != nullptr ? launch.features : 0);
           RecurrentBackwardArgs<A> step_args = args;
           if (weight != nullptr) step_args.grad_drive = drive.data();
           for (int64_t t = launch.t_end - 1; t >= launch.t_begin; --t) {
@@ -248,7 +310,7 @@ void backward_typed(const RecurrentBackwardLaunch& launch) {
             for_each_row(launch.batch, launch.features,
                          [&](int64_t b) { backward_row<Cell, R, G, O, GT>(step_args, sg, gs, t, b); });
             if (weight != nullptr)
-              grad_through_recurrence(drive.data(), weight, args.grec, launch.batch, launch.features);
+              grad_through_recurrence(drive.data(), packed, weight, args.grec, launch.batch, launch.features);
           }
         };
         const bool one = launch.grad_drive == nullptr && weight == nullptr;
@@ -264,63 +326,134 @@ void backward_typed(const RecurrentBackwardLaunch& launch) {
   });
 }
 
-// grad_wt[j, o] = sum over rows r = (t, b) of s_{t-1}[b, j] g_t[b, o], in two passes: the
-// nonzero spikes of every row as a compact (j, value) list (about the spike rate of n entries),
-// then, per block of output columns o, each row's block of g in registers, added to grad_wt[j]
-// for every listed j. Checking every s value inside the accumulation instead branches on random
-// spikes (one mispredict in ~10); this work is about (spike rate) of a dense GEMM's.
+// grad_wt[j, o] = sum over rows r = (t, b) of s_{t-1}[b, j] g_t[b, o]: about (spike rate) of a
+// dense GEMM's work. Per chunk of kChunk rows:
+//  1. a bit per (row, j) for s != 0, whole vectors of j at a time (branch-free);
+//  2. for each presynaptic j in turn, its rows in order with their values (a column list read off
+//     the bits), so every j's spikes sit together without scattered writes;
+//  3. the chunk's g copied into column blocks of kBlock (each block's rows contiguous, a few
+//     ten KB: it stays in L1 while every j reads it; g's own rows are n elements apart and
+//     would share a few L1 sets);
+//  4. per block and j, the sum over j's rows of value * g[row, block] in registers, added to
+//     grad_wt[j, block] once.
+// Adding each row's g block into the grad_wt rows its spikes name instead loads and stores a row
+// block of grad_wt per spike; building the lists with a test per element mispredicts on random
+// spikes. Every element is a sum over rows in order (no FMA contraction).
+template <typename A>
+struct MaskWord;
+template <>
+struct MaskWord<float> {
+  using type = uint32_t;
+};
+template <>
+struct MaskWord<double> {
+  using type = uint64_t;
+};
+
+template <typename A>
+struct SpikeEntry {
+  int32_t row;  // within the chunk
+  A value;
+};
+
 template <typename A>
 void weight_grad_typed(const RecurrentWeightGradLaunch& launch) {
   using S = Simd<A>;
   using V = typename S::V;
-  constexpr int L = S::kLanes, CV = 8, kBlock = CV * L;
+  using M = typename MaskWord<A>::type;  // one bit per row, as wide as A: a vector of them per V
+  typedef M VM __attribute__((vector_size(kVecBytes)));
+  constexpr int L = S::kLanes, CV = 4, kBlock = CV * L, kBits = 8 * sizeof(M);
+  constexpr int64_t kChunk = 128;  // rows; a multiple of 64
+  constexpr int kWordsPer64 = 64 / kBits;
   const A* g = static_cast<const A*>(launch.grad_drive);
   const A* spikes = static_cast<const A*>(launch.spikes);
   const A* spikes0 = static_cast<const A*>(launch.spikes0);
   A* out = static_cast<A*>(launch.grad_wt);
-  const int64_t T = launch.steps, B = launch.batch, n = launch.features, rows = T * B;
-  std::vector<int64_t> row_start(rows + 1, 0);
-  std::vector<int32_t> index;
-  std::vector<A> value;
-  index.reserve(static_cast<size_t>(rows * n / 8 + 16));
-  value.reserve(index.capacity());
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t t = r / B, b = r % B;
-    const A* s = t == 0 ? spikes0 + b * n : spikes + ((t - 1) * B + b) * n;
-    for (int64_t j = 0; j < n; ++j)
-      if (s[j] != A(0)) {
-        index.push_back(static_cast<int32_t>(j));
-        value.push_back(s[j]);
-      }
-    row_start[r + 1] = static_cast<int64_t>(index.size());
-  }
-  // one block of output columns [o0, o0 + width): grad_wt[j, block] += v * g[r, block]
-  auto block = [&](int64_t o0, auto width_tag) {
-    constexpr int CW = decltype(width_tag)::value;  // vectors per block
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t first = row_start[r], last = row_start[r + 1];
-      if (first == last) continue;
-      V gv[CW];
-      unrolled<CW>([&](int v) { gv[v] = S::load(g + r * n + o0 + v * L); });
-      for (int64_t q = first; q < last; ++q) {
-        A* dst = out + static_cast<int64_t>(index[q]) * n + o0;
-        const V sv = S::splat(value[q]);
-        unrolled<CW>([&](int v) { S::store(dst + v * L, S::load(dst + v * L) + sv * gv[v]); });
-      }
+  const int64_t B = launch.batch, n = launch.features, rows = launch.steps * B;
+  if (rows == 0 || n == 0) return;
+  // s_{t-1} of row r = (t, b): the initial spikes for t = 0, else row r - B of the spikes
+  auto spike_row = [&](int64_t r) { return r < B ? spikes0 + r * n : spikes + (r - B) * n; };
+  const int64_t wide_end = n / kBlock * kBlock, narrow_end = wide_end + (n - wide_end) / L * L;
+
+  // sum over the listed rows of value * src[row * stride + (0 .. CW*L)] into dst
+  auto accumulate = [](auto width_tag, A* dst, const SpikeEntry<A>* e, const SpikeEntry<A>* last, const A* src,
+                       int64_t stride) {
+    constexpr int CW = decltype(width_tag)::value;
+    V acc[CW];
+    unrolled<CW>([&](int v) { acc[v] = S::load(dst + v * L); });
+    for (; e != last; ++e) {
+      const A* row = src + static_cast<int64_t>(e->row) * stride;
+      const V sv = S::splat(e->value);
+      unrolled<CW>([&](int v) { acc[v] += sv * S::load(row + v * L); });
     }
+    unrolled<CW>([&](int v) { S::store(dst + v * L, acc[v]); });
   };
-  const int64_t blocks = n / kBlock;
-  const int64_t work = row_start[rows] * n;  // multiply-adds
-  const int64_t grain = work < cpu::kSerialWork * 64 ? std::max<int64_t>(blocks, 1) : 1;
-  at::parallel_for(0, blocks, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t blk = begin; blk < end; ++blk) block(blk * kBlock, std::integral_constant<int, CV>{});
+
+  // threads take ranges of j (rows of grad_wt); each reads the whole g
+  const int64_t grain = rows * n < cpu::kSerialWork * 64 ? n : std::max<int64_t>(kBlock, (n + 15) / 16);
+  at::parallel_for(0, n, grain, [&](int64_t j0, int64_t j1) {
+    const int64_t width = j1 - j0, words = kChunk / kBits;
+    std::vector<M> bits(static_cast<size_t>(words * width));
+    std::vector<int64_t> start(static_cast<size_t>(width + 1));
+    // uninitialised: each chunk writes what it then reads
+    std::unique_ptr<SpikeEntry<A>[]> entries(new SpikeEntry<A>[static_cast<size_t>(kChunk * width)]);
+    std::unique_ptr<A[]> pack_storage(new A[static_cast<size_t>(kChunk * wide_end + 64 / sizeof(A))]);
+    A* const pack = align64(pack_storage.get());
+    for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
+      const int64_t r1 = std::min(rows, r0 + kChunk), chunk = r1 - r0;
+      // 1. bits[w * width + j]: bit k set where s[r0 + w * kBits + k, j0 + j] != 0
+      std::fill(bits.begin(), bits.end(), M(0));
+      for (int64_t r = r0; r < r1; ++r) {
+        const A* s = spike_row(r) + j0;
+        M* const word = bits.data() + (r - r0) / kBits * width;
+        const M bit = M(1) << ((r - r0) % kBits);
+        int64_t j = 0;
+        for (; j + L <= width; j += L) {
+          VM w;
+          std::memcpy(&w, word + j, sizeof(VM));
+          w |= (VM)(S::load(s + j) != V{}) & bit;  // a true lane is all ones
+          std::memcpy(word + j, &w, sizeof(VM));
+        }
+        for (; j < width; ++j) word[j] |= s[j] != A(0) ? bit : M(0);
+      }
+      // 2. each j's rows, in order, and their values
+      SpikeEntry<A>* const list = entries.get();
+      int64_t count = 0;
+      for (int64_t j = 0; j < width; ++j) {
+        start[j] = count;
+        for (int64_t w = 0; w < words; w += kWordsPer64) {  // 64 rows at a time: one loop exit each
+          unsigned long long m = 0;
+          unrolled<kWordsPer64>([&](int q) { m |= static_cast<unsigned long long>(bits[(w + q) * width + j]) << (q * kBits); });
+          for (; m != 0; m &= m - 1) {
+            const int64_t row = w * kBits + __builtin_ctzll(m);
+            list[count++] = SpikeEntry<A>{static_cast<int32_t>(row), spike_row(r0 + row)[j0 + j]};
+          }
+        }
+      }
+      start[width] = count;
+      // 3. the chunk's g in column blocks: block k0 holds its rows at pack + k0 * chunk
+      const A* const g_chunk = g + r0 * n;
+      for (int64_t r = 0; r < chunk; ++r)
+        for (int64_t k0 = 0; k0 < wide_end; k0 += kBlock)
+          std::memcpy(pack + k0 * chunk + r * kBlock, g_chunk + r * n + k0, kBlock * sizeof(A));
+      // 4. the sums
+      for (int64_t k0 = 0; k0 < wide_end; k0 += kBlock)
+        for (int64_t j = 0; j < width; ++j)
+          accumulate(std::integral_constant<int, CV>{}, out + (j0 + j) * n + k0, list + start[j], list + start[j + 1],
+                     pack + k0 * chunk, kBlock);
+      for (int64_t k0 = wide_end; k0 < narrow_end; k0 += L)
+        for (int64_t j = 0; j < width; ++j)
+          accumulate(std::integral_constant<int, 1>{}, out + (j0 + j) * n + k0, list + start[j], list + start[j + 1],
+                     g_chunk + k0, n);
+      for (int64_t k = narrow_end; k < n; ++k)
+        for (int64_t j = 0; j < width; ++j) {
+          A sum = out[(j0 + j) * n + k];
+          for (const SpikeEntry<A>* e = list + start[j]; e != list + start[j + 1]; ++e)
+            sum += e->value * g_chunk[static_cast<int64_t>(e->row) * n + k];
+          out[(j0 + j) * n + k] = sum;
+        }
+    }
   });
-  int64_t o0 = blocks * kBlock;
-  for (; o0 + L <= n; o0 += L) block(o0, std::integral_constant<int, 1>{});
-  for (; o0 < n; ++o0)
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t q = row_start[r]; q < row_start[r + 1]; ++q)
-        out[static_cast<int64_t>(index[q]) * n + o0] += value[q] * g[r * n + o0];
 }
 
 }  // namespace
