@@ -7,7 +7,7 @@ ALIF against snnTorch's ``Synaptic`` (a Python loop over time steps). Rounds are
 disturbed by a shared machine. Peak memory of one training step: RSS growth on the CPU, each
 implementation in a fresh process after one warm-up step.
 
-    python benchmarks/scan_neurons.py --sizes 512 2048 8192 --rounds 5 --threads 2
+    python benchmarks/scan_neurons.py --sizes 512 2048 8192 --rounds 5 --threads 1
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     backend = "cpp"
     rows = []
+    lines = [f"T={T} B={B} threads={torch.get_num_threads()}, forward+backward, best of {args.rounds} interleaved "
+             f"rounds; peak = RSS growth of one step in a fresh process"]
     for n in args.sizes:
         impls = [f"{name}-{backend}" for name in NEURON_NAMES] + ["bare-elementwise"]
         try:
@@ -132,8 +134,9 @@ def main(argv=None):
             best = min(times[impl]) if times[impl] else None
             rows.append({"n": n, "impl": impl, "best_ms": None if best is None else best * 1e3,
                          "x_bare": None if best is None else best / bare, "peak_mb": mems[impl]})
-            print(f"n={n:>5} {impl:<20} " + ("" if best is None else f"{best * 1e3:9.1f} ms  {best / bare:5.2f}x bare")
-                  + ("" if mems[impl] is None else f"  peak {mems[impl]:8.1f} MB"), flush=True)
+            lines.append(f"n={n:>5} {impl:<20} " + ("" if best is None else f"{best * 1e3:9.1f} ms  {best / bare:5.2f}x bare")
+                         + ("" if mems[impl] is None else f"  peak {mems[impl]:8.1f} MB"))
+            print(lines[-1], flush=True)
     summary = []
     for n in args.sizes:
         by = {r["impl"]: r for r in rows if r["n"] == n}
@@ -152,7 +155,9 @@ def main(argv=None):
     path = os.path.join(args.out, "cpu_scan_neurons.json")
     with open(path, "w") as f:
         json.dump(payload, f, indent=2)
-    print(f"wrote {path}")
+    with open(os.path.join(args.out, "cpu_scan_neurons.txt"), "w") as f:
+        f.write("\n".join(lines + [""] + summary) + "\n")
+    print(f"wrote {path} and the table as cpu_scan_neurons.txt")
 
 
 if __name__ == "__main__":

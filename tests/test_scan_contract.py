@@ -217,6 +217,26 @@ def test_half_storage_computes_in_float32(name, backend, dtype):
 
 
 @needs_native
+@pytest.mark.parametrize("name", ["lif", "synaptic"])
+def test_large_outputs_equal_the_reference(name):
+    """Outputs, traces and input gradients of several MB (fresh pages from the system, more
+    than one 1024-lane block per row) equal the reference's."""
+    gen = torch.Generator().manual_seed(12)
+    x = torch.randn(40, 4, 7000, generator=gen) * 1.5  # 4.5 MB per [T, B, F] tensor
+    results = []
+    for backend in ("cpp", "torch"):
+        xs = x.clone().requires_grad_()
+        out, state, traces = _call(name, xs, backend=backend)
+        _loss(out, state, traces, torch.Generator().manual_seed(2)).backward()
+        results.append((out, state, traces, xs.grad))
+    (out, state, traces, gx), (out_r, state_r, traces_r, gx_r) = results
+    assert torch.equal(out, out_r) and 0 < float(out.sum()) < out.numel()
+    for a, b in zip(state + (traces or ()), state_r + (traces_r or ())):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(gx, gx_r, rtol=1e-4, atol=1e-5)
+
+
+@needs_native
 @pytest.mark.parametrize("name", SCAN_NEURONS)
 def test_non_contiguous_input_and_expanded_gradient(name):
     base = torch.randn(7, 30, 2, generator=torch.Generator().manual_seed(8)) * 1.5

@@ -24,14 +24,6 @@
 #include <c10/cuda/CUDAGuard.h>
 #endif
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#include <unistd.h>
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels refuse it (EINVAL) and nothing changes
-#endif
-#endif
-
 namespace neurosim {
 namespace {
 
@@ -83,28 +75,6 @@ CellShape check_common(const at::Tensor& x, const at::Tensor& state0, const at::
   return shape;
 }
 
-// The [T, B, n] outputs are tens of MB, written in full, and glibc gives memory that large back
-// to the kernel when it is freed (a training step frees last step's), so each step would take
-// one page fault per 4 KB on first write: about 5 ms per 16 MB measured here, a tenth of the
-// step. One madvise(MADV_POPULATE_WRITE) maps the pages in a single call instead (about 1 ms).
-// Skipped when the first page is already mapped (memory reused from the heap) or the tensor is
-// small; where the call is not supported it fails and the pages fault in on first write as before.
-void prefault(const at::Tensor& t) {
-#if defined(__linux__)
-  constexpr size_t kMinBytes = size_t(4) << 20;
-  if (t.is_cuda() || t.nbytes() < kMinBytes) return;
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(t.data_ptr()) + page - 1) & ~(page - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(t.data_ptr()) + t.nbytes()) & ~(page - 1);
-  if (end <= begin) return;
-  unsigned char resident = 0;
-  if (mincore(reinterpret_cast<void*>(begin), page, &resident) == 0 && (resident & 1)) return;
-  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
-#else
-  (void)t;
-#endif
-}
-
 struct Device {
   bool cuda;
   void forward(const RecurrentForwardLaunch& l) const {
@@ -144,8 +114,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> recurrent_forward(
   auto state = state0.clone(at::MemoryFormat::Contiguous);
   auto spikes = at::empty_like(x);
   auto trace = at::empty({shape.vars, keep_trace ? T : 0, B, n}, x.options());
-  prefault(spikes);
-  prefault(trace);
+  binding::prefault(spikes);
+  binding::prefault(trace);
   RecurrentForwardLaunch launch{x.data_ptr(), nullptr, params.data_ptr(), nullptr, state.data_ptr(),
                                 spikes.data_ptr(), keep_trace ? trace.data_ptr() : nullptr,
                                 T, 0, T, B, n, static_cast<int>(cell), static_cast<int>(reset),
@@ -207,7 +177,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> recurrent
     carry = at::zeros({shape.vars, B, n}, spikes.options());
   }
   auto grad_x = at::empty_like(spikes);
-  prefault(grad_x);
+  binding::prefault(grad_x);
   auto grad_params = at::zeros({shape.params, B, n}, spikes.options());
   auto grad_v = at::zeros({dense ? 0 : B, n}, spikes.options());
   auto grad_drive = at::empty({dense && spikes.is_cuda() ? B : 0, n}, spikes.options());
