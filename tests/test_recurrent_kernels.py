@@ -78,7 +78,7 @@ def _dense_grad_x(grad_spikes, spikes, trace, state0, params, weight):
     """The same backward written densely in float64: per step back, the surrogate-weighted drive
     gradient g_t, then dL/ds_{t-1} = g_t W. LIF with a subtractive, detached reset:
     mem_t = beta mem_{t-1} + x_t + rec_t - s_{t-1} thr, s_t = H(mem_t - thr)."""
-    gs, s, mem = grad_spikes.double(), spikes.double(), trace[0].double()
+    gs, mem = grad_spikes.double(), trace[0].double()  # detached reset: the spikes carry no gradient
     beta, thr, w = params[0].double(), params[1].double(), weight.double()
     grad_x = torch.empty_like(gs)
     grad_rec = torch.zeros(B, N, dtype=torch.float64)
