@@ -16,13 +16,14 @@ namespace scan_cpu {
 static_assert(kMaxLaunchParams == kMaxScanParams, "scan_launch.h and scan.h disagree on the parameter count");
 
 // Storage types for which this copy holds the GPU's one-column code path (ScanForwardLaunch::
-// gpu_path): the baseline copy (the dispatcher sends gpu_path launches there), float32 and float64.
+// gpu_path): float32, in the baseline copy (the dispatcher sends gpu_path launches there). Other
+// dtypes run the CPU's blocks without the step cache (build time: this path is for tests).
 template <typename T>
 constexpr bool kHasGpuPath =
 #if defined(NEUROSIM_CPU_FLOAT32_ONLY)
     false;
 #else
-    std::is_same_v<T, float> || std::is_same_v<T, double>;
+    std::is_same_v<T, float>;
 #endif
 
 template <typename T, typename A>

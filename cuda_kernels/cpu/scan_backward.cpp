@@ -33,7 +33,7 @@ void scan_backward_cpu(const ScanBackwardLaunch& launch) {
     using T = decltype(storage);
     using A = typename AccType<T>::type;
     const auto args = typed<T, A>(launch);
-    dispatch_model<A>(launch.options, true, [&](const auto& m) {
+    dispatch_model<A, true>(launch.options, [&](const auto& m) {
       using M = std::decay_t<decltype(m)>;
       if constexpr (scan_cpu::kHasGpuPath<T>) {
         if (launch.gpu_path) {  // the CUDA thread's body, one column at a time (its chunk: a heap row)

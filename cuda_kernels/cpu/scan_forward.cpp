@@ -17,7 +17,7 @@ void scan_forward_cpu(const ScanForwardLaunch& launch) {
     using A = typename AccType<T>::type;
     const auto args = typed<T, A>(launch);
     constexpr int Wide = cpu::wide_lanes<T>(), Narrow = cpu::narrow_lanes<T>();
-    dispatch_model<A>(launch.options, false, [&](const auto& m) {
+    dispatch_model<A, false>(launch.options, [&](const auto& m) {
       dispatch_bool(launch.trace != nullptr, [&](auto record) {
         constexpr bool kRecord = decltype(record)::value;
         if constexpr (scan_cpu::kHasGpuPath<T>) {

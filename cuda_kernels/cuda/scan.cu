@@ -99,7 +99,7 @@ int scan_forward_cuda(const ScanForwardLaunch& launch, void* stream) {
     using T = decltype(storage);
     using A = typename AccType<T>::type;
     const auto args = typed<T, A>(launch);
-    dispatch_model<A>(launch.options, false, [&](const auto& m) {
+    dispatch_model<A, false>(launch.options, [&](const auto& m) {
       dispatch_bool(launch.trace != nullptr, [&](auto record) {
         constexpr bool kRecord = decltype(record)::value;
         scan_forward_kernel<kRecord><<<blocks_for(args.columns, kForwardThreads), kForwardThreads, 0,
@@ -116,7 +116,7 @@ int scan_backward_cuda(const ScanBackwardLaunch& launch, void* stream) {
     using T = decltype(storage);
     using A = typename AccType<T>::type;
     const auto args = typed<T, A>(launch);
-    dispatch_model<A>(launch.options, true, [&](const auto& m) {
+    dispatch_model<A, true>(launch.options, [&](const auto& m) {
       using M = std::decay_t<decltype(m)>;
       constexpr int threads = backward_threads<M, A>();
       scan_backward_kernel<threads><<<blocks_for(args.columns, threads), threads, 0,

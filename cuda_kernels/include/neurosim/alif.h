@@ -102,8 +102,8 @@ struct AlifModel {
 };
 
 struct AlifFamily {
-  template <typename A, typename Options, typename Fn>
-  static void dispatch(const Options& o, bool backward, Fn&& fn) {
+  template <typename A, typename Options, typename Backward, typename Fn>
+  static void dispatch(const Options& o, Backward backward, Fn&& fn) {
     dispatch_spiking<AlifModel, A>(o, backward, fn);
   }
 };

@@ -32,21 +32,31 @@ inline auto dispatch_reset(int reset, Fn&& fn) {
 }
 
 // Calls fn(model) with the model for the reset mode, the detached reset and the surrogate of
-// `o` (forward: surrogate and detached reset do not matter, one instantiation serves all).
+// `o`. `Backward` is std::true_type or std::false_type: the forward pass needs neither the
+// surrogate nor the detached reset, and as a compile-time choice its launcher instantiates one
+// model per reset instead of one per reset, detach flag and surrogate (and the backward's none
+// of the forward's). CUDA: one instantiation serves every surrogate, chosen at run time.
 // Shared by the spiking models with snnTorch's reset conventions (LIF, Synaptic, ALIF).
-template <template <Reset, bool, typename, typename> class Model, typename A, typename Options, typename Fn>
-inline void dispatch_spiking(const Options& o, bool backward, Fn&& fn) {
+template <template <Reset, bool, typename, typename> class Model, typename A, typename Options, typename Backward,
+          typename Fn>
+inline void dispatch_spiking(const Options& o, Backward, Fn&& fn) {
   dispatch_reset(o.reset, [&](auto reset) {
     constexpr Reset R = decltype(reset)::value;
-    if (!backward) {
+    if constexpr (!Backward::value) {
       fn(Model<R, false, A, StraightThroughGrad<A>>{StraightThroughGrad<A>{A(0)}});
-      return;
+    } else {
+      dispatch_bool(!o.detach_reset, [&](auto reset_grad) {
+        constexpr bool G = decltype(reset_grad)::value;
+#if defined(__CUDACC__)
+        // one kernel for every surrogate (see AnySurrogateGrad)
+        const AnySurrogateGrad<A> sg{static_cast<SurrogateKind>(o.surrogate), static_cast<A>(o.surrogate_param)};
+        fn(Model<R, G, A, AnySurrogateGrad<A>>{sg});
+#else
+        dispatch_surrogate(static_cast<SurrogateKind>(o.surrogate), static_cast<A>(o.surrogate_param),
+                           [&](auto sg) { fn(Model<R, G, A, decltype(sg)>{sg}); });
+#endif
+      });
     }
-    dispatch_bool(!o.detach_reset, [&](auto reset_grad) {
-      constexpr bool G = decltype(reset_grad)::value;
-      dispatch_surrogate(static_cast<SurrogateKind>(o.surrogate), static_cast<A>(o.surrogate_param),
-                         [&](auto sg) { fn(Model<R, G, A, decltype(sg)>{sg}); });
-    });
   });
 }
 
@@ -135,8 +145,8 @@ struct LifModel {
 };
 
 struct LifFamily {
-  template <typename A, typename Options, typename Fn>
-  static void dispatch(const Options& o, bool backward, Fn&& fn) {
+  template <typename A, typename Options, typename Backward, typename Fn>
+  static void dispatch(const Options& o, Backward backward, Fn&& fn) {
     dispatch_spiking<LifModel, A>(o, backward, fn);
   }
 };

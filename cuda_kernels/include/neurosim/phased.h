@@ -186,8 +186,8 @@ struct PhasedModel {
 // each model wrapped.
 template <class Family>
 struct PhasedFamily {
-  template <typename A, typename Options, typename Fn>
-  static void dispatch(const Options& o, bool backward, Fn&& fn) {
+  template <typename A, typename Options, typename Backward, typename Fn>
+  static void dispatch(const Options& o, Backward backward, Fn&& fn) {
     Family::template dispatch<A>(o, backward, [&](const auto& inner) {
       using Inner = std::decay_t<decltype(inner)>;
       fn(PhasedModel<Inner, A>{inner});

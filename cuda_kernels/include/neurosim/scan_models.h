@@ -3,6 +3,8 @@
 // (SCAN_MODELS: name -> (code, parameters, state variables, recorded values, timed)).
 #pragma once
 
+#include <type_traits>
+
 #include "neurosim/alif.h"
 #include "neurosim/li.h"
 #include "neurosim/lif.h"
@@ -60,12 +62,14 @@ inline void for_each_scan_model(Fn&& fn) {
 #undef NEUROSIM_EACH_CASE
 }
 
-// Calls Family::dispatch<A>(options, backward, fn) for the model code in `options`.
-template <typename A, typename Options, typename Fn>
-inline void dispatch_model(const Options& options, bool backward, Fn&& fn) {
+// Calls Family::dispatch<A>(options, backward, fn) for the model code in `options`; kBackward
+// is a compile-time choice (lif.h, dispatch_spiking: the forward's launcher instantiates only the
+// models a forward pass can run).
+template <typename A, bool kBackward, typename Options, typename Fn>
+inline void dispatch_model(const Options& options, Fn&& fn) {
   switch (options.model) {
 #define NEUROSIM_DISPATCH_CASE(CODE, NAME, FAMILY, POLICY) \
-    case CODE: FAMILY::template dispatch<A>(options, backward, fn); break;
+    case CODE: FAMILY::template dispatch<A>(options, std::bool_constant<kBackward>{}, fn); break;
     NEUROSIM_SCAN_MODELS(NEUROSIM_DISPATCH_CASE)
 #undef NEUROSIM_DISPATCH_CASE
     default: break;

@@ -61,6 +61,27 @@ template <typename A> struct StraightThroughGrad {
   NEUROSIM_HD A operator()(A) const { return A(1); }
 };
 
+// Every kind in one functor, chosen at run time. The CUDA kernels use it (lif.h,
+// dispatch_spiking): the branch is the same for every thread of a launch, so it costs little on
+// the GPU, and one kernel per model instead of six keeps scan.cu's compile time (the build's long
+// pole) down. The CPU twin keeps one instantiation per kind: a branch per element would stop its
+// lane loops from vectorising. The math of each kind is the functor's above, unchanged.
+template <typename A> struct AnySurrogateGrad {
+  SurrogateKind kind;
+  A param;
+  NEUROSIM_HD A operator()(A x) const {
+    switch (kind) {
+      case SurrogateKind::ATan: return ATanGrad<A>{param}(x);
+      case SurrogateKind::Sigmoid: return SigmoidGrad<A>{param}(x);
+      case SurrogateKind::Triangle: return TriangleGrad<A>{param}(x);
+      case SurrogateKind::Triangular: return TriangularGrad<A>{param}(x);
+      case SurrogateKind::StraightThrough: return StraightThroughGrad<A>{param}(x);
+      case SurrogateKind::FastSigmoid:
+      default: return FastSigmoidGrad<A>{param}(x);
+    }
+  }
+};
+
 // Calls `fn(functor)` with the functor for `kind`; the single place that maps kinds to types.
 template <typename A, typename Fn>
 inline auto dispatch_surrogate(SurrogateKind kind, A param, Fn&& fn) {

@@ -84,8 +84,8 @@ struct SynapticModel {
 };
 
 struct SynapticFamily {
-  template <typename A, typename Options, typename Fn>
-  static void dispatch(const Options& o, bool backward, Fn&& fn) {
+  template <typename A, typename Options, typename Backward, typename Fn>
+  static void dispatch(const Options& o, Backward backward, Fn&& fn) {
     dispatch_spiking<SynapticModel, A>(o, backward, fn);
   }
 };
