@@ -38,6 +38,16 @@ def assert_compile_matches_eager(step, x):
 needs_native = pytest.mark.skipif(not NATIVE, reason="neurosim native extension not built")
 
 
+def take_gpu_path(monkeypatch, backend: str = "cpp", gpu_path: bool = True) -> None:
+    """Makes the CPU twin run the CUDA kernel's own thread body (NEUROSIM_SCAN_GPU_PATH=1) for
+    the rest of the test; the switch exists for the CPU backend only, so other backends skip."""
+    if not gpu_path:
+        return
+    if backend != "cpp":
+        pytest.skip("the CUDA path switch is for the CPU twin")
+    monkeypatch.setenv("NEUROSIM_SCAN_GPU_PATH", "1")
+
+
 def run_lif(x, state, backend, *, weights=None, **kwargs):
     """Runs neurosim.functional.lif and returns outputs plus gradients of a fixed random loss
     over spikes, final state and membrane trace (w.r.t. x, state and tensor parameters)."""

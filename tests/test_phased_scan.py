@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import NATIVE, assert_compile_matches_eager, needs_native
+from conftest import NATIVE, assert_compile_matches_eager, needs_native, take_gpu_path
 
 import neurosim
 from neurosim.core.models import PHASED_MODELS
@@ -61,10 +61,7 @@ def _loss(result, gen):
 @pytest.mark.parametrize("per_sample", [True, False])
 @pytest.mark.parametrize("gpu_path", [False, True])
 def test_native_matches_reference(name, backend, per_sample, gpu_path, monkeypatch):
-    if gpu_path:
-        if backend != "cpp":
-            pytest.skip("the CUDA path switch is for the CPU twin")
-        monkeypatch.setenv("NEUROSIM_SCAN_GPU_PATH", "1")
+    take_gpu_path(monkeypatch, backend, gpu_path)
     device = "cuda" if backend == "cuda" else "cpu"
     gen = torch.Generator().manual_seed(3)
     T, B, F = 70, 2, (3, 4)  # three checkpoint chunks, the last one partial
@@ -103,10 +100,7 @@ def test_native_gate_is_time_gate_bit_for_bit_at_near_multiples(backend, gpu_pat
     (torch.remainder) bitwise: timestamps at, just above and just below multiples of tau after
     the shift (negative ones included), and far-out ones. Enough columns for wide, narrow and
     single-column blocks, with per-sample timestamps changing inside the blocks."""
-    if gpu_path:
-        if backend != "cpp":
-            pytest.skip("the CUDA path switch is for the CPU twin")
-        monkeypatch.setenv("NEUROSIM_SCAN_GPU_PATH", "1")
+    take_gpu_path(monkeypatch, backend, gpu_path)
     device = "cuda" if backend == "cuda" else "cpu"
     gen = torch.Generator().manual_seed(11)
     B, F = 24, 300  # 7200 columns: seven 1024-lane blocks, then narrow blocks and single columns
@@ -320,8 +314,7 @@ def test_lengths_fused_equal_the_step_by_step_path(name, gpu_path, monkeypatch):
     the same spikes and states as the module's step-by-step path, which masks the gate (k*0,
     closed), gradients equal for x, the state and the gate; past its length a sequence keeps its
     state exactly and emits nothing, and a sequence cut at its length gives the same final state."""
-    if gpu_path:
-        monkeypatch.setenv("NEUROSIM_SCAN_GPU_PATH", "1")
+    take_gpu_path(monkeypatch, gpu_path=gpu_path)
     torch.manual_seed(8)
     neuron = {"lif": lambda: neurosim.LIF(beta=0.9, threshold=0.5),
               "synaptic": lambda: neurosim.Synaptic(alpha=0.7, beta=0.85, threshold=0.5),

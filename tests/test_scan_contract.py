@@ -14,7 +14,7 @@ from typing import Callable, Dict, NamedTuple
 
 import pytest
 import torch
-from conftest import NATIVE, assert_compile_matches_eager, needs_native
+from conftest import NATIVE, assert_compile_matches_eager, needs_native, take_gpu_path
 
 import neurosim
 from neurosim.core import SCAN_MODELS
@@ -91,10 +91,7 @@ PARAM_SHAPES = {"layer": (), "neuron": (3, 4, 5), "channel": (3, 1, 1), "row": (
 @pytest.mark.parametrize("shape", sorted(PARAM_SHAPES))
 @pytest.mark.parametrize("gpu_path", [False, True])
 def test_native_matches_reference(name, backend, shape, gpu_path, monkeypatch):
-    if gpu_path:
-        if backend != "cpp":
-            pytest.skip("the CUDA path switch is for the CPU twin")
-        monkeypatch.setenv("NEUROSIM_SCAN_GPU_PATH", "1")
+    take_gpu_path(monkeypatch, backend, gpu_path)
     device = "cuda" if backend == "cuda" else "cpu"
     gen = torch.Generator().manual_seed(3)
     T, B = 70, 2  # three checkpoint chunks, the last one partial
