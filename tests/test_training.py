@@ -123,6 +123,9 @@ def test_trainer_learns_and_predicts():
     assert preds.shape == (64,)
     assert (preds == data.tensors[1]).float().mean().item() == pytest.approx(result["accuracy"])
     assert set(k for k in result if k.startswith("rate/")) == {"rate/neurons.0", "rate/neurons.1"}
+    trainer.close()  # one process: nothing to release, and training goes on (tests/ddp_one_step.py: under torchrun)
+    assert trainer.model is trainer.module
+    assert len(trainer.fit(data, epochs=9)) == 9  # fit counts epochs in total
 
 
 def test_spike_rate_monitor_matches_outputs():

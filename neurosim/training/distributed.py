@@ -3,6 +3,7 @@ environment torchrun provides, and sums across processes."""
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -112,7 +113,9 @@ def all_reduce_sum(values: List[float], device) -> List[float]:
 
 def shutdown() -> None:
     """Leaves the process group once every process got here (tearing gloo down while a peer is
-    still talking to it aborted the process in about half of the runs)."""
+    still talking to it aborted the process in about half of the runs). Close the trainers first
+    (:meth:`Trainer.close`): the group is freed here only when nothing else holds it."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+        gc.collect()  # free the group now (reference cycles), not during interpreter finalization

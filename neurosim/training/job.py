@@ -391,5 +391,6 @@ def run(config: TrainConfig, log=print) -> Dict:
             json.dump(results, f, indent=2)
         log(f"test accuracy {100 * results['test_accuracy']:.2f} % on {results['test_samples']} samples "
             f"after {results['epochs']} epochs; wall time {wall:.1f} s; wrote {config.out}/results.json")
+    trainer.close()
     shutdown()
     return results

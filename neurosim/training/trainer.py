@@ -81,6 +81,7 @@ class Trainer:
             self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
         else:
             self.model = self.module
+        self._closed = False
         self.optimizer = optimizer
         self.loss_fn = get_loss(loss)
         self.scheduler = scheduler
@@ -151,6 +152,9 @@ class Trainer:
     def train_step(self, x: torch.Tensor, y: torch.Tensor):
         """One batch: forward, loss, backward, optimizer step (one per chunk with TBPTT).
         Returns (mean loss, the detached outputs [T, B, C])."""
+        if self._closed and self.dist.enabled:
+            raise RuntimeError("train_step: this Trainer was closed (its DistributedDataParallel wrapper is gone); "
+                               "build a new Trainer to train further")
         self.model.train()
         x, y = self.prepare_inputs(x), y.to(self.device)
         if self.tbptt_steps is None:
@@ -303,6 +307,16 @@ class Trainer:
             if logger is not None:
                 logger.close()
         return self.history
+
+    def close(self) -> None:
+        """Ends distributed use: drops the DistributedDataParallel wrapper, whose reducer holds the
+        process group. Call it before :func:`neurosim.training.distributed.shutdown`; a group still
+        held at interpreter exit is torn down during finalization, where gloo aborted the process
+        (SIGABRT, "terminate called without an active exception") in about one run in twelve.
+        Evaluating and saving still work; training raises, since its steps would no longer be
+        averaged over the processes."""
+        self.model = self.module
+        self._closed = True
 
     def state_dict(self) -> Dict:
         return {
