@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import time
+import weakref
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
@@ -25,6 +28,18 @@ def _detach(state):
     if isinstance(state, dict):
         return {k: _detach(v) for k, v in state.items()}
     return state
+
+
+_open_distributed = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_trainers() -> None:
+    """Scripts that never call :meth:`Trainer.close` get it at exit, while the interpreter is still
+    whole (a DDP wrapper freed during finalization can abort the process)."""
+    for trainer in list(_open_distributed):
+        trainer.close()
+    gc.collect()
 
 
 class Trainer:
@@ -79,6 +94,7 @@ class Trainer:
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+            _open_distributed.add(self)
         else:
             self.model = self.module
         self._closed = False
@@ -317,6 +333,7 @@ class Trainer:
         averaged over the processes."""
         self.model = self.module
         self._closed = True
+        _open_distributed.discard(self)
 
     def state_dict(self) -> Dict:
         return {
