@@ -92,6 +92,36 @@ def test_native_matches_reference(name, backend, per_sample, gpu_path, monkeypat
 
 
 @needs_native
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
+def test_gpu_thread_body_equals_the_cpu_blocks(name, dtype, monkeypatch):
+    """The CUDA kernel's thread body run on the CPU (two columns per thread for 16-bit storage)
+    gives the CPU blocks' results bit for bit, with per-sample timestamps and an odd feature count,
+    so that a thread's two columns often belong to two batch elements, and an odd column count."""
+    T, B, F = 70, 3, (3, 5)
+    runs = []
+    for gpu_path in (False, True):
+        monkeypatch.delenv("NEUROSIM_SCAN_GPU_PATH", raising=False)
+        take_gpu_path(monkeypatch, "cpp", gpu_path)
+        gen = torch.Generator().manual_seed(9)
+        x = (torch.randn(T, B, *F, generator=gen) * 1.2 + 0.3).to(dtype).requires_grad_()
+        times = _times(T, B, gen)
+        n_state = len(PHASED_MODELS[name].state)
+        states = tuple((torch.randn(B, *F, generator=gen) * 0.3).requires_grad_() for _ in range(n_state))
+        gate = _gate(F, torch.float32, "cpu", gen)
+        params = {k: torch.tensor(v).requires_grad_() for k, v in NEURON_PARAMS[name].items()}
+        result = _run(name, x, times, states if n_state > 1 else states[0], gate, params, "cpp")
+        _loss(result, torch.Generator().manual_seed(5)).backward()
+        outputs = [result.output, *result.state, *(result.recorded or ())]
+        runs.append((outputs, [t.grad for t in (x, *states, *params.values(), *gate.values())]))
+    (blocks, g_blocks), (thread, g_thread) = runs
+    assert 0 < float(blocks[0].detach().float().abs().sum())
+    for a, b in zip(blocks + g_blocks, thread + g_thread):
+        assert a is not None and a.dtype == b.dtype
+        assert torch.equal(a, b)
+
+
+@needs_native
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("gpu_path", [False, True])
 def test_native_gate_is_time_gate_bit_for_bit_at_near_multiples(backend, gpu_path, monkeypatch):

@@ -213,6 +213,56 @@ def test_half_storage_computes_in_float32(name, backend, dtype):
     assert x.grad.dtype == dtype and torch.isfinite(x.grad.float()).all()
 
 
+LAYOUTS = {"even": (2, False), "odd": (3, False), "unaligned": (2, True)}  # batch size, rows off by one element
+
+
+def _thread_body_run(name, dtype, layout, grad, gpu_path, monkeypatch):
+    """One forward and backward on the CPU twin: its column blocks, or the CUDA kernel's thread
+    body (one column per thread, two for 16-bit storage)."""
+    monkeypatch.delenv("NEUROSIM_SCAN_GPU_PATH", raising=False)
+    take_gpu_path(monkeypatch, "cpp", gpu_path)
+    gen = torch.Generator().manual_seed(21)
+    (B, shifted), T, F = LAYOUTS[layout], 70, 5
+    flat = (torch.randn(T * B * F + 1, generator=gen) * 1.5).to(dtype)
+    x = flat[1:] if shifted else flat[:-1]
+    x = x.view(T, B, F).detach().requires_grad_()  # shifted: every row starts off a 4-byte boundary
+    n_state = len(SCAN_MODELS[NEURONS[name].scan_model].state)
+    states = tuple((torch.randn(B, F, generator=gen) * 0.3).requires_grad_() for _ in range(n_state))
+    params = {k: (v * (1 + 0.05 * torch.randn(F, generator=gen))).clamp(0, 1).requires_grad_()
+              for k, v in _param_tensors(name, (F,), torch.float32, "cpu").items()}
+    out, state, traces = _call(name, x, _state_tuple(name, states), params, backend="cpp")
+    if grad == "sum":  # the upstream gradient arrives expanded (strides 0)
+        out.float().sum().backward()
+    else:
+        _loss(out, state, traces, torch.Generator().manual_seed(6)).backward()
+    leaves = [x, *states, *params.values()]
+    return [out, *state, *(traces or ())], [t.grad for t in leaves if t.grad is not None]
+
+
+@needs_native
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("grad", ["random", "sum"])
+def test_gpu_thread_body_equals_the_cpu_blocks(name, dtype, layout, grad, monkeypatch):
+    """The CUDA kernel's thread body (run on the CPU) gives the CPU blocks' results: with two
+    columns per thread (16-bit storage) over an odd column count (a thread with one column),
+    rows off a 4-byte boundary (lane-by-lane loads), per-neuron parameters whose pairs straddle
+    two batch elements, and expanded upstream gradients."""
+    blocks = _thread_body_run(name, dtype, layout, grad, False, monkeypatch)
+    thread = _thread_body_run(name, dtype, layout, grad, True, monkeypatch)
+    tol = {} if ROWS[name].exact else {"rtol": 1e-6, "atol": 1e-6}
+    for group_blocks, group_thread in zip(blocks, thread):
+        assert len(group_blocks) == len(group_thread)
+        for a, b in zip(group_blocks, group_thread):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            if tol:
+                torch.testing.assert_close(b, a, **tol)
+            else:
+                assert torch.equal(a, b)
+    assert 0 < float(blocks[0][0].detach().float().abs().sum())
+
+
 @needs_native
 @pytest.mark.parametrize("name", ["lif", "synaptic"])
 def test_large_outputs_equal_the_reference(name):

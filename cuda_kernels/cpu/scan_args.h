@@ -15,16 +15,23 @@ namespace scan_cpu {
 
 static_assert(kMaxLaunchParams == kMaxScanParams, "scan_launch.h and scan.h disagree on the parameter count");
 
-// Storage types for which this copy holds the GPU's one-column code path (ScanForwardLaunch::
-// gpu_path): float32, in the baseline copy (the dispatcher sends gpu_path launches there). Other
-// dtypes run the CPU's blocks without the step cache (build time: this path is for tests).
+// Storage types for which this copy holds the GPU's code path (ScanForwardLaunch::gpu_path):
+// float32 (one column per thread) and float16 (two), in the baseline copy (the dispatcher sends
+// gpu_path launches there). bfloat16 takes float16's code with other conversions, and float64
+// float32's; they run the CPU's blocks without the step cache (build time: this path is for tests).
 template <typename T>
 constexpr bool kHasGpuPath =
 #if defined(NEUROSIM_CPU_FLOAT32_ONLY)
     false;
 #else
-    std::is_same_v<T, float>;
+    std::is_same_v<T, float> || std::is_same_v<T, c10::Half>;
 #endif
+
+// How many of a GPU thread's V columns from col exist.
+template <int V>
+inline int thread_width(int64_t col, int64_t columns) {
+  return columns - col < V ? static_cast<int>(columns - col) : V;
+}
 
 template <typename T, typename A>
 inline ScanForwardArgs<T, A> typed(const ScanForwardLaunch& a) {

@@ -36,11 +36,13 @@ void scan_backward_cpu(const ScanBackwardLaunch& launch) {
     dispatch_model<A, true>(launch.options, [&](const auto& m) {
       using M = std::decay_t<decltype(m)>;
       if constexpr (scan_cpu::kHasGpuPath<T>) {
-        if (launch.gpu_path) {  // the CUDA thread's body, one column at a time (its chunk: a heap row)
-          at::parallel_for(0, args.columns, 64, [&](int64_t begin, int64_t end) {
-            std::unique_ptr<A[]> chunk(new A[ChunkRows<M, false>::value]);
-            for (int64_t c = begin; c < end; ++c)
-              scan_backward_columns<1, false>(m, args, ChunkView<A, 1>{chunk.get()}, c);
+        if (launch.gpu_path) {  // the CUDA thread's body, one thread's columns at a time (its chunk: a heap row)
+          constexpr int V = gpu_thread_lanes<T>();
+          at::parallel_for(0, (args.columns + V - 1) / V, 64, [&](int64_t begin, int64_t end) {
+            std::unique_ptr<A[]> chunk(new A[ChunkRows<M, false>::value * V]);
+            for (int64_t i = begin; i < end; ++i)
+              scan_backward_columns<V, false>(m, args, ChunkView<A, V>{chunk.get()}, i * V,
+                                              scan_cpu::thread_width<V>(i * V, args.columns));
           });
           return;
         }

@@ -21,9 +21,11 @@ void scan_forward_cpu(const ScanForwardLaunch& launch) {
       dispatch_bool(launch.trace != nullptr, [&](auto record) {
         constexpr bool kRecord = decltype(record)::value;
         if constexpr (scan_cpu::kHasGpuPath<T>) {
-          if (launch.gpu_path) {  // the CUDA thread's body, one column at a time
-            at::parallel_for(0, args.columns, 64, [&](int64_t begin, int64_t end) {
-              for (int64_t c = begin; c < end; ++c) scan_forward_columns<1, kRecord>(m, args, c);
+          if (launch.gpu_path) {  // the CUDA thread's body, one thread's columns at a time
+            constexpr int V = gpu_thread_lanes<T>();
+            at::parallel_for(0, (args.columns + V - 1) / V, 64, [&](int64_t begin, int64_t end) {
+              for (int64_t i = begin; i < end; ++i)
+                scan_forward_columns<V, kRecord>(m, args, i * V, scan_cpu::thread_width<V>(i * V, args.columns));
             });
             return;
           }

@@ -1,4 +1,5 @@
-// CUDA launcher of the generic scan: one thread per column (neuron x batch element), each
+// CUDA launcher of the generic scan: one thread per column (neuron x batch element), two
+// adjacent columns per thread for 16-bit storage (their values move as one 32-bit word), each
 // running the column functions of scan.h over all T steps, for every model of scan_models.h.
 // No torch headers here; the binding passes raw pointers.
 #include <cuda_runtime.h>
@@ -16,31 +17,45 @@ namespace {
 constexpr int kForwardThreads = 256;
 
 // The backward keeps each thread's replayed chunk in shared memory, (K + 1) x kState values per
-// thread; blocks shrink with it so that one block stays at about 17 KB (float, one state) to
-// 34 KB and several blocks fit on an SM.
-template <class M, typename A>
+// column; blocks shrink with it so that one block stays at about 17 KB (float, one state) to
+// 34 KB and several blocks fit on an SM. Threads with two columns take half as many per block.
+template <class M, typename T, typename A>
 constexpr int backward_threads() {
-  return (M::kState * sizeof(A)) <= 4 ? 128 : (M::kState * sizeof(A)) <= 8 ? 64 : 32;
+  constexpr int columns = (M::kState * sizeof(A)) <= 4 ? 128 : (M::kState * sizeof(A)) <= 8 ? 64 : 32;
+  return columns / gpu_thread_lanes<T>();
+}
+
+// The columns of this thread: its first, and how many (gpu_thread_lanes, fewer at the end).
+template <typename T>
+__device__ __forceinline__ int64_t first_column() {
+  return (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * gpu_thread_lanes<T>();
+}
+template <typename T>
+__device__ __forceinline__ int columns_from(int64_t col, int64_t columns) {
+  return columns - col < gpu_thread_lanes<T>() ? static_cast<int>(columns - col) : gpu_thread_lanes<T>();
 }
 
 template <bool kRecord, class M, typename T, typename A>
 __global__ void __launch_bounds__(kForwardThreads) scan_forward_kernel(const M m, const ScanForwardArgs<T, A> args) {
-  const int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (col < args.columns) scan_forward_columns<1, kRecord>(m, args, col);
+  constexpr int V = gpu_thread_lanes<T>();
+  const int64_t col = first_column<T>();
+  if (col < args.columns) scan_forward_columns<V, kRecord>(m, args, col, columns_from<T>(col, args.columns));
 }
 
 template <int kThreads, class M, typename T, typename A>
 __global__ void __launch_bounds__(kThreads) scan_backward_kernel(const M m, const ScanBackwardArgs<T, A> args) {
+  constexpr int V = gpu_thread_lanes<T>();
   constexpr int rows = ChunkRows<M, false>::value;
-  __shared__ A chunk[rows * kThreads];
-  const int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  __shared__ A chunk[rows * kThreads * V];
+  const int64_t col = first_column<T>();
   if (col < args.columns) {
-    scan_backward_columns<1, false>(m, args, ChunkView<A, kThreads>{chunk + threadIdx.x}, col);
+    scan_backward_columns<V, false>(m, args, ChunkView<A, kThreads * V, kThreads>{chunk + threadIdx.x}, col,
+                                    columns_from<T>(col, args.columns));
   }
 }
 
-unsigned blocks_for(int64_t columns, int threads) {
-  return static_cast<unsigned>((columns + threads - 1) / threads);
+unsigned blocks_for(int64_t columns, int columns_per_block) {
+  return static_cast<unsigned>((columns + columns_per_block - 1) / columns_per_block);
 }
 
 template <typename T, typename A>
@@ -102,7 +117,8 @@ int scan_forward_cuda(const ScanForwardLaunch& launch, void* stream) {
     dispatch_model<A, false>(launch.options, [&](const auto& m) {
       dispatch_bool(launch.trace != nullptr, [&](auto record) {
         constexpr bool kRecord = decltype(record)::value;
-        scan_forward_kernel<kRecord><<<blocks_for(args.columns, kForwardThreads), kForwardThreads, 0,
+        scan_forward_kernel<kRecord><<<blocks_for(args.columns, kForwardThreads * gpu_thread_lanes<T>()),
+                                       kForwardThreads, 0,
                                        static_cast<cudaStream_t>(stream)>>>(m, args);
       });
     });
@@ -118,8 +134,8 @@ int scan_backward_cuda(const ScanBackwardLaunch& launch, void* stream) {
     const auto args = typed<T, A>(launch);
     dispatch_model<A, true>(launch.options, [&](const auto& m) {
       using M = std::decay_t<decltype(m)>;
-      constexpr int threads = backward_threads<M, A>();
-      scan_backward_kernel<threads><<<blocks_for(args.columns, threads), threads, 0,
+      constexpr int threads = backward_threads<M, T, A>();
+      scan_backward_kernel<threads><<<blocks_for(args.columns, threads * gpu_thread_lanes<T>()), threads, 0,
                                       static_cast<cudaStream_t>(stream)>>>(m, args);
     });
     return static_cast<int>(cudaGetLastError());

@@ -106,14 +106,15 @@ template <typename T, typename A> struct ScanBackwardArgs {
   int64_t steps, columns, features;
 };
 
-// Per-step storage of one backward chunk: `row` selects (step, variable), lanes are innermost.
-// On the CPU it is a heap block per column block (stride W); on the GPU, shared memory laid out
-// by thread (base already offset by threadIdx.x, stride = threads per block), so that no
-// per-thread array is indexed at run time. The stride is a compile-time constant: the CPU
-// vectoriser needs it to see the lane accesses as contiguous.
-template <typename A, int Stride> struct ChunkView {
+// Per-step storage of one backward chunk: `row` selects (step, variable), then the lane.
+// On the CPU it is a heap block per column block (stride W, lanes innermost); on the GPU, shared
+// memory laid out by thread (base already offset by threadIdx.x, row stride = threads x lanes,
+// lane stride = threads, so that a warp's accesses fall in distinct banks), so that no
+// per-thread array is indexed at run time. The strides are compile-time constants: the CPU
+// vectoriser needs them to see the lane accesses as contiguous.
+template <typename A, int Stride, int LaneStride = 1> struct ChunkView {
   A* base;
-  NEUROSIM_HD A& at(int row, int lane) const { return base[row * Stride + lane]; }
+  NEUROSIM_HD A& at(int row, int lane) const { return base[row * Stride + lane * LaneStride]; }
 };
 
 // Rows of the chunk storage a model needs: its locals of every step (cache path) or its state
@@ -141,59 +142,121 @@ NEUROSIM_HD void gather_times(const A* times, int64_t t_stride, int64_t b_stride
   }
 }
 
-// Register prefetch for the GPU's one-column threads (W = 1): the value of step t + D is requested
-// while step t computes, so D loads per thread are in flight instead of one (a step's arithmetic
-// is short, and without this each step waits a full memory latency). The buffer is a shift
-// register, so every index is a compile-time constant and it stays in registers. Requests run
-// from `first` towards `stop` (exclusive) in steps of `direction` (+1 forward in time, -1 in
-// reverse); past the end they return zero and touch no memory. Blocks of W > 1 lanes (the CPU)
-// read their rows directly: the hardware prefetcher follows those.
+// The GPU's thread body: W = 1 or 2 adjacent columns per thread (2 for 16-bit storage, so that
+// one 32-bit load or store serves both: gpu_thread_lanes). Its lane loops run over all W lanes
+// (unrolled: no per-thread array is indexed at run time); a lane past the last column computes on
+// zeros and touches no memory. The CPU's blocks (W >= 8) take `width` lanes at run time.
+template <int W> constexpr bool kThreadBody = W <= 2;
+template <typename T> constexpr int gpu_thread_lanes() { return sizeof(T) == 2 ? 2 : 1; }
+
+template <int W>
+NEUROSIM_HD bool lane_is_live(int lane, int width) { return W == 1 || !kThreadBody<W> || lane < width; }
+
+// The values of V adjacent lanes, aligned so that a pair of 16-bit values moves as one 32-bit word.
+template <typename T, int V> struct alignas(sizeof(T) * V) LaneVec {
+  T v[V];
+};
+
+// Stores the first `lanes` values of v at `at`: one vector store when both lanes are there and
+// `at` is aligned for it (an even column count keeps every row aligned), else lane by lane.
+template <typename T, int V>
+NEUROSIM_HD void store_lanes(T* at, const LaneVec<T, V>& v, int lanes) {
+  if constexpr (V == 1) {
+    at[0] = v.v[0];
+  } else {
+    if (lanes == V && reinterpret_cast<uintptr_t>(at) % sizeof(LaneVec<T, V>) == 0) {
+      *reinterpret_cast<LaneVec<T, V>*>(at) = v;
+    } else {
+      for (int l = 0; l < V; ++l)
+        if (l < lanes) at[l] = v.v[l];
+    }
+  }
+}
+
+// Register prefetch for the GPU's thread body: the values of step t + D are requested while step t
+// computes, so D loads per thread are in flight instead of one (a step's arithmetic is short, and
+// without this each step waits a full memory latency). The buffer is a shift register, so every
+// index is a compile-time constant and it stays in registers. Requests run from `first` towards
+// `stop` (exclusive) in steps of `direction` (+1 forward in time, -1 in reverse); past the end
+// they return zeros and touch no memory. Each request reads V lanes: lane l at l * lane_offset
+// from lane 0 (1 for adjacent columns, the column stride of a strided gradient, the batch stride
+// of timestamps), as one vector load when the lanes are adjacent and aligned. Blocks of W > 2
+// lanes (the CPU) read their rows directly: the hardware prefetcher follows those.
 constexpr int kLoadsAhead = 4;
 
-template <int D, typename T> struct AheadLoads {
-  T buf[D];
-  const T* base;  // the value of step t at base[t * stride]
-  int64_t stride, next, stop, direction;
+template <int D, typename T, int V = 1> struct AheadLoads {
+  static_assert(V == 1 || V == 2, "one or two lanes per thread");
+  using Vec = LaneVec<T, V>;
+  Vec buf[D];
+  const T* base;  // lane 0 of step t at base[t * stride]
+  int64_t stride, next, stop, direction, lane_offset;
+  int lanes;
+  bool vector;  // one aligned vector load per request
 
-  NEUROSIM_HD void start(const T* column, int64_t stride_, int64_t first, int64_t stop_, int64_t direction_) {
+  NEUROSIM_HD void start(const T* column, int64_t stride_, int64_t first, int64_t stop_, int64_t direction_,
+                         int lanes_ = 1, int64_t lane_offset_ = 1) {
     base = column;
     stride = stride_;
     next = first;
     stop = stop_;
     direction = direction_;
+    lanes = lanes_;
+    lane_offset = lane_offset_;
+    vector = V > 1 && lanes == V && lane_offset == 1 && stride % V == 0 &&
+             reinterpret_cast<uintptr_t>(column) % sizeof(Vec) == 0;
     for (int i = 0; i < D; ++i) buf[i] = request();
   }
-  NEUROSIM_HD T request() {
-    if (next == stop) return T();
-    const T v = base[next * stride];
+  NEUROSIM_HD Vec request() {
+    Vec v{};
+    if (next == stop) return v;
+    const T* at = base + next * stride;
     next += direction;
+    if constexpr (V == 1) {
+      v.v[0] = at[0];
+    } else {
+      if (vector) {
+        v = *reinterpret_cast<const Vec*>(at);
+      } else {
+        v.v[0] = at[0];
+        if (lanes > 1) v.v[1] = at[lane_offset];
+      }
+    }
     return v;
   }
-  NEUROSIM_HD T take() {
-    const T v = buf[0];
+  NEUROSIM_HD Vec take() {
+    const Vec v = buf[0];
     for (int i = 0; i + 1 < D; ++i) buf[i] = buf[i + 1];
     buf[D - 1] = request();
     return v;
   }
 };
 
+// Offset of the timestamps of column col0 + 1 from those of col0 (another batch element or not).
+NEUROSIM_HD int64_t next_column_time_offset(int64_t col0, int64_t features, int64_t b_stride) {
+  return ((col0 + 1) / features - col0 / features) * b_stride;
+}
+
 // Forward of `width` <= W adjacent columns starting at col0 over all T steps. W sizes the lane
-// arrays; one instantiation serves every block width on the CPU (W = 1: the CUDA thread).
+// arrays; one instantiation serves every block width on the CPU (W <= 2: the CUDA thread).
 template <int W, bool kRecord, class M, typename T, typename A>
 NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p, int64_t col0, int width = W) {
   constexpr int S = M::kState, L = M::kLane, R = AtLeastOne<M::kRecorded>::value;
-  const int lanes = W == 1 ? 1 : width;
+  constexpr bool kThread = kThreadBody<W>;
+  constexpr int V = kThread ? W : 1;  // lanes per streamed load
+  const int lanes = kThread ? W : width;
   const int64_t cols = p.columns;
   const T* __restrict__ x = p.x;
   T* __restrict__ out = p.out;
   constexpr bool kTimed = IsTimed<M>::value;
   A lane[L][W], s[S][W];
   A time_now[kTimed ? W : 1];
-  AheadLoads<kLoadsAhead, T> x_ahead;  // W = 1 only
-  AheadLoads<kLoadsAhead, A> time_ahead;
-  if constexpr (W == 1) {
-    x_ahead.start(x + col0, cols, 0, p.steps, 1);
-    if constexpr (kTimed) time_ahead.start(p.times + (col0 / p.features) * p.times_b_stride, p.times_t_stride, 0, p.steps, 1);
+  AheadLoads<kLoadsAhead, T, V> x_ahead;  // the thread body only
+  AheadLoads<kLoadsAhead, A, V> time_ahead;
+  if constexpr (kThread) {
+    x_ahead.start(x + col0, cols, 0, p.steps, 1, width);
+    if constexpr (kTimed)
+      time_ahead.start(p.times + (col0 / p.features) * p.times_b_stride, p.times_t_stride, 0, p.steps, 1, width,
+                       next_column_time_offset(col0, p.features, p.times_b_stride));
   }
   for (int l = 0; l < lanes; ++l) {
     const int64_t c = col0 + l, f = c % p.features;
@@ -201,54 +264,66 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     for (int j = 0; j < M::kParams; ++j) par[j] = param_at(p.params[j], p.per_feature[j], f);
     m.prepare(par, lp);
     for (int j = 0; j < L; ++j) lane[j][l] = lp[j];
-    for (int j = 0; j < S; ++j) s[j][l] = p.state0[j * cols + c];
+    for (int j = 0; j < S; ++j) s[j][l] = lane_is_live<W>(l, width) ? p.state0[j * cols + c] : A(0);
   }
   for (int64_t t = 0; t < p.steps; ++t) {
     if (t % kCheckpointEvery == 0) {
       A* ck = p.checkpoints + (t / kCheckpointEvery) * S * cols + col0;
       for (int j = 0; j < S; ++j)
-        for (int l = 0; l < lanes; ++l) ck[j * cols + l] = s[j][l];
+        for (int l = 0; l < lanes; ++l)
+          if (lane_is_live<W>(l, width)) ck[j * cols + l] = s[j][l];
     }
     const int64_t row = t * cols + col0;
     const T* xr = x + row;
     T* outr = out + row;
     A rec[R][W];
-    if constexpr (kTimed) {
-      if constexpr (W == 1) time_now[0] = time_ahead.take();
-      else gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_now);
+    LaneVec<T, V> x_in{}, out_v{};
+    if constexpr (kThread) {
+      x_in = x_ahead.take();
+      if constexpr (kTimed) {
+        const LaneVec<A, V> tv = time_ahead.take();
+        for (int l = 0; l < W; ++l) time_now[l] = tv.v[l];
+      }
+    } else if constexpr (kTimed) {
+      gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_now);
     }
     for (int l = 0; l < lanes; ++l) {
       A st[S], lp[L], rc[R];
       for (int j = 0; j < S; ++j) st[j] = s[j][l];
       for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-      A xv;
-      if constexpr (W == 1) xv = load_acc<A>(x_ahead.take());
-      else xv = load_acc<A>(xr[l]);
-      outr[l] = store_as<T>(model_step(m, lp, st, xv, time_now[kTimed ? l : 0], rc));
+      const A xv = load_acc<A>(kThread ? x_in.v[kThread ? l : 0] : xr[l]);
+      const T o = store_as<T>(model_step(m, lp, st, xv, time_now[kTimed ? l : 0], rc));
+      if constexpr (kThread) out_v.v[kThread ? l : 0] = o;
+      else outr[l] = o;
       for (int j = 0; j < S; ++j) s[j][l] = st[j];
       if (kRecord) {
         for (int j = 0; j < R; ++j) rec[j][l] = rc[j];
       }
     }
+    if constexpr (kThread) store_lanes(outr, out_v, width);
     if (kRecord) {
       for (int j = 0; j < M::kRecorded; ++j) {
         T* tr = p.trace + j * p.steps * cols + row;
-        for (int l = 0; l < lanes; ++l) tr[l] = store_as<T>(rec[j][l]);
+        for (int l = 0; l < lanes; ++l)
+          if (lane_is_live<W>(l, width)) tr[l] = store_as<T>(rec[j][l]);
       }
     }
   }
   for (int j = 0; j < S; ++j)
-    for (int l = 0; l < lanes; ++l) p.state_final[j * cols + col0 + l] = s[j][l];
+    for (int l = 0; l < lanes; ++l)
+      if (lane_is_live<W>(l, width)) p.state_final[j * cols + col0 + l] = s[j][l];
 }
 
 // Backward of `width` <= W adjacent columns: chunks of kCheckpointEvery steps in reverse order, each first
 // replayed forward from its checkpoint (bit-identical to the forward pass), then reversed. With
 // kCache the replay keeps every step's locals, so the reverse pass does no model work again;
 // without it the replay keeps the states and the reverse pass rebuilds the locals from them.
-template <int W, bool kCache, class M, typename T, typename A, int Stride>
-NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>& p, ChunkView<A, Stride> chunk,
-                                       int64_t col0, int width = W) {
-  const int lanes = W == 1 ? 1 : width;
+template <int W, bool kCache, class M, typename T, typename A, int Stride, int LaneStride>
+NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>& p,
+                                       ChunkView<A, Stride, LaneStride> chunk, int64_t col0, int width = W) {
+  constexpr bool kThread = kThreadBody<W>;
+  constexpr int V = kThread ? W : 1;  // lanes per streamed load
+  const int lanes = kThread ? W : width;
   static_assert(!kCache || !M::kLocalNeedsNext, "a cached model must build its locals from the previous state");
   constexpr int K = kCheckpointEvery, S = M::kState, L = M::kLane, P = M::kParams, C = M::kLocal;
   constexpr int R = AtLeastOne<M::kRecorded>::value;
@@ -258,18 +333,20 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
   A lane[L][W], carry[S][W], dpar[P][W];
   A s[S][W];  // the running state of the cached replay
   A time_now[kTimed ? W : 1];
-  static_assert(W > 1 || !kCache, "one-column threads (the GPU's) replay states");
-  // W = 1: the replay's inputs (restarted per chunk) and the reverse pass's (all steps, backwards)
+  static_assert(!kThread || !kCache, "the GPU's threads replay states");
+  // the thread body: the replay's inputs (restarted per chunk) and the reverse pass's (all steps, backwards)
   const A* const time_column = kTimed ? p.times + (col0 / p.features) * p.times_b_stride : nullptr;
-  AheadLoads<kLoadsAhead, T> replay_x, reverse_x, reverse_go, reverse_rec[R];
-  AheadLoads<kLoadsAhead, A> replay_time, reverse_time;
+  const int64_t time_offset = kTimed ? next_column_time_offset(col0, p.features, p.times_b_stride) : 0;
+  AheadLoads<kLoadsAhead, T, V> replay_x, reverse_x, reverse_go, reverse_rec[R];
+  AheadLoads<kLoadsAhead, A, V> replay_time, reverse_time;
   const bool has_grad_trace = M::kRecorded > 0 && p.grad_trace != nullptr;
-  if constexpr (W == 1) {
-    reverse_x.start(x + col0, cols, steps - 1, -1, -1);
-    reverse_go.start(p.grad_out + col0 * p.go_c_stride, p.go_t_stride, steps - 1, -1, -1);
+  if constexpr (kThread) {
+    reverse_x.start(x + col0, cols, steps - 1, -1, -1, width);
+    reverse_go.start(p.grad_out + col0 * p.go_c_stride, p.go_t_stride, steps - 1, -1, -1, width, p.go_c_stride);
     if (has_grad_trace)
-      for (int j = 0; j < R; ++j) reverse_rec[j].start(p.grad_trace + j * steps * cols + col0, cols, steps - 1, -1, -1);
-    if constexpr (kTimed) reverse_time.start(time_column, p.times_t_stride, steps - 1, -1, -1);
+      for (int j = 0; j < R; ++j)
+        reverse_rec[j].start(p.grad_trace + j * steps * cols + col0, cols, steps - 1, -1, -1, width);
+    if constexpr (kTimed) reverse_time.start(time_column, p.times_t_stride, steps - 1, -1, -1, width, time_offset);
   }
   for (int l = 0; l < lanes; ++l) {
     const int64_t c = col0 + l, f = c % p.features;
@@ -277,7 +354,8 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
     for (int j = 0; j < P; ++j) par[j] = param_at(p.params[j], p.per_feature[j], f);
     m.prepare(par, lp);
     for (int j = 0; j < L; ++j) lane[j][l] = lp[j];
-    for (int j = 0; j < S; ++j) carry[j][l] = p.grad_state_final != nullptr ? p.grad_state_final[j * cols + c] : A(0);
+    for (int j = 0; j < S; ++j)
+      carry[j][l] = p.grad_state_final != nullptr && lane_is_live<W>(l, width) ? p.grad_state_final[j * cols + c] : A(0);
     for (int j = 0; j < P; ++j) dpar[j][l] = A(0);
   }
   for (int64_t ci = num_checkpoints(steps) - 1; ci >= 0; --ci) {
@@ -302,25 +380,29 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       }
     } else {
       for (int j = 0; j < S; ++j)
-        for (int l = 0; l < lanes; ++l) chunk.at(j, l) = ck[j * cols + l];
+        for (int l = 0; l < lanes; ++l) chunk.at(j, l) = lane_is_live<W>(l, width) ? ck[j * cols + l] : A(0);
       const int replay = M::kLocalNeedsNext ? len : len - 1;  // the state after the last step only if read
-      if constexpr (W == 1) {
-        replay_x.start(x + col0, cols, t0, t0 + replay, 1);
-        if constexpr (kTimed) replay_time.start(time_column, p.times_t_stride, t0, t0 + replay, 1);
+      if constexpr (kThread) {
+        replay_x.start(x + col0, cols, t0, t0 + replay, 1, width);
+        if constexpr (kTimed) replay_time.start(time_column, p.times_t_stride, t0, t0 + replay, 1, width, time_offset);
       }
       for (int k = 0; k < replay; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
-        if constexpr (kTimed) {
-          if constexpr (W == 1) time_now[0] = replay_time.take();
-          else gather_times(p.times, p.times_t_stride, p.times_b_stride, t0 + k, col0, p.features, lanes, time_now);
+        LaneVec<T, V> x_in{};
+        if constexpr (kThread) {
+          x_in = replay_x.take();
+          if constexpr (kTimed) {
+            const LaneVec<A, V> tv = replay_time.take();
+            for (int l = 0; l < W; ++l) time_now[l] = tv.v[l];
+          }
+        } else if constexpr (kTimed) {
+          gather_times(p.times, p.times_t_stride, p.times_b_stride, t0 + k, col0, p.features, lanes, time_now);
         }
         for (int l = 0; l < lanes; ++l) {
           A st[S], lp[L], rc[R];
           for (int j = 0; j < S; ++j) st[j] = chunk.at(k * S + j, l);
           for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-          A xv;
-          if constexpr (W == 1) xv = load_acc<A>(replay_x.take());
-          else xv = load_acc<A>(xr[l]);
+          const A xv = load_acc<A>(kThread ? x_in.v[kThread ? l : 0] : xr[l]);
           model_step(m, lp, st, xv, time_now[kTimed ? l : 0], rc);
           for (int j = 0; j < S; ++j) chunk.at((k + 1) * S + j, l) = st[j];
         }
@@ -332,25 +414,35 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       // upstream gradients of step t, gathered first so that the lane loop is branch-free
       A g_out[W], g_rec[R][W], dx[W];
       const T* go = p.grad_out + t * p.go_t_stride + col0 * p.go_c_stride;
-      if constexpr (W == 1) g_out[0] = load_acc<A>(reverse_go.take());
-      else
+      if constexpr (kThread) {
+        const LaneVec<T, V> gv = reverse_go.take();
+        for (int l = 0; l < W; ++l) g_out[l] = load_acc<A>(gv.v[kThread ? l : 0]);
+      } else {
         for (int l = 0; l < lanes; ++l) g_out[l] = load_acc<A>(go[p.go_c_stride == 0 ? 0 : l]);
+      }
       for (int j = 0; j < R; ++j) {
         if (has_grad_trace) {
           const T* gr = p.grad_trace + j * steps * cols + row;
-          if constexpr (W == 1) g_rec[j][0] = load_acc<A>(reverse_rec[j].take());
-          else
+          if constexpr (kThread) {
+            const LaneVec<T, V> rv = reverse_rec[j].take();
+            for (int l = 0; l < W; ++l) g_rec[j][l] = load_acc<A>(rv.v[kThread ? l : 0]);
+          } else {
             for (int l = 0; l < lanes; ++l) g_rec[j][l] = load_acc<A>(gr[l]);
+          }
         } else {
           for (int l = 0; l < lanes; ++l) g_rec[j][l] = A(0);
         }
       }
       const T* xr = x + row;
-      A x_now = A(0);  // W = 1: the input of step t (the replay path rebuilds the locals from it)
+      A x_now[kThread ? W : 1] = {};  // the thread body: the inputs of step t (the replay path rebuilds the locals from them)
       if constexpr (!kCache) {
-        if constexpr (W == 1) {
-          x_now = load_acc<A>(reverse_x.take());
-          if constexpr (kTimed) time_now[0] = reverse_time.take();
+        if constexpr (kThread) {
+          const LaneVec<T, V> xv = reverse_x.take();
+          for (int l = 0; l < W; ++l) x_now[l] = load_acc<A>(xv.v[kThread ? l : 0]);
+          if constexpr (kTimed) {
+            const LaneVec<A, V> tv = reverse_time.take();
+            for (int l = 0; l < W; ++l) time_now[l] = tv.v[l];
+          }
         } else if constexpr (kTimed) {
           gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_now);
         }
@@ -368,7 +460,8 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
           } else {
             for (int j = 0; j < S; ++j) next[j] = prev[j];
           }
-          model_local(m, lp, prev, next, W == 1 ? x_now : load_acc<A>(xr[l]), time_now[kTimed ? l : 0], loc);
+          model_local(m, lp, prev, next, kThread ? x_now[kThread ? l : 0] : load_acc<A>(xr[l]),
+                      time_now[kTimed ? l : 0], loc);
         }
         for (int j = 0; j < S; ++j) cr[j] = carry[j][l];
         for (int j = 0; j < P; ++j) dp[j] = dpar[j][l];
@@ -379,17 +472,25 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       }
       if (p.grad_x != nullptr) {
         T* gx = p.grad_x + row;
-        for (int l = 0; l < lanes; ++l) gx[l] = store_as<T>(dx[l]);
+        if constexpr (kThread) {
+          LaneVec<T, V> dx_v;
+          for (int l = 0; l < W; ++l) dx_v.v[kThread ? l : 0] = store_as<T>(dx[l]);
+          store_lanes(gx, dx_v, width);
+        } else {
+          for (int l = 0; l < lanes; ++l) gx[l] = store_as<T>(dx[l]);
+        }
       }
     }
   }
   if (p.grad_state0 != nullptr) {
     for (int j = 0; j < S; ++j)
-      for (int l = 0; l < lanes; ++l) p.grad_state0[j * cols + col0 + l] = carry[j][l];
+      for (int l = 0; l < lanes; ++l)
+        if (lane_is_live<W>(l, width)) p.grad_state0[j * cols + col0 + l] = carry[j][l];
   }
   for (int j = 0; j < P; ++j) {
     if (p.grad_param_cols[j] == nullptr) continue;
-    for (int l = 0; l < lanes; ++l) p.grad_param_cols[j][col0 + l] = dpar[j][l];
+    for (int l = 0; l < lanes; ++l)
+      if (lane_is_live<W>(l, width)) p.grad_param_cols[j][col0 + l] = dpar[j][l];
   }
 }
 

@@ -56,9 +56,9 @@ struct ScanBackwardLaunch {
   int64_t times_t_stride, times_b_stride;
   int64_t steps, columns, features;
   // Take the CUDA kernel's code path on the CPU as well, so that the tests run every branch the
-  // GPU takes: one column per thread body (W = 1: register prefetch, states replayed, no step
-  // cache), in the baseline copy, for float32 storage (other dtypes: the CPU's blocks without the
-  // step cache).
+  // GPU takes: the thread body (one column per thread, two for 16-bit storage; register prefetch,
+  // states replayed, no step cache), in the baseline copy, for float32 and float16 storage (other
+  // dtypes: the CPU's blocks without the step cache).
   bool gpu_path;
 };
 
