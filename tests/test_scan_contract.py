@@ -228,7 +228,7 @@ def _thread_body_run(name, dtype, layout, grad, gpu_path, monkeypatch):
     x = x.view(T, B, F).detach().requires_grad_()  # shifted: every row starts off a 4-byte boundary
     n_state = len(SCAN_MODELS[NEURONS[name].scan_model].state)
     states = tuple((torch.randn(B, F, generator=gen) * 0.3).requires_grad_() for _ in range(n_state))
-    params = {k: (v * (1 + 0.05 * torch.randn(F, generator=gen))).clamp(0, 1).requires_grad_()
+    params = {k: (v.detach() * (1 + 0.05 * torch.randn(F, generator=gen))).clamp(0, 1).requires_grad_()
               for k, v in _param_tensors(name, (F,), torch.float32, "cpu").items()}
     out, state, traces = _call(name, x, _state_tuple(name, states), params, backend="cpp")
     if grad == "sum":  # the upstream gradient arrives expanded (strides 0)
@@ -236,7 +236,8 @@ def _thread_body_run(name, dtype, layout, grad, gpu_path, monkeypatch):
     else:
         _loss(out, state, traces, torch.Generator().manual_seed(6)).backward()
     leaves = [x, *states, *params.values()]
-    return [out, *state, *(traces or ())], [t.grad for t in leaves if t.grad is not None]
+    assert all(t.is_leaf and t.grad is not None for t in leaves)
+    return [out, *state, *(traces or ())], [t.grad for t in leaves]
 
 
 @needs_native
@@ -277,7 +278,7 @@ def test_large_outputs_equal_the_reference(name):
         _loss(out, state, traces, torch.Generator().manual_seed(2)).backward()
         results.append((out, state, traces, xs.grad))
     (out, state, traces, gx), (out_r, state_r, traces_r, gx_r) = results
-    assert torch.equal(out, out_r) and 0 < float(out.sum()) < out.numel()
+    assert torch.equal(out, out_r) and 0 < float(out.detach().sum()) < out.numel()
     for a, b in zip(state + (traces or ()), state_r + (traces_r or ())):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(gx, gx_r, rtol=1e-4, atol=1e-5)
