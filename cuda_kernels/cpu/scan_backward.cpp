@@ -37,7 +37,7 @@ void scan_backward_cpu(const ScanBackwardLaunch& launch) {
       using M = std::decay_t<decltype(m)>;
       if constexpr (scan_cpu::kHasGpuPath<T>) {
         if (launch.gpu_path) {  // the CUDA thread's body, one thread's columns at a time (its chunk: a heap row)
-          constexpr int V = gpu_thread_lanes<T>();
+          constexpr int V = kGpuThreadLanes<T>;
           at::parallel_for(0, (args.columns + V - 1) / V, 64, [&](int64_t begin, int64_t end) {
             std::unique_ptr<A[]> chunk(new A[ChunkRows<M, false>::value * V]);
             for (int64_t i = begin; i < end; ++i)

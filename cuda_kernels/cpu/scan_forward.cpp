@@ -22,7 +22,7 @@ void scan_forward_cpu(const ScanForwardLaunch& launch) {
         constexpr bool kRecord = decltype(record)::value;
         if constexpr (scan_cpu::kHasGpuPath<T>) {
           if (launch.gpu_path) {  // the CUDA thread's body, one thread's columns at a time
-            constexpr int V = gpu_thread_lanes<T>();
+            constexpr int V = kGpuThreadLanes<T>;
             at::parallel_for(0, (args.columns + V - 1) / V, 64, [&](int64_t begin, int64_t end) {
               for (int64_t i = begin; i < end; ++i)
                 scan_forward_columns<V, kRecord>(m, args, i * V, scan_cpu::thread_width<V>(i * V, args.columns));

@@ -22,29 +22,29 @@ constexpr int kForwardThreads = 256;
 template <class M, typename T, typename A>
 constexpr int backward_threads() {
   constexpr int columns = (M::kState * sizeof(A)) <= 4 ? 128 : (M::kState * sizeof(A)) <= 8 ? 64 : 32;
-  return columns / gpu_thread_lanes<T>();
+  return columns / kGpuThreadLanes<T>;
 }
 
-// The columns of this thread: its first, and how many (gpu_thread_lanes, fewer at the end).
+// The columns of this thread: its first, and how many (kGpuThreadLanes, fewer at the end).
 template <typename T>
 __device__ __forceinline__ int64_t first_column() {
-  return (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * gpu_thread_lanes<T>();
+  return (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kGpuThreadLanes<T>;
 }
 template <typename T>
 __device__ __forceinline__ int columns_from(int64_t col, int64_t columns) {
-  return columns - col < gpu_thread_lanes<T>() ? static_cast<int>(columns - col) : gpu_thread_lanes<T>();
+  return columns - col < kGpuThreadLanes<T> ? static_cast<int>(columns - col) : kGpuThreadLanes<T>;
 }
 
 template <bool kRecord, class M, typename T, typename A>
 __global__ void __launch_bounds__(kForwardThreads) scan_forward_kernel(const M m, const ScanForwardArgs<T, A> args) {
-  constexpr int V = gpu_thread_lanes<T>();
+  constexpr int V = kGpuThreadLanes<T>;
   const int64_t col = first_column<T>();
   if (col < args.columns) scan_forward_columns<V, kRecord>(m, args, col, columns_from<T>(col, args.columns));
 }
 
 template <int kThreads, class M, typename T, typename A>
 __global__ void __launch_bounds__(kThreads) scan_backward_kernel(const M m, const ScanBackwardArgs<T, A> args) {
-  constexpr int V = gpu_thread_lanes<T>();
+  constexpr int V = kGpuThreadLanes<T>;
   constexpr int rows = ChunkRows<M, false>::value;
   __shared__ A chunk[rows * kThreads * V];
   const int64_t col = first_column<T>();
@@ -117,7 +117,7 @@ int scan_forward_cuda(const ScanForwardLaunch& launch, void* stream) {
     dispatch_model<A, false>(launch.options, [&](const auto& m) {
       dispatch_bool(launch.trace != nullptr, [&](auto record) {
         constexpr bool kRecord = decltype(record)::value;
-        scan_forward_kernel<kRecord><<<blocks_for(args.columns, kForwardThreads * gpu_thread_lanes<T>()),
+        scan_forward_kernel<kRecord><<<blocks_for(args.columns, kForwardThreads * kGpuThreadLanes<T>),
                                        kForwardThreads, 0,
                                        static_cast<cudaStream_t>(stream)>>>(m, args);
       });
@@ -135,7 +135,7 @@ int scan_backward_cuda(const ScanBackwardLaunch& launch, void* stream) {
     dispatch_model<A, true>(launch.options, [&](const auto& m) {
       using M = std::decay_t<decltype(m)>;
       constexpr int threads = backward_threads<M, T, A>();
-      scan_backward_kernel<threads><<<blocks_for(args.columns, threads * gpu_thread_lanes<T>()), threads, 0,
+      scan_backward_kernel<threads><<<blocks_for(args.columns, threads * kGpuThreadLanes<T>), threads, 0,
                                       static_cast<cudaStream_t>(stream)>>>(m, args);
     });
     return static_cast<int>(cudaGetLastError());

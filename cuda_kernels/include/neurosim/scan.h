@@ -143,11 +143,11 @@ NEUROSIM_HD void gather_times(const A* times, int64_t t_stride, int64_t b_stride
 }
 
 // The GPU's thread body: W = 1 or 2 adjacent columns per thread (2 for 16-bit storage, so that
-// one 32-bit load or store serves both: gpu_thread_lanes). Its lane loops run over all W lanes
+// one 32-bit load or store serves both: kGpuThreadLanes). Its lane loops run over all W lanes
 // (unrolled: no per-thread array is indexed at run time); a lane past the last column computes on
 // zeros and touches no memory. The CPU's blocks (W >= 8) take `width` lanes at run time.
 template <int W> constexpr bool kThreadBody = W <= 2;
-template <typename T> constexpr int gpu_thread_lanes() { return sizeof(T) == 2 ? 2 : 1; }
+template <typename T> constexpr int kGpuThreadLanes = sizeof(T) == 2 ? 2 : 1;
 
 template <int W>
 NEUROSIM_HD bool lane_is_live(int lane, int width) { return W == 1 || !kThreadBody<W> || lane < width; }
