@@ -232,7 +232,7 @@ def _thread_body_run(name, dtype, layout, grad, gpu_path, monkeypatch):
               for k, v in _param_tensors(name, (F,), torch.float32, "cpu").items()}
     out, state, traces = _call(name, x, _state_tuple(name, states), params, backend="cpp")
     if grad == "sum":  # the upstream gradient arrives expanded (strides 0)
-        out.float().sum().backward()
+        out.sum().backward()
     else:
         _loss(out, state, traces, torch.Generator().manual_seed(6)).backward()
     leaves = [x, *states, *params.values()]
