@@ -52,7 +52,7 @@ template <class Launch>
 struct HasGpuPath<Launch, decltype(void(std::declval<const Launch&>().gpu_path))> : std::true_type {};
 
 // Whether a wider copy may run this launch: float32 storage, and not the GPU's code path (the
-// one-column thread body exists in the baseline copy only).
+// GPU's thread body exists in the baseline copy only).
 template <class Launch>
 bool runs_wide_copy(const Launch& launch) {
   if constexpr (HasGpuPath<Launch>::value) {

@@ -18,9 +18,10 @@
 //                                          moves carry from dL/dstate_t to dL/dstate_{t-1} and
 //                                          accumulates dL/dparam
 //
-// The column functions below are the whole per-thread body of the CUDA kernel (W = 1) and the
-// inner body of the CPU twin (W adjacent columns as lanes, so the lane loops vectorise; no
-// `omp simd` on them: its privatised per-lane arrays keep GCC from vectorising). Tensors
+// The column functions below are the whole per-thread body of the CUDA kernel (W = 1, or 2 for
+// 16-bit storage) and the inner body of the CPU twin (W adjacent columns as lanes, so the lane
+// loops vectorise; no `omp simd` on them: its privatised per-lane arrays keep GCC from
+// vectorising). Tensors
 // are [T, M] with M = B * F columns, column index = b * F + f; parameters are indexed by f.
 #pragma once
 
