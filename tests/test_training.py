@@ -15,6 +15,7 @@ from neurosim.data import digits_datasets
 from neurosim.models import SpikingMLP, make_neuron
 from neurosim.training import (
     CheckpointError,
+    DistContext,
     SpikeRateMonitor,
     Trainer,
     ce_count,
@@ -123,6 +124,9 @@ def test_trainer_learns_and_predicts():
     assert preds.shape == (64,)
     assert (preds == data.tensors[1]).float().mean().item() == pytest.approx(result["accuracy"])
     assert set(k for k in result if k.startswith("rate/")) == {"rate/neurons.0", "rate/neurons.1"}
+    trainer.dist = DistContext(rank=1, world_size=2)  # as rank 1 of two after shutdown(): no group left
+    assert trainer.evaluate(data) == result  # every sample, not rank 1's slice left unsummed
+    trainer.dist = DistContext()
     trainer.close()  # one process: nothing to release, and training goes on (tests/ddp_one_step.py: under torchrun)
     assert trainer.model is trainer.module
     assert len(trainer.fit(data, epochs=9)) == 9  # fit counts epochs in total

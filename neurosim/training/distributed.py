@@ -102,9 +102,14 @@ def current_context() -> DistContext:
     return DistContext()
 
 
+def group_alive() -> bool:
+    """Whether this process is in a process group now (not before init or after shutdown)."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def all_reduce_sum(values: List[float], device) -> List[float]:
     """Element-wise sum of ``values`` over all processes (the values themselves without a group)."""
-    if not (dist.is_available() and dist.is_initialized()):
+    if not group_alive():
         return list(values)
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
@@ -114,8 +119,9 @@ def all_reduce_sum(values: List[float], device) -> List[float]:
 def shutdown() -> None:
     """Leaves the process group once every process got here (tearing gloo down while a peer is
     still talking to it aborted the process in about half of the runs). Close the trainers first
-    (:meth:`Trainer.close`): the group is freed here only when nothing else holds it."""
+    (:meth:`Trainer.close`): a DDP wrapper freed during interpreter finalization can abort the
+    process."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
-        gc.collect()  # free the group now (reference cycles), not during interpreter finalization
+        gc.collect()  # free what was left in reference cycles now, not during interpreter finalization

@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler, Subset
 
 from neurosim.training import checkpoint as ckpt
-from neurosim.training.distributed import all_reduce_sum, current_context
+from neurosim.training.distributed import all_reduce_sum, current_context, group_alive
 from neurosim.training.logs import EpochLogger
 from neurosim.training.losses import get_loss, predictions
 from neurosim.training.monitors import SpikeRateMonitor
@@ -143,7 +143,9 @@ class Trainer:
     def _eval_loader(self, data, shard: bool):
         if isinstance(data, DataLoader):
             return data
-        if shard and self.dist.enabled:  # each process evaluates its own slice; sums are reduced
+        # each process evaluates its own slice and the sums are reduced, while the group exists
+        # (after shutdown() each process evaluates everything: no slice would be summed)
+        if shard and self.dist.enabled and group_alive():
             data = Subset(data, range(self.dist.rank, len(data), self.dist.world_size))
         return DataLoader(data, batch_size=self.eval_batch_size, shuffle=False, collate_fn=self.collate_fn,
                           num_workers=self.num_workers)
@@ -326,11 +328,12 @@ class Trainer:
 
     def close(self) -> None:
         """Ends distributed use: drops the DistributedDataParallel wrapper, whose reducer holds the
-        process group. Call it before :func:`neurosim.training.distributed.shutdown`; a group still
-        held at interpreter exit is torn down during finalization, where gloo aborted the process
-        (SIGABRT, "terminate called without an active exception") in about one run in twelve.
-        Evaluating and saving still work; training raises, since its steps would no longer be
-        averaged over the processes."""
+        process group. Call it before :func:`neurosim.training.distributed.shutdown`: a wrapper
+        still alive at interpreter exit is torn down during finalization, where gloo aborted the
+        process (SIGABRT, "terminate called without an active exception") in about one run in
+        twelve. Evaluating and saving still work (before shutdown() over the processes' slices,
+        after it over all the data in each process); training raises, since its steps would no
+        longer be averaged over the processes."""
         self.model = self.module
         self._closed = True
         _open_distributed.discard(self)
