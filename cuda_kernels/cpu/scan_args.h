@@ -81,6 +81,13 @@ inline ScanBackwardArgs<T, A> typed(const ScanBackwardLaunch& a) {
   return p;
 }
 
+// The backward pass for one storage type, each in its own translation unit (scan_backward*.cpp);
+// the float32-only copies hold float32's and throw for the others.
+void scan_backward_f32(const ScanBackwardLaunch& launch);
+void scan_backward_f64(const ScanBackwardLaunch& launch);
+void scan_backward_f16(const ScanBackwardLaunch& launch);
+void scan_backward_bf16(const ScanBackwardLaunch& launch);
+
 // The backward chunk of a block holds ChunkRows<M, kCache>::value values per lane; blocks are narrowed so
 // that it stays within L2 next to the streamed rows (about 33 values per lane at full width).
 }  // namespace scan_cpu

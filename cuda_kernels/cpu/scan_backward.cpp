@@ -1,62 +1,22 @@
-// CPU twin of cuda/scan.cu, backward pass (the other is cpu/scan_forward.cpp; two files so they compile in
-// parallel): the column functions of scan.h for every model of scan_models.h, run
-// over blocks of adjacent columns (lanes vectorise) with the blocks spread over threads. One
-// instantiation per model serves every block width (the leftover narrow blocks and single
-// columns too), which keeps the build small.
-#include <memory>
-
-#include "scan_args.h"
+// CPU twin of cuda/scan.cu, backward pass: the storage type's own translation unit does the work
+// (scan_backward_typed.h; float32 here, the others in scan_backward_f64.cpp, _f16.cpp, _bf16.cpp,
+// so that the build compiles them in parallel). The forward pass is cpu/scan_forward.cpp.
+#include "scan_backward_typed.h"
 
 namespace neurosim {
-namespace {
 
-using scan_cpu::typed;
-
-template <class M, bool kCache, typename T>
-constexpr int backward_wide_lanes() {
-  constexpr int rows = ChunkRows<M, kCache>::value;
-  constexpr int shrink = rows <= 40 ? 1 : rows <= 80 ? 2 : 4;
-  return cpu::wide_lanes<T>() / shrink;
-}
-
-template <int W, bool kCache, class M, typename T, typename A>
-void backward_block(const M& m, const ScanBackwardArgs<T, A>& args, int64_t col0, int width) {
-  constexpr int rows = ChunkRows<M, kCache>::value;
-  std::unique_ptr<A[]> buffer(new A[static_cast<size_t>(rows) * W]);
-  scan_backward_columns<W, kCache>(m, args, ChunkView<A, W>{buffer.get()}, col0, width);
-}
-
-}  // namespace
+namespace scan_cpu {
+void scan_backward_f32(const ScanBackwardLaunch& launch) { scan_backward_typed<float>(launch); }
+}  // namespace scan_cpu
 
 void scan_backward_cpu(const ScanBackwardLaunch& launch) {
-  cpu::dispatch_storage(launch.dtype, [&](auto storage) {
-    using T = decltype(storage);
-    using A = typename AccType<T>::type;
-    const auto args = typed<T, A>(launch);
-    dispatch_model<A, true>(launch.options, [&](const auto& m) {
-      using M = std::decay_t<decltype(m)>;
-      if constexpr (scan_cpu::kHasGpuPath<T>) {
-        if (launch.gpu_path) {  // the CUDA thread's body, one thread's columns at a time (its chunk: a heap row)
-          constexpr int V = kGpuThreadLanes<T>;
-          at::parallel_for(0, (args.columns + V - 1) / V, 64, [&](int64_t begin, int64_t end) {
-            std::unique_ptr<A[]> chunk(new A[ChunkRows<M, false>::value * V]);
-            for (int64_t i = begin; i < end; ++i)
-              scan_backward_columns<V, false>(m, args, ChunkView<A, V>{chunk.get()}, i * V,
-                                              scan_cpu::thread_width<V>(i * V, args.columns));
-          });
-          return;
-        }
-      }
-      // the CUDA kernel never caches the locals (they would not fit in shared memory)
-      dispatch_bool(M::kCacheLocals && !launch.gpu_path, [&](auto cache) {
-        constexpr bool kCache = M::kCacheLocals && decltype(cache)::value;
-        constexpr int Wide = backward_wide_lanes<M, kCache, T>(), Narrow = cpu::narrow_lanes<T>();
-        cpu::for_each_block<Wide, Narrow>(args.columns, args.steps, [&](int64_t col0, int width) {
-          backward_block<Wide, kCache>(m, args, col0, width);
-        });
-      });
-    });
-  });
+  switch (launch.dtype) {
+    case DType::Float64: scan_cpu::scan_backward_f64(launch); break;
+    case DType::Float16: scan_cpu::scan_backward_f16(launch); break;
+    case DType::BFloat16: scan_cpu::scan_backward_bf16(launch); break;
+    case DType::Float32:
+    default: scan_cpu::scan_backward_f32(launch); break;
+  }
 }
 
 }  // namespace neurosim
