@@ -7,6 +7,8 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
+#include <type_traits>
 
 #include "scan_args.h"
 
@@ -54,6 +56,22 @@ void scan_backward_typed(const ScanBackwardLaunch& launch) {
       });
     });
   });
+}
+
+// scan_backward_typed<T> where this copy holds T: the float32-only copies of the multi-ISA build
+// hold float32 alone and leave the other types to the baseline copy (bindings/cpu_dispatch.cpp).
+template <typename T>
+void scan_backward_if_held(const ScanBackwardLaunch& launch) {
+#if defined(NEUROSIM_CPU_FLOAT32_ONLY)
+  if constexpr (!std::is_same_v<T, float>) {
+    (void)launch;
+    throw std::logic_error("neurosim: this ISA copy of the CPU kernels holds float32 only");
+  } else {
+    scan_backward_typed<T>(launch);
+  }
+#else
+  scan_backward_typed<T>(launch);
+#endif
 }
 
 }  // namespace scan_cpu

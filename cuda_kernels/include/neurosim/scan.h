@@ -232,6 +232,13 @@ template <int D, typename T, int V = 1> struct AheadLoads {
   }
 };
 
+// The next step's values of a stream, one per lane, in the accumulation type.
+template <typename A, int D, typename T, int V>
+NEUROSIM_HD void take_lanes(AheadLoads<D, T, V>& loads, A* out) {
+  const LaneVec<T, V> v = loads.take();
+  for (int l = 0; l < V; ++l) out[l] = load_acc<A>(v.v[l]);
+}
+
 // Offset of the timestamps of column col0 + 1 from those of col0 (another batch element or not).
 NEUROSIM_HD int64_t next_column_time_offset(int64_t col0, int64_t features, int64_t b_stride) {
   return ((col0 + 1) / features - col0 / features) * b_stride;
@@ -278,13 +285,11 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     const T* xr = x + row;
     T* outr = out + row;
     A rec[R][W];
-    LaneVec<T, V> x_in{}, out_v{};
+    A x_in[V] = {};
+    LaneVec<T, V> out_v{};
     if constexpr (kThread) {
-      x_in = x_ahead.take();
-      if constexpr (kTimed) {
-        const LaneVec<A, V> tv = time_ahead.take();
-        for (int l = 0; l < W; ++l) time_now[l] = tv.v[l];
-      }
+      take_lanes(x_ahead, x_in);
+      if constexpr (kTimed) take_lanes(time_ahead, time_now);
     } else if constexpr (kTimed) {
       gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_now);
     }
@@ -292,7 +297,7 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
       A st[S], lp[L], rc[R];
       for (int j = 0; j < S; ++j) st[j] = s[j][l];
       for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-      const A xv = load_acc<A>(kThread ? x_in.v[kThread ? l : 0] : xr[l]);
+      const A xv = kThread ? x_in[kThread ? l : 0] : load_acc<A>(xr[l]);
       const T o = store_as<T>(model_step(m, lp, st, xv, time_now[kTimed ? l : 0], rc));
       if constexpr (kThread) out_v.v[kThread ? l : 0] = o;
       else outr[l] = o;
@@ -389,13 +394,10 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       }
       for (int k = 0; k < replay; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
-        LaneVec<T, V> x_in{};
+        A x_in[V] = {};
         if constexpr (kThread) {
-          x_in = replay_x.take();
-          if constexpr (kTimed) {
-            const LaneVec<A, V> tv = replay_time.take();
-            for (int l = 0; l < W; ++l) time_now[l] = tv.v[l];
-          }
+          take_lanes(replay_x, x_in);
+          if constexpr (kTimed) take_lanes(replay_time, time_now);
         } else if constexpr (kTimed) {
           gather_times(p.times, p.times_t_stride, p.times_b_stride, t0 + k, col0, p.features, lanes, time_now);
         }
@@ -403,7 +405,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
           A st[S], lp[L], rc[R];
           for (int j = 0; j < S; ++j) st[j] = chunk.at(k * S + j, l);
           for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-          const A xv = load_acc<A>(kThread ? x_in.v[kThread ? l : 0] : xr[l]);
+          const A xv = kThread ? x_in[kThread ? l : 0] : load_acc<A>(xr[l]);
           model_step(m, lp, st, xv, time_now[kTimed ? l : 0], rc);
           for (int j = 0; j < S; ++j) chunk.at((k + 1) * S + j, l) = st[j];
         }
@@ -416,8 +418,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       A g_out[W], g_rec[R][W], dx[W];
       const T* go = p.grad_out + t * p.go_t_stride + col0 * p.go_c_stride;
       if constexpr (kThread) {
-        const LaneVec<T, V> gv = reverse_go.take();
-        for (int l = 0; l < W; ++l) g_out[l] = load_acc<A>(gv.v[kThread ? l : 0]);
+        take_lanes(reverse_go, g_out);
       } else {
         for (int l = 0; l < lanes; ++l) g_out[l] = load_acc<A>(go[p.go_c_stride == 0 ? 0 : l]);
       }
@@ -425,8 +426,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         if (has_grad_trace) {
           const T* gr = p.grad_trace + j * steps * cols + row;
           if constexpr (kThread) {
-            const LaneVec<T, V> rv = reverse_rec[j].take();
-            for (int l = 0; l < W; ++l) g_rec[j][l] = load_acc<A>(rv.v[kThread ? l : 0]);
+            take_lanes(reverse_rec[j], g_rec[j]);
           } else {
             for (int l = 0; l < lanes; ++l) g_rec[j][l] = load_acc<A>(gr[l]);
           }
@@ -438,12 +438,8 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       A x_now[kThread ? W : 1] = {};  // the thread body: the inputs of step t (the replay path rebuilds the locals from them)
       if constexpr (!kCache) {
         if constexpr (kThread) {
-          const LaneVec<T, V> xv = reverse_x.take();
-          for (int l = 0; l < W; ++l) x_now[l] = load_acc<A>(xv.v[kThread ? l : 0]);
-          if constexpr (kTimed) {
-            const LaneVec<A, V> tv = reverse_time.take();
-            for (int l = 0; l < W; ++l) time_now[l] = tv.v[l];
-          }
+          take_lanes(reverse_x, x_now);
+          if constexpr (kTimed) take_lanes(reverse_time, time_now);
         } else if constexpr (kTimed) {
           gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_now);
         }
