@@ -49,7 +49,7 @@ def test_rule_change_adds_to_a_backprop_gradient():
     torch.testing.assert_close(layer.weight.grad, grad - dw)
 
 
-@pytest.mark.parametrize("rule", ["stdp", "three_factor", "hebbian", "anti_hebbian", "oja"])
+@pytest.mark.parametrize("rule", ["stdp", "three_factor", "hebbian", "anti_hebbian", "oja", "bcm"])
 def test_online_steps_equal_one_whole_sequence(rule):
     pre, post = spikes(30, 4, 10), spikes(30, 4, 7, seed=2)
     reward = torch.randn(30, 4, generator=torch.Generator().manual_seed(3))
@@ -87,6 +87,76 @@ def test_sequence_mode_carries_traces_across_calls():
     neuron(layer(pre[15:]))
     second = learner.step()
     torch.testing.assert_close(first + second, P.stdp(pre, post))
+
+
+_PIECES_PARAMS = {
+    "stdp": dict(tau_plus=5.0, tau_minus=5.0),
+    "stdp_multiplicative": dict(tau_plus=5.0, tau_minus=5.0, dependence="multiplicative"),
+    "three_factor": dict(tau_plus=5.0, tau_minus=5.0, tau_eligibility=10.0),
+    "three_factor_multiplicative": dict(tau_plus=5.0, tau_minus=5.0, tau_eligibility=10.0,
+                                        dependence="multiplicative"),
+    "hebbian": {},
+    "anti_hebbian": {},
+    "oja": {},
+    "bcm": dict(tau_theta=4.0),
+}
+
+
+@pytest.mark.parametrize("splits", [(20,), (1, 13, 25, 39)], ids=["20+20", "1+12+12+14+1"])
+@pytest.mark.parametrize("case", sorted(_PIECES_PARAMS))
+def test_sequence_mode_stream_in_pieces_equals_whole(case, splits):
+    """Sequence mode's state (traces, eligibility, BCM threshold) carries over between step() calls:
+    a stream fed in pieces gives the same total change and the same final state as fed whole."""
+    rule, params = case.split("_multiplicative")[0], _PIECES_PARAMS[case]
+    T = 40
+    pre, post = spikes(T, 3, 6, rate=0.3, seed=5), spikes(T, 3, 4, rate=0.3, seed=6)
+    if rule in ("hebbian", "anti_hebbian", "oja", "bcm"):   # rate rules: graded activity
+        post = post * torch.rand(T, 3, 4, generator=torch.Generator().manual_seed(7)) * 2
+    reward = torch.randn(T, generator=torch.Generator().manual_seed(8))
+    results = {}
+    for name, bounds in (("whole", [0, T]), ("pieces", [0, *splits, T])):
+        layer = nn.Linear(6, 4, bias=False)
+        layer.weight.data.copy_(torch.linspace(0.1, 0.9, 24).reshape(4, 6))
+        neuron = FixedOutput(post)
+        learner = P.Learner(layer, neuron, rule, **params)
+        total = 0
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            neuron.out = post[a:b]
+            neuron(layer(pre[a:b]))
+            total = total + learner.step(reward[a:b] if rule == "three_factor" else None)
+        results[name] = (total, learner)
+    (whole, lw), (pieces, lp) = results["whole"], results["pieces"]
+    assert whole.abs().sum() > 0
+    torch.testing.assert_close(pieces, whole, rtol=1e-5, atol=1e-6)
+    for attr in ("traces", "eligibility", "theta"):
+        a, b = getattr(lp, attr), getattr(lw, attr)
+        assert (a is None) == (b is None), attr
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_three_factor_pieces_match_online_steps():
+    """The brief's repro: one three-factor call over 40 steps, two over 20 + 20 and 40 online steps agree."""
+    T, x = 40, spikes(40, 3, 6, rate=0.3, seed=9)
+    m = torch.randn(T, generator=torch.Generator().manual_seed(10))
+    params = dict(tau_plus=5, tau_minus=5, tau_eligibility=10)
+    changes = {}
+    for name, bounds in (("whole", [0, T]), ("pieces", [0, 20, T]), ("online", list(range(T + 1)))):
+        layer = nn.Linear(6, 4, bias=False)
+        layer.weight.data.copy_(torch.linspace(-1, 1, 24).reshape(4, 6))
+        learner = P.Learner(layer, None, "three_factor", mode="online" if name == "online" else "sequence",
+                            **params)
+        total = 0
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if name == "online":
+                layer(x[a])
+                total = total + learner.step(m[a])
+            else:
+                layer(x[a:b])
+                total = total + learner.step(m[a:b])
+        changes[name] = total
+    torch.testing.assert_close(changes["pieces"], changes["whole"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(changes["online"], changes["whole"], rtol=1e-5, atol=1e-6)
 
 
 def test_sign_diverse_learner_and_lif_neuron():

@@ -130,6 +130,50 @@ def test_three_factor_equals_explicit_eligibility_trace(backend):
     assert want.abs().sum() > 0
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dependence", ["additive", "multiplicative"])
+def test_three_factor_state_continues_a_stream(backend, dependence):
+    """three_factor(state=..., return_state=True) in pieces gives the whole sequence's change and
+    the explicit eligibility e_{T-1} and traces of the last step."""
+    pre, post = random_spikes(30, 2, 6, 4, rate=0.3, seed=5)
+    reward = torch.randn(30, 2, dtype=torch.float64)
+    weight = torch.rand(4, 6, dtype=torch.float64)
+    kw = dict(a_plus=0.02, a_minus=0.03, tau_plus=5.0, tau_minus=6.0, tau_eligibility=9.0, lr=0.7,
+              weight=weight, dependence=dependence, backend=backend)
+    whole, whole_state = P.three_factor(pre, post, reward, return_state=True, **kw)
+    torch.testing.assert_close(whole, P.three_factor(pre, post, reward, **kw))
+    total, state = 0, None
+    for a, b in ((0, 1), (1, 11), (11, 29), (29, 30)):
+        dw, state = P.three_factor(pre[a:b], post[a:b], reward[a:b], state=state, return_state=True, **kw)
+        total = total + dw
+    torch.testing.assert_close(total, whole)
+    factors = (1 - weight, weight) if dependence == "multiplicative" else (1.0, 1.0)
+    x, y = torch.zeros(2, 6, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64)
+    e = torch.zeros(2, 4, 6, dtype=torch.float64)
+    for t in range(30):
+        x = math.exp(-1 / 5.0) * x + pre[t]
+        y = math.exp(-1 / 6.0) * y + post[t]
+        e = math.exp(-1 / 9.0) * e + (0.02 * factors[0] * post[t][:, :, None] * x[:, None, :]
+                                      - 0.03 * factors[1] * y[:, :, None] * pre[t][:, None, :])
+    for got in (state, whole_state):
+        torch.testing.assert_close(got.eligibility, e)
+        torch.testing.assert_close(got.traces.pre, x)
+        torch.testing.assert_close(got.traces.post, y)
+
+
+def test_three_factor_bad_state_errors():
+    pre, post = random_spikes(10, 2, 6, 4, seed=6)
+    _, state = P.three_factor(pre, post, 1.0, return_state=True)
+    with pytest.raises(TypeError, match="state"):
+        P.three_factor(pre, post, 1.0, state=(state.traces, state.eligibility))
+    with pytest.raises(ValueError, match="state.eligibility"):
+        P.three_factor(pre, post, 1.0, state=P.ThreeFactorState(state.traces, state.eligibility[:1]))
+    with pytest.raises(ValueError, match="state.traces.pre"):
+        P.three_factor(pre[:, :1], post[:, :1], 1.0, state=state)
+    with pytest.raises(TypeError, match="return_state"):
+        P.three_factor(pre, post, 1.0, return_state="yes")
+
+
 def test_three_factor_with_zero_reward_changes_nothing():
     pre, post = random_spikes(30, 2, 6, 4, rate=0.3, seed=4)
     assert P.stdp(pre, post).abs().sum() > 0  # the same spikes do drive plain STDP

@@ -11,6 +11,7 @@ from neurosim.plasticity.hlop import HebbianProjection, project_gradient
 from neurosim.plasticity.learner import Learner
 from neurosim.plasticity.rules import (
     STDPTraces,
+    ThreeFactorState,
     anti_hebbian,
     bcm,
     bcm_threshold,
@@ -25,6 +26,6 @@ from neurosim.plasticity.rules import (
 
 __all__ = [
     "hebbian", "anti_hebbian", "oja", "oja_subspace", "bcm", "bcm_threshold", "stdp", "stdp_traces",
-    "stdp_per_sample", "STDPTraces", "three_factor", "curl", "flip_signs", "curl_gradient", "flipped_signs",
+    "stdp_per_sample", "STDPTraces", "ThreeFactorState", "three_factor", "curl", "flip_signs", "curl_gradient", "flipped_signs",
     "Learner", "HebbianProjection", "project_gradient",
 ]

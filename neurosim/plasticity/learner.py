@@ -67,7 +67,9 @@ class Learner:
         neuron: the module whose output is the postsynaptic activity, or None.
         rule: one of ``RULES`` or a callable ``rule(pre, post) -> dW``.
         mode: ``"sequence"``: one call per whole sequence; traces come from the fused native kernel
-            and the change is one GEMM over T x B. ``"online"``: traces and eligibility advance one
+            and the change is one GEMM over T x B. The rule's state (STDP traces, three-factor
+            eligibility, BCM threshold) carries over between calls, so a stream fed in pieces gives
+            the same change as fed whole. ``"online"``: traces and eligibility advance one
             step at a time (call :meth:`step` after every time step).
         lr: scales the change of the Hebbian, anti-Hebbian, Oja, BCM and three-factor rules
             (STDP's own scale is ``a_plus``/``a_minus``).
@@ -198,14 +200,37 @@ class Learner:
         self.theta = rules.bcm_threshold(self.theta, post, self.params.get("tau_theta", 100.0))
         return dw
 
+    def _bcm_sequence_change(self, pre, post):
+        """BCM over a sequence as the online rule steps it: step t uses the threshold slid over the
+        steps before it (``theta_t = theta_{t-1} + (<post_t^2> - theta_{t-1}) / tau``), so a stream
+        fed in pieces, whole, or one step at a time gives the same change and the same threshold."""
+        tau = self.params.get("tau_theta", 100.0)
+        if self.theta is None:
+            self.theta = post.new_zeros(post.shape[-1])
+        second_moment = post.square().mean(1)  # [T, n_out]
+        before = []
+        theta = self.theta
+        for t in range(post.shape[0]):
+            before.append(theta)
+            theta = theta + (second_moment[t] - theta) / tau
+        self.theta = theta
+        thresholds = torch.stack(before)[:, None, :]  # [T, 1, n_out]
+        return rules.hebbian(pre, post * (post - thresholds), self.lr)
+
     def _sequence_change(self, pre, post, modulator):
+        if self.rule == "bcm":
+            return self._bcm_sequence_change(pre, post)
         if self.rule not in ("stdp", "three_factor"):
             return self._rate_change(pre, post)
         kw = self._stdp_kwargs()
         weight = self.weight.detach()
         if self.rule == "three_factor":
-            return rules.three_factor(pre, post, modulator, lr=self.lr, weight=weight, backend=self.backend,
-                                      tau_eligibility=self.params.get("tau_eligibility", 200.0), **kw)
+            state = None if self.traces is None else rules.ThreeFactorState(self.traces, self.eligibility)
+            dw, state = rules.three_factor(pre, post, modulator, lr=self.lr, weight=weight, backend=self.backend,
+                                           tau_eligibility=self.params.get("tau_eligibility", 200.0),
+                                           state=state, return_state=True, **kw)
+            self.traces, self.eligibility = state
+            return dw
         trace_kw = {k: kw[k] for k in ("tau_plus", "tau_minus", "dt") if k in kw}
         traces, self.traces = rules.stdp_traces(pre, post, state=self.traces, backend=self.backend, **trace_kw)
         stdp_kw = {k: v for k, v in kw.items() if k not in trace_kw}

@@ -296,32 +296,89 @@ def _check_modulator(modulator, steps: int, batch: int, like: torch.Tensor) -> t
     return modulator
 
 
+class ThreeFactorState(NamedTuple):
+    """Where a three-factor stream stands after its last step (pass it as ``state`` to continue)."""
+    traces: STDPTraces
+    """The STDP traces of the last step ([B, n_in], [B, n_out])."""
+    eligibility: torch.Tensor
+    """The per-sample eligibility of the last step, ``e_{T-1}`` [B, n_out, n_in]."""
+
+
 def three_factor(pre: torch.Tensor, post: torch.Tensor, modulator: torch.Tensor, *, tau_eligibility: float = 200.0,
                  lr: float = 1.0, a_plus: float = 0.01, a_minus: float = 0.012, tau_plus: float = 20.0,
                  tau_minus: float = 20.0, dt: float = 1.0, weight: Optional[torch.Tensor] = None,
                  dependence: str = "additive", w_min: float = 0.0, w_max: float = 1.0,
-                 backend: str = "auto") -> torch.Tensor:
+                 backend: str = "auto", state: Optional[ThreeFactorState] = None, return_state: bool = False):
     """Reward-modulated STDP with an eligibility trace over a whole sequence:
     ``e_t = exp(-dt/tau_eligibility) e_{t-1} + STDP_t`` per synapse and sample, ``dW = lr sum_t <m_t e_t>``.
 
-    Computed without ever storing ``e``: ``sum_t m_t e_t = sum_t STDP_t M_t`` with M the reverse-time
-    trace of the modulator (``M_t = decay M_{t+1} + m_t``, one fused native call), so the whole
-    change is one GEMM of the STDP terms weighted by M. A zero modulator changes nothing.
+    Computed without storing ``e`` over time: ``sum_t m_t e_t = sum_t STDP_t M_t`` with M the
+    reverse-time trace of the modulator (``M_t = decay M_{t+1} + m_t``, one fused native call), so the
+    whole change is one GEMM of the STDP terms weighted by M. A zero modulator changes nothing.
 
     Args:
         pre, post: spikes [T, B, n_in] / [T, B, n_out].
         modulator: reward / neuromodulator: a number, [T] (shared by the batch) or [T, B].
+        state: a :class:`ThreeFactorState` returned by the previous piece of the same stream (its
+            traces and eligibility carry over), or None to start from rest.
+        return_state: also return the state after the last step (costs one batched product for the
+            per-sample eligibility ``e_{T-1}`` [B, n_out, n_in]).
+    Returns:
+        dW [n_out, n_in], or ``(dW, ThreeFactorState)`` with ``return_state=True``. Feeding a stream
+        in pieces (passing the state on) gives the same total change as feeding it whole.
     """
     check_tensor(pre, "pre", (3,))
     check_tensor(post, "post", (3,))
     _pair(pre, post)
+    if not isinstance(return_state, bool):
+        raise TypeError(f"return_state: expected a bool, got {type(return_state).__name__}")
     steps, batch = pre.shape[0], pre.shape[1]
     mod = _check_modulator(modulator, steps, batch, post)
     decay = math.exp(-check_number(dt, "dt", True) / check_number(tau_eligibility, "tau_eligibility", True))
     lr = check_number(lr, "lr")
     a_plus, a_minus = check_number(a_plus, "a_plus"), check_number(a_minus, "a_minus")
-    pre_trace, post_trace = _stdp_args(pre, post, None, None, tau_plus, tau_minus, dt, backend)
+    previous = _check_three_factor_state(state, pre, post)
+    traces, last = stdp_traces(pre, post, tau_plus=tau_plus, tau_minus=tau_minus, dt=dt, backend=backend,
+                               state=None if previous is None else previous.traces)
+    pre_trace, post_trace = traces
     future = exp_trace(mod.to(post.dtype).contiguous()[..., None], decay=decay, reverse=True, backend=backend).trace
     factors = _weight_factors(weight, dependence, w_min, w_max, post.shape[-1], pre.shape[-1])
-    return lr * _stdp_from_parts(future * post, pre_trace, future * post_trace, pre, a_plus, a_minus, factors,
-                                  backend)
+    dw = lr * _stdp_from_parts(future * post, pre_trace, future * post_trace, pre, a_plus, a_minus, factors,
+                               backend)
+    if previous is not None:
+        # the eligibility carried in decays through this piece: sum_t m_t decay^(t+1) e_prev = decay M_0 e_prev
+        carried = previous.eligibility.to(dw.dtype)
+        dw = dw + lr * decay * (future[0, :, :, None].to(dw.dtype) * carried).mean(0)
+    if not return_state:
+        return dw
+    # e_{T-1} = decay^T e_prev + sum_s decay^(T-1-s) STDP_s, per sample
+    ages = torch.arange(steps - 1, -1, -1, dtype=torch.float64, device=post.device)
+    weights = torch.pow(torch.tensor(decay, dtype=torch.float64, device=post.device), ages).to(post.dtype)
+    weights = weights[:, None, None]
+    up, down = factors
+    ltp = torch.einsum("tbo,tbi->boi", weights * post, pre_trace.to(post.dtype))
+    ltd = torch.einsum("tbo,tbi->boi", weights * post_trace, pre.to(post.dtype))
+    if up is not None:
+        ltp, ltd = up * ltp, down * ltd
+    eligibility = a_plus * ltp - a_minus * ltd
+    if previous is not None:
+        eligibility = eligibility + decay ** steps * previous.eligibility.to(eligibility.dtype)
+    return dw, ThreeFactorState(last, eligibility)
+
+
+def _check_three_factor_state(state, pre, post) -> Optional[ThreeFactorState]:
+    if state is None:
+        return None
+    if not isinstance(state, ThreeFactorState):
+        raise TypeError(f"state: expected a ThreeFactorState (from return_state=True) or None, got {type(state).__name__}")
+    batch, n_in, n_out = pre.shape[1], pre.shape[-1], post.shape[-1]
+    expected = {"state.traces.pre": (state.traces.pre, (batch, n_in)),
+                "state.traces.post": (state.traces.post, (batch, n_out)),
+                "state.eligibility": (state.eligibility, (batch, n_out, n_in))}
+    for name, (tensor, shape) in expected.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name}: expected a tensor, got {type(tensor).__name__}")
+        if tuple(tensor.shape) != shape:
+            raise ValueError(f"{name}: expected shape {list(shape)} (batch {batch}, n_in {n_in}, n_out {n_out}), "
+                             f"got {list(tensor.shape)}")
+    return state
