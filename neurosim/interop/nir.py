@@ -100,11 +100,33 @@ def _load(graph_or_path, nir):
         if not path.is_file():
             raise FileNotFoundError(f"graph_or_path: no such file {str(path)!r}")
         try:
-            return nir.read(path)
+            # nir.read(path) would type-check with the grouped convolutions' input channels wrong
+            # (see _grouped_conv_types); read unchecked, correct them, then run nir's own checks
+            graph = nir.read(path, type_check=False)
+            _grouped_conv_types(graph, nir)
+            graph.infer_types()
+            graph.check_types()
+            return graph
         except Exception as error:  # h5py's OSError, a missing 'node' group, an unknown type, ...
             raise ValueError(f"graph_or_path: {str(path)!r} is not a NIR file nir {nir.version} can read "
                              f"({type(error).__name__}: {error})") from error
     raise TypeError(f"graph_or_path: expected a nir.NIRGraph or a file path, got {type(graph_or_path).__name__}")
+
+
+def _grouped_conv_types(graph, nir) -> None:
+    """nir 1.0.8's Conv1d/Conv2d set their input type's channels to ``weight.shape[1]``, which is
+    ``C_in / groups`` (PyTorch's weight layout, which NIR's ``groups`` field follows): a grouped
+    convolution then fails nir's type check against the layer before it. Sets them to
+    ``weight.shape[1] * groups``."""
+    for node in graph.nodes.values():
+        if not isinstance(node, (nir.Conv1d, nir.Conv2d)):
+            continue
+        groups = int(np.asarray(node.groups))
+        shape = (node.input_type or {}).get("input")
+        if groups > 1 and shape is not None:
+            shape = np.array(shape)
+            shape[0] = np.shape(node.weight)[1] * groups
+            node.input_type = {"input": shape}
 
 
 def _where(prefix: str, name: str) -> str:
@@ -682,12 +704,16 @@ class _Exporter:
         bias = np.zeros(weight.shape[0]) if module.bias is None else module.bias.detach().cpu().double().numpy()
         padding = module.padding if isinstance(module.padding, str) else tuple(module.padding)
         if isinstance(module, nn.Conv1d):
-            return self.nir.Conv1d(input_shape=int(in_shape[1]), weight=weight, stride=int(module.stride[0]),
+            node = self.nir.Conv1d(input_shape=int(in_shape[1]), weight=weight, stride=int(module.stride[0]),
                                    padding=padding if isinstance(padding, str) else int(padding[0]),
                                    dilation=int(module.dilation[0]), groups=int(module.groups), bias=bias)
-        return self.nir.Conv2d(input_shape=tuple(int(d) for d in in_shape[1:]), weight=weight,
-                               stride=tuple(module.stride), padding=padding, dilation=tuple(module.dilation),
-                               groups=int(module.groups), bias=bias)
+        else:
+            node = self.nir.Conv2d(input_shape=tuple(int(d) for d in in_shape[1:]), weight=weight,
+                                   stride=tuple(module.stride), padding=padding, dilation=tuple(module.dilation),
+                                   groups=int(module.groups), bias=bias)
+        # nir (1.0.8) derives the node's input channels from weight.shape[1], which is C_in/groups
+        # for a grouped convolution; the recorded shape has the true C_in.
+        return self._typed(module, node)
 
     def _typed(self, module, node):
         in_shape, out_shape = self._shape(module)
