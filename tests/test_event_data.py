@@ -145,3 +145,41 @@ def test_cache_encoding_round_trips_every_layout(frames):
     damaged[-1] ^= 0x01
     assert _decode(bytes(damaged)) is None
     assert _decode(blob[:len(blob) // 2]) is None
+
+
+def test_the_data_sets_own_transform_is_part_of_the_key(nmnist, tmp_path):
+    """A folder data set's per-sample transform= changes the frames, so it changes the key; a
+    transform with no stable description (a lambda) turns the cache off instead of serving stale
+    frames."""
+    import tonic
+
+    def framed(transform, folder=tmp_path):
+        return data.CachedFrames(data.EventFrames(data.NMNISTFolder(nmnist, train=False, transform=transform),
+                                                  n_time_bins=4), folder)
+
+    plain = framed(None)
+    full = plain[0][0]
+    keys = {plain.folder, framed(tonic.transforms.TimeJitter(std=10)).folder,
+            framed(tonic.transforms.TimeJitter(std=20)).folder}
+    assert len(keys) == 3 and None not in keys
+    assert framed(tonic.transforms.TimeJitter(std=10)).folder == framed(tonic.transforms.TimeJitter(std=10)).folder
+    with pytest.warns(RuntimeWarning, match="transform= of NMNISTFolder.*no description"):
+        halved = framed(lambda ev: ev[: len(ev) // 2])
+    assert halved.folder is None
+    assert halved[0][0].sum() < full.sum()  # framed afresh, not the cached full recording
+
+    def first_half(ev):
+        return ev[: len(ev) // 2]
+
+    with pytest.warns(RuntimeWarning, match="no description"):
+        assert framed(first_half).folder is None
+    # SHD files and DVS Gesture folders (tonic's class) key their transforms too
+    shd = data.make_synthetic_shd(tmp_path / "shd.h5", n_samples=4, n_classes=2)
+    key = lambda t: data.cache_key(data.EventFrames(data.SHDFile(shd, transform=t), n_time_bins=4))
+    assert key(None) != key(tonic.transforms.TimeJitter(std=10)) != key(tonic.transforms.TimeJitter(std=20))
+    assert key(lambda ev: ev) is None
+    root = data.make_synthetic_dvsgesture(tmp_path / "g", users={True: [1], False: [2]}, lightings=("led",),
+                                          events=100, noise_events=10)
+    key = lambda t: data.cache_key(data.EventFrames(data.DVSGestureFolder(root, transform=t), n_time_bins=4))
+    assert key(None) != key(tonic.transforms.TimeJitter(std=10))
+    assert key(lambda ev: ev) is None
