@@ -183,3 +183,56 @@ def test_the_data_sets_own_transform_is_part_of_the_key(nmnist, tmp_path):
     key = lambda t: data.cache_key(data.EventFrames(data.DVSGestureFolder(root, transform=t), n_time_bins=4))
     assert key(None) != key(tonic.transforms.TimeJitter(std=10))
     assert key(lambda ev: ev) is None
+
+
+def test_dvs_gesture_bad_files_give_one_line_naming_the_file(tmp_path, capsys):
+    """Wrong-layout, NaN, out-of-range and truncated .npy files: ValueError naming the file (tonic's
+    reader gave an IndexError, or a 91 GiB allocation for a NaN time), exit 2 from the CLI."""
+    from neurosim import cli
+
+    root = data.make_synthetic_dvsgesture(tmp_path / "g", users={True: [1], False: [2]}, lightings=("led",),
+                                          events=100, noise_events=10)
+    path = tmp_path / "g" / "DVSGesture" / "ibmGestureTrain" / "user01_led" / "0.npy"
+    good = np.load(path)
+    nan = good.astype(np.float64)
+    nan[3, 3] = np.nan
+    off_sensor = good.copy()
+    off_sensor[0, 0] = 128
+    half_pixel = good.astype(np.float64)
+    half_pixel[0, 1] = 2.5
+    cases = [(np.zeros((5, 3)), r"shape \(5, 3\); expected \[N, 4\]"), (np.zeros(5), r"shape \(5,\)"),
+             (nan, "column.*t.*NaN"), (off_sensor, r"column x has values in \[.*128\], outside \[0, 127\]"),
+             (half_pixel, "column y must hold whole numbers"), (np.array(["a", "b"]), "dtype")]
+    for array, message in cases:
+        np.save(path, array)
+        train = data.DVSGestureFolder(root)
+        with pytest.raises(ValueError, match=f"DVS Gesture file {path}.*{message}"):
+            train[train.data.index(str(path))]
+    np.save(path, good)
+    os.truncate(path, os.path.getsize(path) - 100)
+    with pytest.raises(ValueError, match=f"{path} is not a readable .npy array"):
+        data.DVSGestureFolder(root)[0]
+    for array in (np.zeros((5, 3)), nan):
+        np.save(path, array)
+        assert cli.main(["train", "--dataset", f"dvsgesture:{root}", "--no-cache", "--epochs", "1", "--no-plots",
+                         "--no-progress", "--T", "3", "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
+
+
+def test_frame_events_refuses_corrupt_timestamps_instead_of_allocating():
+    events = np.zeros(3, dtype=[("x", np.int64), ("y", np.int64), ("p", np.int64), ("t", np.float64)])
+    events["t"] = [0.0, np.nan, 10.0]
+    with pytest.raises(ValueError, match="sample 7: timestamps .* must be finite"):
+        data.frame_events(events, (128, 128, 2), n_time_bins=4, what="sample 7")
+    # tonic casts a NaN time to int64's minimum: a span no recording has
+    as_int = np.zeros(3, dtype=[("x", np.int64), ("y", np.int64), ("p", np.int64), ("t", np.int64)])
+    as_int["t"] = [0, np.iinfo(np.int64).min, 10]
+    for options in ({"n_time_bins": 4}, {"time_window": 1000}):
+        with pytest.raises(ValueError, match="span .* corrupt"):
+            data.frame_events(as_int, (128, 128, 2), **options)
+    as_int["t"] = [0, 10**12, 10]  # 11.6 days in 1 µs frames: 10**12 frames of 32768 entries
+    with pytest.raises(ValueError, match="frame entries"):
+        data.frame_events(as_int, (128, 128, 2), time_window=1)
+    as_int["t"] = [0, 5, 10]
+    assert data.frame_events(as_int, (128, 128, 2), time_window=1).shape == (11, 2, 128, 128)
