@@ -48,6 +48,32 @@ def check_events(events, sensor_size: Sequence[int], what: str = "events") -> No
                                  f"the sensor range [0, {limit - 1}] of sensor_size {tuple(sensor_size)}")
 
 
+def describe_sample(samples, index) -> str:
+    """Where sample ``index`` of ``samples`` comes from, for error messages: through any
+    ``Subset``\\ s (a split, a ``--limit``) to the data set that holds it, then its file
+    (``"file <path>"``: N-MNIST folders, tonic's folder data sets such as DVS Gesture), or its file
+    and its index there (``"file <path>, sample i"``: an SHD file); else ``"sample i"``."""
+    try:
+        index = int(index)
+        while isinstance(samples, torch.utils.data.Subset):
+            if index < 0:
+                index += len(samples)
+            index, samples = int(samples.indices[index]), samples.dataset
+        if index < 0:
+            index += len(samples)
+        files = getattr(samples, "files", None)
+        if files is None and isinstance(getattr(samples, "data", None), list):
+            files = samples.data  # tonic's folder data sets list their files in .data
+        if files is not None and 0 <= index < len(files) and isinstance(files[index], str):
+            return f"file {files[index]}"
+        path = getattr(samples, "path", None)
+        if isinstance(path, str):
+            return f"file {path}, sample {index}"
+    except (TypeError, ValueError, IndexError):
+        pass
+    return f"sample {index}"
+
+
 def downsampled_sensor_size(sensor_size: Sequence[int], spatial_factor) -> Tuple[int, int, int]:
     fx, fy = (spatial_factor, spatial_factor) if np.isscalar(spatial_factor) else spatial_factor
     w, h, p = sensor_size
@@ -196,7 +222,7 @@ class EventFrames(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         events, label = self.samples[index]
-        what = f"sample {index}"
+        what = describe_sample(self.samples, index)
         check_events(events, self.input_sensor_size, what=what)
         label = int(label)
         if self.num_classes is not None and not 0 <= label < self.num_classes:
