@@ -106,3 +106,15 @@ def test_shd_test_file_is_looked_up_beside_the_training_file(tmp_path):
     assert cli.main(args) == 0
     results = json.loads((tmp_path / "o" / "results.json").read_text())
     assert results["test_samples"] == 6 and str(tmp_path / "training" / "shd_test.h5") in results["data"]
+
+
+def test_shd_file_without_samples_is_one_line_naming_it(tmp_path, capsys):
+    pytest.importorskip("h5py")
+    path = tmp_path / "shd_empty.h5"
+    neurosim.data.write_shd(path, [], [])
+    with pytest.raises(ValueError, match=f"SHD file {path} holds no samples"):
+        neurosim.data.SHDFile(path)
+    assert cli.main(["train", "--dataset", f"shd:{path}", "--no-cache", "--epochs", "1", "--no-plots",
+                     "--no-progress", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"SHD file {path} holds no samples" in err
