@@ -236,3 +236,56 @@ def test_frame_events_refuses_corrupt_timestamps_instead_of_allocating():
         data.frame_events(as_int, (128, 128, 2), time_window=1)
     as_int["t"] = [0, 5, 10]
     assert data.frame_events(as_int, (128, 128, 2), time_window=1).shape == (11, 2, 128, 128)
+
+
+def test_synthetic_folder_is_reused_only_when_complete_and_made_alike(tmp_path, monkeypatch):
+    from neurosim.data import synthetic
+
+    path = tmp_path / "syn"
+    small = dict(splits={"Train": 2, "Test": 1}, n_classes=2)
+
+    def state():
+        return {str(p.relative_to(path)): (p.stat().st_mtime_ns, p.read_bytes()) for p in path.rglob("*.bin")}
+
+    assert data.synthetic_nmnist_folder(path, seed=0, **small) == str(path)
+    first = state()
+    assert len(first) == 6 and (path / data.synthetic.SYNTHETIC_MARKER).is_file()
+    data.synthetic_nmnist_folder(path, seed=0, **small)
+    assert state() == first  # reused
+    data.synthetic_nmnist_folder(path, seed=1, **small)
+    assert {k: v[1] for k, v in state().items()} != {k: v[1] for k, v in first.items()}  # another seed: remade
+    data.synthetic_nmnist_folder(path, seed=0, **small)
+    assert {k: v[1] for k, v in state().items()} == {k: v[1] for k, v in first.items()}
+    os.remove(path / "Train" / "1" / "00001.bin")  # a file gone: remade
+    data.synthetic_nmnist_folder(path, seed=0, **small)
+    assert len(state()) == 6
+    # an interrupted generation leaves neither a half folder in place nor a temporary one
+    calls = []
+
+    def failing_write(file, events):
+        calls.append(file)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        write(file, events)
+
+    write = synthetic.write_nmnist
+    other = tmp_path / "other"
+    monkeypatch.setattr(synthetic, "write_nmnist", failing_write)
+    with pytest.raises(KeyboardInterrupt):
+        data.synthetic_nmnist_folder(other, seed=0, **small)
+    monkeypatch.setattr(synthetic, "write_nmnist", write)
+    assert sorted(os.listdir(tmp_path)) == ["syn"]
+    # a folder without the marker (an interrupted run of the old code, or make_synthetic_nmnist) is remade
+    data.make_synthetic_nmnist(other, {"Train": 1}, n_classes=2, seed=0)
+    data.synthetic_nmnist_folder(other, seed=0, **small)
+    assert len(list(other.rglob("*.bin"))) == 6 and sorted(os.listdir(tmp_path)) == ["other", "syn"]
+
+
+def test_cli_synthetic_regenerates_an_incomplete_folder(tmp_path):
+    from neurosim import cli
+
+    out = tmp_path / "o"
+    data.make_synthetic_nmnist(out / "synthetic_nmnist", {"Train": 1, "Test": 1}, n_classes=10)  # interrupted
+    assert cli.main(["train", "--dataset", "synthetic", "--model", "mlp", "--no-cache", "--epochs", "1", "--T", "3",
+                     "--hidden", "8", "--limit", "8", "--no-plots", "--no-progress", "--out", str(out)]) == 0
+    assert len(list((out / "synthetic_nmnist").rglob("*.bin"))) == 400

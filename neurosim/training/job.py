@@ -144,9 +144,9 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
                             64, 10, make_encoder(config.encoding, config.T), None,
                             f"scikit-learn digits, {config.encoding}-encoded, T={config.T}", (64,))
     if name == "synthetic":
-        path = os.path.join(workdir, "synthetic_nmnist")
-        if not os.path.isdir(path):
-            data.make_synthetic_nmnist(path, {"Train": 30, "Test": 10}, seed=config.seed)
+        # reused only when its marker shows a complete folder made with these parameters
+        path = data.synthetic_nmnist_folder(os.path.join(workdir, "synthetic_nmnist"), {"Train": 30, "Test": 10},
+                                            seed=config.seed)
         name = "nmnist"
     flatten = model != "conv"
     if name == "nmnist":
