@@ -83,3 +83,38 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert cli.main(["train", "--device", "cuda", "--out", str(tmp_path / "o")]) == 2
         assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_shd_test_file_is_looked_up_beside_the_training_file(tmp_path):
+    """"train" -> "test" in the file name only: /x/training/shd_train.h5 pairs with
+    /x/training/shd_test.h5, never with /x/testing/shd_test.h5."""
+    pytest.importorskip("tonic")
+    from neurosim.training.job import shd_test_path
+
+    assert shd_test_path("/x/training/shd_train.h5") == "/x/training/shd_test.h5"
+    assert shd_test_path("/x/training/shd.h5") is None
+    (tmp_path / "training").mkdir()
+    (tmp_path / "testing").mkdir()
+    train = neurosim.data.make_synthetic_shd(tmp_path / "training" / "shd_train.h5", n_samples=20, n_classes=4)
+    neurosim.data.make_synthetic_shd(tmp_path / "testing" / "shd_test.h5", n_samples=12, n_classes=4, seed=1)
+    args = ["train", "--dataset", f"shd:{train}", "--model", "mlp", "--no-cache", "--epochs", "1", "--T", "3",
+            "--hidden", "8", "--no-plots", "--no-progress", "--out", str(tmp_path / "o")]
+    assert cli.main(args) == 0
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert results["test_samples"] == 4 and "20 % split" in results["data"]  # not the 12 in testing/
+    neurosim.data.make_synthetic_shd(tmp_path / "training" / "shd_test.h5", n_samples=6, n_classes=4, seed=2)
+    assert cli.main(args) == 0
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert results["test_samples"] == 6 and str(tmp_path / "training" / "shd_test.h5") in results["data"]
+
+
+def test_shd_file_without_samples_is_one_line_naming_it(tmp_path, capsys):
+    pytest.importorskip("h5py")
+    path = tmp_path / "shd_empty.h5"
+    neurosim.data.write_shd(path, [], [])
+    with pytest.raises(ValueError, match=f"SHD file {path} holds no samples"):
+        neurosim.data.SHDFile(path)
+    assert cli.main(["train", "--dataset", f"shd:{path}", "--no-cache", "--epochs", "1", "--no-plots",
+                     "--no-progress", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"SHD file {path} holds no samples" in err

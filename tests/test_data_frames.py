@@ -131,3 +131,32 @@ def test_digits():
     assert x.shape == (64,) and 0 <= x.min() and x.max() <= 1 and 0 <= y < 10
     counts = torch.bincount(test.tensors[1], minlength=10)
     assert counts.min() >= 35  # stratified
+
+
+def test_errors_name_the_file_and_its_own_index_not_the_split_position(tmp_path, capsys):
+    """Behind a split or --limit Subset, a bad sample is reported by its file (and, for SHD, its
+    index in the file), not by its position in the Subset."""
+    from neurosim import cli
+
+    path = tmp_path / "shd.h5"
+    events = [D.synthetic_shd_events(i % 2, np.random.default_rng(i)) for i in range(10)]
+    events[0]["x"][5] = 800  # channel beyond SHD's 700
+    D.write_shd(path, events, [i % 2 for i in range(10)])
+    split = torch.utils.data.Subset(D.SHDFile(path), [4, 7, 0, 2])
+    with pytest.raises(ValueError, match=rf"file {path}, sample 0: field 'x'"):
+        D.EventFrames(split, D.SHD_SENSOR_SIZE, n_time_bins=4)[2]
+    assert cli.main(["train", "--dataset", f"shd:{path}", "--model", "mlp", "--no-cache", "--epochs", "1", "--T", "3",
+                     "--hidden", "8", "--no-plots", "--no-progress", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"file {path}, sample 0: field 'x'" in err and err.count("\n") == 1
+    root = D.make_synthetic_nmnist(tmp_path / "nm", {"Train": 2}, n_classes=2)
+    empty = tmp_path / "nm" / "Train" / "1" / "00000.bin"
+    empty.write_bytes(b"")
+    folder = D.NMNISTFolder(root)
+    split = torch.utils.data.Subset(folder, [3, 2, 0])
+    with pytest.raises(ValueError, match=rf"file {empty}: the recording has no events"):
+        D.EventFrames(split, D.NMNIST_SENSOR_SIZE, n_time_bins=4)[1]
+    with pytest.raises(ValueError, match=rf"file {empty}: the recording has no events"):
+        D.CachedFrames(D.EventFrames(split, D.NMNIST_SENSOR_SIZE, n_time_bins=4), tmp_path / "cache")[1]
+    with pytest.raises(ValueError, match=r"^sample 0: field 'x'"):  # in memory: no file to name
+        D.EventFrames([(events[0], 0)], D.SHD_SENSOR_SIZE, n_time_bins=4)[0]

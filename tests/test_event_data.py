@@ -145,3 +145,147 @@ def test_cache_encoding_round_trips_every_layout(frames):
     damaged[-1] ^= 0x01
     assert _decode(bytes(damaged)) is None
     assert _decode(blob[:len(blob) // 2]) is None
+
+
+def test_the_data_sets_own_transform_is_part_of_the_key(nmnist, tmp_path):
+    """A folder data set's per-sample transform= changes the frames, so it changes the key; a
+    transform with no stable description (a lambda) turns the cache off instead of serving stale
+    frames."""
+    import tonic
+
+    def framed(transform, folder=tmp_path):
+        return data.CachedFrames(data.EventFrames(data.NMNISTFolder(nmnist, train=False, transform=transform),
+                                                  n_time_bins=4), folder)
+
+    plain = framed(None)
+    full = plain[0][0]
+    keys = {plain.folder, framed(tonic.transforms.TimeJitter(std=10)).folder,
+            framed(tonic.transforms.TimeJitter(std=20)).folder}
+    assert len(keys) == 3 and None not in keys
+    assert framed(tonic.transforms.TimeJitter(std=10)).folder == framed(tonic.transforms.TimeJitter(std=10)).folder
+    with pytest.warns(RuntimeWarning, match="transform= of NMNISTFolder.*no description"):
+        halved = framed(lambda ev: ev[: len(ev) // 2])
+    assert halved.folder is None
+    assert halved[0][0].sum() < full.sum()  # framed afresh, not the cached full recording
+
+    def first_half(ev):
+        return ev[: len(ev) // 2]
+
+    with pytest.warns(RuntimeWarning, match="no description"):
+        assert framed(first_half).folder is None
+    # SHD files and DVS Gesture folders (tonic's class) key their transforms too
+    shd = data.make_synthetic_shd(tmp_path / "shd.h5", n_samples=4, n_classes=2)
+    key = lambda t: data.cache_key(data.EventFrames(data.SHDFile(shd, transform=t), n_time_bins=4))
+    assert key(None) != key(tonic.transforms.TimeJitter(std=10)) != key(tonic.transforms.TimeJitter(std=20))
+    assert key(lambda ev: ev) is None
+    root = data.make_synthetic_dvsgesture(tmp_path / "g", users={True: [1], False: [2]}, lightings=("led",),
+                                          events=100, noise_events=10)
+    key = lambda t: data.cache_key(data.EventFrames(data.DVSGestureFolder(root, transform=t), n_time_bins=4))
+    assert key(None) != key(tonic.transforms.TimeJitter(std=10))
+    assert key(lambda ev: ev) is None
+
+
+def test_dvs_gesture_bad_files_give_one_line_naming_the_file(tmp_path, capsys):
+    """Wrong-layout, NaN, out-of-range and truncated .npy files: ValueError naming the file (tonic's
+    reader gave an IndexError, or a 91 GiB allocation for a NaN time), exit 2 from the CLI."""
+    from neurosim import cli
+
+    root = data.make_synthetic_dvsgesture(tmp_path / "g", users={True: [1], False: [2]}, lightings=("led",),
+                                          events=100, noise_events=10)
+    path = tmp_path / "g" / "DVSGesture" / "ibmGestureTrain" / "user01_led" / "0.npy"
+    good = np.load(path)
+    nan = good.astype(np.float64)
+    nan[3, 3] = np.nan
+    off_sensor = good.copy()
+    off_sensor[0, 0] = 128
+    half_pixel = good.astype(np.float64)
+    half_pixel[0, 1] = 2.5
+    cases = [(np.zeros((5, 3)), r"shape \(5, 3\); expected \[N, 4\]"), (np.zeros(5), r"shape \(5,\)"),
+             (nan, "column.*t.*NaN"), (off_sensor, r"column x has values in \[.*128\], outside \[0, 127\]"),
+             (half_pixel, "column y must hold whole numbers"), (np.array(["a", "b"]), "dtype")]
+    for array, message in cases:
+        np.save(path, array)
+        train = data.DVSGestureFolder(root)
+        with pytest.raises(ValueError, match=f"DVS Gesture file {path}.*{message}"):
+            train[train.data.index(str(path))]
+    np.save(path, good)
+    os.truncate(path, os.path.getsize(path) - 100)
+    with pytest.raises(ValueError, match=f"{path} is not a readable .npy array"):
+        data.DVSGestureFolder(root)[0]
+    for array in (np.zeros((5, 3)), nan):
+        np.save(path, array)
+        assert cli.main(["train", "--dataset", f"dvsgesture:{root}", "--no-cache", "--epochs", "1", "--no-plots",
+                         "--no-progress", "--T", "3", "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
+
+
+def test_frame_events_refuses_corrupt_timestamps_instead_of_allocating():
+    events = np.zeros(3, dtype=[("x", np.int64), ("y", np.int64), ("p", np.int64), ("t", np.float64)])
+    events["t"] = [0.0, np.nan, 10.0]
+    with pytest.raises(ValueError, match="sample 7: timestamps .* must be finite"):
+        data.frame_events(events, (128, 128, 2), n_time_bins=4, what="sample 7")
+    # tonic casts a NaN time to int64's minimum: a span no recording has
+    as_int = np.zeros(3, dtype=[("x", np.int64), ("y", np.int64), ("p", np.int64), ("t", np.int64)])
+    as_int["t"] = [0, np.iinfo(np.int64).min, 10]
+    for options in ({"n_time_bins": 4}, {"time_window": 1000}):
+        with pytest.raises(ValueError, match="span .* corrupt"):
+            data.frame_events(as_int, (128, 128, 2), **options)
+    as_int["t"] = [0, 10**12, 10]  # 11.6 days in 1 µs frames: 10**12 frames of 32768 entries
+    with pytest.raises(ValueError, match="frame entries"):
+        data.frame_events(as_int, (128, 128, 2), time_window=1)
+    as_int["t"] = [0, 5, 10]
+    assert data.frame_events(as_int, (128, 128, 2), time_window=1).shape == (11, 2, 128, 128)
+
+
+def test_synthetic_folder_is_reused_only_when_complete_and_made_alike(tmp_path, monkeypatch):
+    from neurosim.data import synthetic
+
+    path = tmp_path / "syn"
+    small = dict(splits={"Train": 2, "Test": 1}, n_classes=2)
+
+    def state():
+        return {str(p.relative_to(path)): (p.stat().st_mtime_ns, p.read_bytes()) for p in path.rglob("*.bin")}
+
+    assert data.synthetic_nmnist_folder(path, seed=0, **small) == str(path)
+    first = state()
+    assert len(first) == 6 and (path / data.synthetic.SYNTHETIC_MARKER).is_file()
+    data.synthetic_nmnist_folder(path, seed=0, **small)
+    assert state() == first  # reused
+    data.synthetic_nmnist_folder(path, seed=1, **small)
+    assert {k: v[1] for k, v in state().items()} != {k: v[1] for k, v in first.items()}  # another seed: remade
+    data.synthetic_nmnist_folder(path, seed=0, **small)
+    assert {k: v[1] for k, v in state().items()} == {k: v[1] for k, v in first.items()}
+    os.remove(path / "Train" / "1" / "00001.bin")  # a file gone: remade
+    data.synthetic_nmnist_folder(path, seed=0, **small)
+    assert len(state()) == 6
+    # an interrupted generation leaves neither a half folder in place nor a temporary one
+    calls = []
+
+    def failing_write(file, events):
+        calls.append(file)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        write(file, events)
+
+    write = synthetic.write_nmnist
+    other = tmp_path / "other"
+    monkeypatch.setattr(synthetic, "write_nmnist", failing_write)
+    with pytest.raises(KeyboardInterrupt):
+        data.synthetic_nmnist_folder(other, seed=0, **small)
+    monkeypatch.setattr(synthetic, "write_nmnist", write)
+    assert sorted(os.listdir(tmp_path)) == ["syn"]
+    # a folder without the marker (an interrupted run of the old code, or make_synthetic_nmnist) is remade
+    data.make_synthetic_nmnist(other, {"Train": 1}, n_classes=2, seed=0)
+    data.synthetic_nmnist_folder(other, seed=0, **small)
+    assert len(list(other.rglob("*.bin"))) == 6 and sorted(os.listdir(tmp_path)) == ["other", "syn"]
+
+
+def test_cli_synthetic_regenerates_an_incomplete_folder(tmp_path):
+    from neurosim import cli
+
+    out = tmp_path / "o"
+    data.make_synthetic_nmnist(out / "synthetic_nmnist", {"Train": 1, "Test": 1}, n_classes=10)  # interrupted
+    assert cli.main(["train", "--dataset", "synthetic", "--model", "mlp", "--no-cache", "--epochs", "1", "--T", "3",
+                     "--hidden", "8", "--limit", "8", "--no-plots", "--no-progress", "--out", str(out)]) == 0
+    assert len(list((out / "synthetic_nmnist").rglob("*.bin"))) == 400

@@ -34,6 +34,7 @@ from neurosim.data.synthetic import (
     make_synthetic_nmnist,
     make_synthetic_shd,
     synthetic_nmnist_events,
+    synthetic_nmnist_folder,
     synthetic_shd_events,
     temporal_order_task,
 )
@@ -44,5 +45,5 @@ __all__ = [
     "EventFrames", "NMNISTFolder", "NMNIST_DTYPE", "NMNIST_SENSOR_SIZE", "SHDFile", "SHD_DTYPE",
     "SHD_SENSOR_SIZE", "check_events", "frame_events", "decode_nmnist_bytes", "digits_datasets", "encode_nmnist_bytes",
     "make_synthetic_nmnist", "make_synthetic_shd", "read_nmnist", "read_shd", "strict_time_major_collate",
-    "synthetic_nmnist_events", "synthetic_shd_events", "temporal_order_task", "time_major_collate", "to_frames", "write_nmnist", "write_shd",
+    "synthetic_nmnist_events", "synthetic_nmnist_folder", "synthetic_shd_events", "temporal_order_task", "time_major_collate", "to_frames", "write_nmnist", "write_shd",
 ]

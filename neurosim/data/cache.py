@@ -6,8 +6,9 @@ changed transform (another T, downsampling factor or framing code) silently reus
 unless the user remembers to rename the folder; and it writes files in place and reads them back
 unchecked, so a half-written or damaged file is trusted. Here the cache folder's name is a hash
 of everything that determines the frames (the data files with their sizes and modification
-times, the tonic transforms with their parameters, the framing source code, the tonic and NumPy
-versions), every file is written to a temporary name and renamed into place, and every read
+times, the tonic transforms with their parameters, the data set's own ``transform=``, the framing
+source code, the tonic and NumPy versions; a transform without a stable description, such as a
+lambda, turns the cache off with a warning), every file is written to a temporary name and renamed into place, and every read
 checks a SHA-256 of the content: a file that fails the check is framed again and rewritten.
 A folder that cannot be written gives one warning and the data set runs uncached.
 """
@@ -18,6 +19,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -43,10 +45,65 @@ def _stat(path: str):
     return [os.path.abspath(path), st.st_size, st.st_mtime_ns]
 
 
+_TRANSFORM_ATTRIBUTES = ("transform", "target_transform", "transforms")
+
+
+class Uncacheable(Exception):
+    """Why the frames of a data set cannot be keyed (raised inside :func:`dataset_fingerprint`)."""
+
+
+def describe_transform(transform) -> Optional[str]:
+    """A description of ``transform`` that is the same in every run and changes with its
+    parameters, or None when there is none.
+
+    tonic's transforms are dataclasses whose ``repr`` lists their parameters (``Compose`` lists its
+    steps), so their ``repr`` is such a description. A ``repr`` holding a memory address (" at 0x":
+    a lambda, a function, a ``functools.partial`` of one, an object without its own ``__repr__``)
+    differs between runs and says nothing of what the code does, so it is not trusted."""
+    if transform is None:
+        return "None"
+    try:
+        text = repr(transform)
+    except Exception:  # a broken __repr__ describes nothing
+        return None
+    if " at 0x" in text or re.search(r"\bobject at\b", text):
+        return None
+    return text
+
+
+def _transforms(samples) -> dict:
+    """The stable descriptions of the per-sample transforms of a data set (tonic's attribute
+    names: transform, target_transform, transforms); Uncacheable for one without one."""
+    out = {}
+    for name in _TRANSFORM_ATTRIBUTES:
+        if not hasattr(samples, name):
+            continue
+        value = getattr(samples, name)
+        text = describe_transform(value)
+        if text is None:
+            raise Uncacheable(f"the {name}= of {type(samples).__name__} ({_short(value)}) has no description "
+                              "that is stable across runs (a lambda or function; use tonic's transforms, whose "
+                              "repr lists their parameters)")
+        if value is not None:
+            out[name] = text
+    return out
+
+
+def _short(value) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = type(value).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def dataset_fingerprint(samples) -> Optional[list]:
     """What identifies the events of ``samples`` (JSON-able), or None when it cannot be told:
     the files of neurosim's and tonic's folder data sets (with size and mtime), the path of an
-    SHD file, the indices of a ``Subset``, or the bytes of in-memory event arrays."""
+    SHD file, the indices of a ``Subset``, or the bytes of in-memory event arrays; and for the
+    folder and file data sets their per-sample transforms (``transform``, ``target_transform``,
+    ``transforms``), by :func:`describe_transform`. Raises :class:`Uncacheable` (with the
+    reason) for a transform without a stable description."""
     if isinstance(samples, torch.utils.data.Subset):
         inner = dataset_fingerprint(samples.dataset)
         return None if inner is None else ["subset", inner, [int(i) for i in samples.indices]]
@@ -56,10 +113,10 @@ def dataset_fingerprint(samples) -> Optional[list]:
         files = samples.data  # tonic's folder data sets (DVSGesture, NMNIST) list their files in .data
     if files is not None:
         labels = getattr(samples, "labels", None) or getattr(samples, "targets", None) or []
-        return [type(samples).__name__, [_stat(f) for f in files], [int(v) for v in labels]]
+        return [type(samples).__name__, [_stat(f) for f in files], [int(v) for v in labels], _transforms(samples)]
     path = getattr(samples, "path", None)
     if isinstance(path, str) and os.path.isfile(path):
-        return [type(samples).__name__, _stat(path)]
+        return [type(samples).__name__, _stat(path), _transforms(samples)]
     if isinstance(samples, (list, tuple)):
         h = hashlib.sha256()
         for events, label in samples:
@@ -73,17 +130,30 @@ def dataset_fingerprint(samples) -> Optional[list]:
 
 
 def cache_key(frames) -> Optional[str]:
-    """The hash naming the cache folder of an :class:`~neurosim.data.EventFrames`, or None."""
-    data = dataset_fingerprint(frames.samples)
+    """The hash naming the cache folder of an :class:`~neurosim.data.EventFrames`, or None when
+    its frames cannot be identified (see :func:`dataset_fingerprint`)."""
+    return _key_and_reason(frames)[0]
+
+
+def _key_and_reason(frames):
+    """(key, None), or (None, why the frames cannot be keyed)."""
+    try:
+        data = dataset_fingerprint(frames.samples)
+        transform = describe_transform(frames.transform)
+        if transform is None:
+            raise Uncacheable(f"its transform ({_short(frames.transform)}) has no description that is stable "
+                              "across runs")
+    except Uncacheable as e:
+        return None, str(e)
     if data is None:
-        return None
+        return None, f"cannot identify the files behind {type(frames.samples).__name__}"
     import tonic
 
     framing_source = inspect.getsource(sys.modules[type(frames).__module__])
     description = {
         "format": CACHE_FORMAT,
         "data": data,
-        "transform": repr(frames.transform),
+        "transform": transform,
         # the time binning is not a tonic transform (frame_events bins in neurosim): key it explicitly
         "n_time_bins": getattr(frames, "n_time_bins", None),
         "time_window": getattr(frames, "time_window", None),
@@ -94,7 +164,7 @@ def cache_key(frames) -> Optional[str]:
         "tonic": tonic.__version__,
         "numpy": np.__version__,
     }
-    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32], None
 
 
 # A stored sample is MAGIC, SHA-256(payload), payload; the payload is a fixed header (label,
@@ -193,11 +263,11 @@ class CachedFrames(torch.utils.data.Dataset):
         self.sensor_size = frames.sensor_size
         self.hits = self.misses = 0
         self.folder: Optional[str] = None
-        key = cache_key(frames)
+        key, reason = _key_and_reason(frames)
         root = os.fspath(cache_dir) if cache_dir is not None else default_cache_dir()
         if key is None:
-            warnings.warn(f"frame cache: cannot identify the files behind {type(frames.samples).__name__}; "
-                          "framing every epoch without a cache", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"frame cache: {reason}; framing every epoch without a cache", RuntimeWarning,
+                          stacklevel=2)
             return
         folder = os.path.join(root, key)
         try:

@@ -56,13 +56,16 @@ class NMNISTFolder(torch.utils.data.Dataset):
 
 
 class SHDFile(torch.utils.data.Dataset):
-    """The samples of one SHD/SSC ``.h5`` file as ``(events, label)`` (read once, kept in memory)."""
+    """The samples of one SHD/SSC ``.h5`` file as ``(events, label)`` (read once, kept in memory);
+    ValueError naming the file when it holds no samples."""
 
     sensor_size = SHD_SENSOR_SIZE
 
     def __init__(self, path, transform: Optional[Callable] = None):
         self.path = os.fspath(path)
         self.events, labels = read_shd(self.path)
+        if not len(self.events):
+            raise ValueError(f"SHD file {self.path} holds no samples")
         self.labels = labels.tolist()
         self.transform = transform
         self.classes = sorted(set(self.labels))

@@ -48,6 +48,32 @@ def check_events(events, sensor_size: Sequence[int], what: str = "events") -> No
                                  f"the sensor range [0, {limit - 1}] of sensor_size {tuple(sensor_size)}")
 
 
+def describe_sample(samples, index) -> str:
+    """Where sample ``index`` of ``samples`` comes from, for error messages: through any
+    ``Subset``\\ s (a split, a ``--limit``) to the data set that holds it, then its file
+    (``"file <path>"``: N-MNIST folders, tonic's folder data sets such as DVS Gesture), or its file
+    and its index there (``"file <path>, sample i"``: an SHD file); else ``"sample i"``."""
+    try:
+        index = int(index)
+        while isinstance(samples, torch.utils.data.Subset):
+            if index < 0:
+                index += len(samples)
+            index, samples = int(samples.indices[index]), samples.dataset
+        if index < 0:
+            index += len(samples)
+        files = getattr(samples, "files", None)
+        if files is None and isinstance(getattr(samples, "data", None), list):
+            files = samples.data  # tonic's folder data sets list their files in .data
+        if files is not None and 0 <= index < len(files) and isinstance(files[index], str):
+            return f"file {files[index]}"
+        path = getattr(samples, "path", None)
+        if isinstance(path, str):
+            return f"file {path}, sample {index}"
+    except (TypeError, ValueError, IndexError):
+        pass
+    return f"sample {index}"
+
+
 def downsampled_sensor_size(sensor_size: Sequence[int], spatial_factor) -> Tuple[int, int, int]:
     fx, fy = (spatial_factor, spatial_factor) if np.isscalar(spatial_factor) else spatial_factor
     w, h, p = sensor_size
@@ -55,8 +81,32 @@ def downsampled_sensor_size(sensor_size: Sequence[int], spatial_factor) -> Tuple
     return (int((w - 1) * fx) + 1, int((h - 1) * fy) + 1 if h > 1 else 1, p)
 
 
+MAX_FRAME_ELEMENTS = 2**31
+"""The most entries (T x P x H x W) :func:`frame_events` builds for one recording (8 GiB of float32):
+more means timestamps that are not microseconds of one recording, and it refuses them."""
+MAX_SPAN_US = 2**53
+"""The longest time span :func:`frame_events` accepts (about 285 years of µs, where float64 stops
+being exact); a longer one is a corrupt timestamp (NaN read as an integer becomes -2**63)."""
+
+
+def _timestamps(events, what: str) -> np.ndarray:
+    """Field t as int64, refusing non-finite, non-numeric and out-of-range values (ValueError)."""
+    raw = np.asarray(events["t"])
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{what}: timestamps (field 't') must be numbers, got dtype {raw.dtype}")
+    if raw.dtype.kind == "f":
+        if not np.isfinite(raw).all():
+            raise ValueError(f"{what}: timestamps (field 't') must be finite; found NaN or inf")
+        if raw.size and (raw.min() < -MAX_SPAN_US or raw.max() > MAX_SPAN_US):
+            raise ValueError(f"{what}: timestamps (field 't') reach [{raw.min():.6g}, {raw.max():.6g}] µs, "
+                             f"beyond +-2**53 µs")
+    elif raw.dtype.kind == "u" and raw.size and int(raw.max()) > MAX_SPAN_US:
+        raise ValueError(f"{what}: timestamps (field 't') reach {int(raw.max())} µs, beyond 2**53 µs")
+    return raw.astype(np.int64)
+
+
 def frame_events(events, sensor_size: Sequence[int], *, n_time_bins: Optional[int] = None,
-                 time_window: Optional[float] = None) -> np.ndarray:
+                 time_window: Optional[float] = None, what: str = "events") -> np.ndarray:
     """Event counts per time bin and pixel, float32 ``[T, P, H, W]`` (``[T, P, W]`` without y),
     counting every event.
 
@@ -67,31 +117,45 @@ def frame_events(events, sensor_size: Sequence[int], *, n_time_bins: Optional[in
     timestamp.) ``time_window``: bins of that many µs from the first event, as many as the last
     event needs (the incomplete last window included). Times need not be sorted; a single-polarity
     sensor counts every event as polarity 0, as tonic does.
+
+    Raises ValueError (prefixed by ``what``) for timestamps that are not finite, span more than
+    :data:`MAX_SPAN_US`, or would need more than :data:`MAX_FRAME_ELEMENTS` frame entries, instead
+    of allocating for them.
     """
     if (n_time_bins is None) == (time_window is None):
         raise ValueError("give exactly one of n_time_bins and time_window")
     w, h, polarities = (int(v) for v in sensor_size)
-    t = np.asarray(events["t"], dtype=np.int64)
+    t = _timestamps(events, what)
     if t.size == 0:
-        raise ValueError("events: the recording has no events, so it has no frames")
-    elapsed = t - t.min()
+        raise ValueError(f"{what}: the recording has no events, so it has no frames")
+    first, last = int(t.min()), int(t.max())
+    span = last - first + 1  # Python ints: no overflow
+    if span > MAX_SPAN_US:
+        raise ValueError(f"{what}: timestamps (field 't') span {span} µs ({first} to {last}), more than the "
+                         f"2**53 µs any recording can; the timestamps are corrupt")
+    per_step = polarities * h * w
+    steps = n_time_bins if n_time_bins is not None else int(np.floor((span - 1) / float(time_window))) + 1
+    if steps * per_step > MAX_FRAME_ELEMENTS:
+        detail = f"{n_time_bins} time bins" if n_time_bins is not None else \
+            f"a span of {span - 1} µs in windows of {time_window} µs gives {steps} frames"
+        raise ValueError(f"{what}: {detail} of {per_step} entries each is more than the {MAX_FRAME_ELEMENTS} "
+                         "frame entries one recording may need (timestamps not in µs?)")
+    elapsed = t - first
     if n_time_bins is not None:
         # integer arithmetic: exact for any µs span that fits int64 after the multiplication
-        span = int(elapsed.max()) + 1
         if span <= np.iinfo(np.int64).max // max(n_time_bins, 1):
             bins = elapsed * n_time_bins // span
         else:
             bins = np.minimum((elapsed.astype(np.float64) * (n_time_bins / span)).astype(np.int64), n_time_bins - 1)
-        steps = n_time_bins
     else:
         bins = (elapsed // time_window).astype(np.int64) if float(time_window).is_integer() else \
             np.floor(elapsed / float(time_window)).astype(np.int64)
-        steps = int(bins.max()) + 1
+        bins = np.minimum(bins, steps - 1)  # float rounding must not add a frame
     p = np.zeros_like(t) if polarities == 1 else np.asarray(events["p"], dtype=np.int64)
     x = np.asarray(events["x"], dtype=np.int64)
     y = np.asarray(events["y"], dtype=np.int64) if "y" in events.dtype.names and h > 1 else np.zeros_like(t)
     flat = ((bins * polarities + p) * h + y) * w + x
-    counts = np.bincount(flat, minlength=steps * polarities * h * w).astype(np.float32)
+    counts = np.bincount(flat, minlength=steps * per_step).astype(np.float32)
     shape = (steps, polarities, h, w) if "y" in events.dtype.names else (steps, polarities, w)
     return counts.reshape(shape)
 
@@ -158,18 +222,20 @@ class EventFrames(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         events, label = self.samples[index]
-        check_events(events, self.input_sensor_size, what=f"sample {index}")
+        what = describe_sample(self.samples, index)
+        check_events(events, self.input_sensor_size, what=what)
         label = int(label)
         if self.num_classes is not None and not 0 <= label < self.num_classes:
-            raise ValueError(f"sample {index}: label {label} is outside [0, {self.num_classes})")
+            raise ValueError(f"{what}: label {label} is outside [0, {self.num_classes})")
         if len(events) == 0:
-            raise ValueError(f"sample {index}: the recording has no events, so it has no frames "
+            raise ValueError(f"{what}: the recording has no events, so it has no frames "
                              "(drop empty recordings from the data set)")
         if self.transform is not None:
             events = self.transform(events)
             if len(events) == 0:
-                raise ValueError(f"sample {index}: no events left after denoising (denoise_us={self.denoise_us})")
-        frames = frame_events(events, self.sensor_size, n_time_bins=self.n_time_bins, time_window=self.time_window)
+                raise ValueError(f"{what}: no events left after denoising (denoise_us={self.denoise_us})")
+        frames = frame_events(events, self.sensor_size, n_time_bins=self.n_time_bins, time_window=self.time_window,
+                              what=what)
         return torch.from_numpy(frames).reshape(frames.shape[0], *self.frame_shape), label
 
 

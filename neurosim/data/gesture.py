@@ -63,11 +63,94 @@ def _locate(root: str, train: bool) -> str:
     return save_to
 
 
+_COLUMNS = ("x", "y", "p", "t")
+_MAX_T_MS = 2**53 // 1000  # t * 1000 µs stays exact in float64 and far inside int64
+
+
+def load_gesture_npy(path) -> np.ndarray:
+    """The ``[N, 4]`` (x, y, p, t in ms) array of one DVS Gesture ``.npy`` file, checked: a file
+    that is unreadable (truncated, not a ``.npy``), of another shape or dtype, with non-finite
+    values, coordinates off the 128x128 sensor, polarities other than 0/1 or negative or absurd
+    times raises ValueError naming the file."""
+    path = os.fspath(path)
+    what = f"DVS Gesture file {path}"
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"{what} is not a readable .npy array (truncated or corrupt): {reason}") from e
+    if not isinstance(array, np.ndarray):  # an .npz archive under a .npy name
+        raise ValueError(f"{what} is not a single .npy array; expected [N, 4] rows of (x, y, p, t in ms)")
+    if array.dtype.kind not in "iuf" or array.dtype.names:
+        raise ValueError(f"{what}: array of dtype {array.dtype}; expected a numeric [N, 4] array of "
+                         "(x, y, p, t in ms)")
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"{what}: array of shape {tuple(array.shape)}; expected [N, 4] rows of (x, y, p, t in ms)")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = [c for c, col in zip(_COLUMNS, array.T) if not np.isfinite(col).all()]
+        raise ValueError(f"{what}: column(s) {', '.join(bad)} hold NaN or inf")
+    if len(array):
+        for column, high in (("x", DVSGESTURE_SENSOR_SIZE[0] - 1), ("y", DVSGESTURE_SENSOR_SIZE[1] - 1), ("p", 1),
+                             ("t", _MAX_T_MS)):
+            values = array[:, _COLUMNS.index(column)]
+            low, top = values.min(), values.max()
+            if low < 0 or top > high:
+                raise ValueError(f"{what}: column {column} has values in [{low}, {top}], outside [0, {high}]"
+                                 + (" (ms)" if column == "t" else ""))
+            if column != "t" and array.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
+                raise ValueError(f"{what}: column {column} must hold whole numbers")
+    return array
+
+
+_DATASET_CLASS = None
+
+
+def _dataset_class():
+    """tonic's ``DVSGesture`` with :func:`load_gesture_npy` as its reader (made on first use, so
+    that importing neurosim.data does not import tonic)."""
+    global _DATASET_CLASS
+    if _DATASET_CLASS is None:
+        import numpy.lib.recfunctions
+        import tonic
+
+        # tonic finds the files under save_to/<class name>: the subclass keeps the name
+        class DVSGesture(tonic.datasets.DVSGesture):
+            """tonic's ``DVSGesture`` reading each file through :func:`load_gesture_npy`, so that a
+            damaged or wrong-layout file raises ValueError naming it; otherwise tonic's own
+            ``__getitem__`` (ms to µs, its dtype, its transforms)."""
+
+            def __getitem__(self, index):
+                events = load_gesture_npy(self.data[index]).copy()
+                events[:, 3] *= 1000  # ms to µs, as tonic does
+                events = numpy.lib.recfunctions.unstructured_to_structured(events, self.dtype)
+                target = self.targets[index]
+                if self.transform is not None:
+                    events = self.transform(events)
+                if self.target_transform is not None:
+                    target = self.target_transform(target)
+                if self.transforms is not None:
+                    events, target = self.transforms(events, target)
+                return events, target
+
+        DVSGesture.__module__, DVSGesture.__qualname__ = __name__, "DVSGesture"
+        _DATASET_CLASS = DVSGesture
+    return _DATASET_CLASS
+
+
+def __getattr__(name):  # pickling by reference finds the class (e.g. DataLoader worker processes)
+    if name == "DVSGesture":
+        return _dataset_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def DVSGestureFolder(root, train: bool = True, transform=None):
     """tonic's ``tonic.datasets.DVSGesture`` on the local folder ``root`` (see the module
     docstring for the layout), never downloading: the layout is checked here (ValueError naming
     the path) and tonic's own download check, which wants the archive and at least 100 files, is
-    bypassed as tonic's tests do. Items are ``(events, label)`` with tonic's events (x, y, p, t in µs)."""
+    bypassed as tonic's tests do. Items are ``(events, label)`` with tonic's events (x, y, p, t in µs);
+    each file is read through :func:`load_gesture_npy`, so a damaged or wrong-layout one raises
+    ValueError naming it (tonic's own reader gives an IndexError, or allocates without bound for a
+    NaN time)."""
     import tonic
 
     save_to = _locate(root, train)
@@ -78,7 +161,7 @@ def DVSGestureFolder(root, train: bool = True, transform=None):
 
     with unittest.mock.patch.object(tonic.datasets.DVSGesture, "_check_exists", return_value=True), \
             unittest.mock.patch.object(tonic.datasets.DVSGesture, "download", refuse_download):
-        dataset = tonic.datasets.DVSGesture(save_to=save_to, train=train, transform=transform)
+        dataset = _dataset_class()(save_to=save_to, train=train, transform=transform)
     dataset.classes = sorted(set(dataset.targets))
     dataset.labels = list(dataset.targets)
     return dataset

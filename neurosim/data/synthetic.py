@@ -4,12 +4,22 @@ downloaded."""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import os
+import shutil
+import tempfile
 from typing import Dict, Optional
 
 import numpy as np
 
+from neurosim.data import formats
 from neurosim.data.formats import NMNIST_DTYPE, SHD_DTYPE, write_nmnist, write_shd
+
+SYNTHETIC_MARKER = "neurosim_synthetic.json"
+"""The file :func:`synthetic_nmnist_folder` writes last into a generated folder: the generator's
+parameters and the number of files."""
 
 _SACCADE_US = 105_000  # N-MNIST: three saccades of about 105 ms each
 
@@ -68,6 +78,73 @@ def make_synthetic_nmnist(root, splits: Optional[Dict[str, int]] = None, n_class
                 events = synthetic_nmnist_events(label, rng, n_classes=n_classes, **event_options)
                 write_nmnist(os.path.join(folder, f"{i:05d}.bin"), events)
     return os.fspath(root)
+
+
+def _generator_parameters(splits, n_classes, seed, event_options) -> dict:
+    try:
+        code = "".join(inspect.getsource(f) for f in (synthetic_nmnist_events, make_synthetic_nmnist,
+                                                      formats.encode_nmnist_bytes))
+    except (OSError, TypeError):  # no source files (a frozen install): the version stands in for the code
+        import neurosim
+
+        code = neurosim.__version__
+    parameters = {"generator": "make_synthetic_nmnist", "splits": splits, "n_classes": n_classes, "seed": seed,
+                  "event_options": event_options, "code": hashlib.sha256(code.encode()).hexdigest()}
+    return json.loads(json.dumps(parameters, sort_keys=True, default=repr))
+
+
+def _count_files(root: str) -> int:
+    return sum(name.endswith(".bin") for _, _, names in os.walk(root) for name in names)
+
+
+def _holds(path: str, parameters: dict) -> bool:
+    """Whether ``path`` is a complete folder generated with ``parameters`` (its marker says so and
+    it still holds the files the marker counts)."""
+    try:
+        with open(os.path.join(path, SYNTHETIC_MARKER)) as f:
+            marker = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return (isinstance(marker, dict) and marker.get("parameters") == parameters
+            and marker.get("files") == _count_files(path))
+
+
+def synthetic_nmnist_folder(path, splits: Optional[Dict[str, int]] = None, n_classes: int = 10, seed: int = 0,
+                            **event_options) -> str:
+    """``path`` holding :func:`make_synthetic_nmnist`'s data for these arguments, generated only
+    when it does not hold them already. The data are generated into a temporary folder beside
+    ``path``, a marker (:data:`SYNTHETIC_MARKER`: the parameters, a hash of the generator's code,
+    the file count) is written last, and the folder is renamed into place; so a folder without a
+    matching marker (an interrupted generation, another seed or size) is never used: it is
+    replaced. Returns ``path``."""
+    path = os.fspath(path)
+    splits = {"Train": 20, "Test": 10} if splits is None else dict(splits)
+    parameters = _generator_parameters(splits, n_classes, seed, event_options)
+    if _holds(path, parameters):
+        return path
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"synthetic data folder {path} exists and is not a folder")
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    name = os.path.basename(os.path.normpath(path))
+    fresh = tempfile.mkdtemp(dir=parent, prefix=f".{name}-new-")
+    try:
+        make_synthetic_nmnist(fresh, splits, n_classes=n_classes, seed=seed, **event_options)
+        with open(os.path.join(fresh, SYNTHETIC_MARKER), "w") as f:
+            json.dump({"parameters": parameters, "files": _count_files(fresh)}, f, indent=1, sort_keys=True)
+        if os.path.lexists(path):  # stale or incomplete: moved aside, then removed
+            stale = tempfile.mkdtemp(dir=parent, prefix=f".{name}-old-")
+            os.rename(path, os.path.join(stale, name))
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            os.rename(fresh, path)
+        except OSError:
+            if not _holds(path, parameters):  # not another process's identical copy: a real failure
+                raise
+    finally:
+        if os.path.isdir(fresh):
+            shutil.rmtree(fresh, ignore_errors=True)
+    return path
 
 
 def synthetic_shd_events(label: int, rng: np.random.Generator, *, n_channels: int = 700,

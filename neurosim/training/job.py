@@ -101,6 +101,14 @@ def parse_dataset(spec: str) -> Tuple[str, Optional[str]]:
     raise ValueError(f"unknown data set {spec!r}; expected {DATASET_FORMS}")
 
 
+def shd_test_path(path: str) -> Optional[str]:
+    """The test file that goes with the SHD training file ``path``: "train" replaced by "test" in
+    the file name only, in the same folder (``/x/training/shd_train.h5`` -> ``/x/training/shd_test.h5``);
+    None when the name has no "train"."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, name.replace("train", "test")) if "train" in name else None
+
+
 def resolve_model(config: TrainConfig) -> str:
     """The model to train: ``config.model``, or the data set's default (DEFAULT_MODELS)."""
     name, _ = parse_dataset(config.dataset)
@@ -136,9 +144,9 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
                             64, 10, make_encoder(config.encoding, config.T), None,
                             f"scikit-learn digits, {config.encoding}-encoded, T={config.T}", (64,))
     if name == "synthetic":
-        path = os.path.join(workdir, "synthetic_nmnist")
-        if not os.path.isdir(path):
-            data.make_synthetic_nmnist(path, {"Train": 30, "Test": 10}, seed=config.seed)
+        # reused only when its marker shows a complete folder made with these parameters
+        path = data.synthetic_nmnist_folder(os.path.join(workdir, "synthetic_nmnist"), {"Train": 30, "Test": 10},
+                                            seed=config.seed)
         name = "nmnist"
     flatten = model != "conv"
     if name == "nmnist":
@@ -163,15 +171,17 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
         description = f"DVS Gesture (tonic layout) in {path}, 32x32x2 frames (tonic Downsample 0.25), T={config.T}"
     else:  # shd
         shd = data.SHDFile(path)
-        test_path = path.replace("train", "test") if "train" in os.path.basename(path) else None
+        test_path = shd_test_path(path)
         if test_path and os.path.isfile(test_path):
             train_events, test_events = shd, data.SHDFile(test_path)
             classes = max(shd.classes + test_events.classes) + 1
+            tested = f"tested on {test_path}"
         else:
             classes = max(shd.classes) + 1
             train_events, test_events = _split(shd, 0.2, config.seed)
+            tested = "tested on a 20 % split of it"
         frames = dict(sensor_size=data.SHD_SENSOR_SIZE, spatial_factor=0.1, num_classes=classes)
-        description = f"SHD layout file {path}, 70 channels (tonic Downsample 0.1), T={config.T}"
+        description = f"SHD layout file {path} ({tested}), 70 channels (tonic Downsample 0.1), T={config.T}"
     train = _frames(config, train_events, flatten, workdir, **frames)
     test = _frames(config, test_events, flatten, workdir, **frames)
     frame_shape = tuple(train.frame_shape)
