@@ -21,8 +21,12 @@ from neurosim.training.seeding import check_rng_state, rng_state, seed_everythin
 
 
 def _detach(state):
+    """``state`` with every tensor detached, nested containers rebuilt with their own types."""
     if isinstance(state, torch.Tensor):
         return state.detach()
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        # a NamedTuple (ALIFState, SynapticState, ...) takes its fields as positional arguments
+        return type(state)(*(_detach(s) for s in state))
     if isinstance(state, (list, tuple)):
         return type(state)(_detach(s) for s in state)
     if isinstance(state, dict):
