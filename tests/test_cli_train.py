@@ -83,3 +83,13 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert cli.main(["train", "--device", "cuda", "--out", str(tmp_path / "o")]) == 2
         assert "CUDA is not available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [["--neuron", "li"], ["--neuron", "li", "--tbptt", "2"],
+                                   ["--neuron", "alif", "--tbptt", "2"], ["--neuron", "synaptic", "--tbptt", "2"]])
+def test_every_neuron_trains_with_and_without_tbptt(tmp_path, extra):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "o"
+    assert cli.main(["train", "--epochs", "1", "--T", "3", "--limit", "8", "--hidden", "8", "--no-progress",
+                     "--out", str(out)] + extra) == 0
+    assert json.loads((out / "results.json").read_text())["neuron"] == extra[1]

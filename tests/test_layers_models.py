@@ -160,3 +160,34 @@ def test_trainer_learns_with_the_conv_model():
 def test_mlp_is_unchanged_by_the_stack_helpers():
     net = SpikingMLP([4, 6, 2])
     assert net(torch.rand(3, 2, 4)).shape == (3, 2, 2)
+
+
+def _li_membrane(x, beta=0.9):
+    u, out = torch.zeros_like(x[0]), []
+    for x_t in x:
+        u = beta * u + x_t
+        out.append(u)
+    return torch.stack(out)
+
+
+def test_li_works_as_a_hidden_layer_in_every_model():
+    """LI returns LIResult(output, state), not .spikes: the models pass its membrane on."""
+    torch.manual_seed(0)
+    x = torch.rand(6, 3, 4)
+    mlp = SpikingMLP([4, 5, 2], neuron="li")
+    expected = _li_membrane(mlp.linears[1](_li_membrane(mlp.linears[0](x))))
+    torch.testing.assert_close(mlp(x), expected)
+    first, state = mlp(x[:2], return_state=True)
+    second, _ = mlp(x[2:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), expected)
+    ff = RecurrentSNN(4, 2, hidden=(5,), neuron="li", recurrent=False)
+    assert ff(x).shape == (6, 3, 2)
+    first, state = ff(x[:2], return_state=True)
+    second, _ = ff(x[2:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), ff(x))
+    conv = SpikingConvNet((2, 8, 8), 3, channels=(4,), kernel_size=3, neuron="li").eval()
+    frames = torch.rand(5, 2, 2, 8, 8)
+    assert conv(frames).shape == (5, 2, 3)
+    first, state = conv(frames[:2], return_state=True)
+    second, _ = conv(frames[2:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), conv(frames))

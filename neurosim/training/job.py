@@ -204,6 +204,7 @@ def build_model(config: TrainConfig, prepared: PreparedData):
 @torch.no_grad()
 def _record_sample(model, x: torch.Tensor) -> Dict[str, torch.Tensor]:
     """Spikes (and LIF membranes) of every neuron layer for one input ``x[T, 1, F]``."""
+    from neurosim.models.stack import neuron_output
     from neurosim.training.monitors import spiking_layers
 
     layers = spiking_layers(model)
@@ -211,9 +212,11 @@ def _record_sample(model, x: torch.Tensor) -> Dict[str, torch.Tensor]:
     handles = []
     for name, layer in layers.items():
         def hook(_m, _inp, out, name=name):
-            recorded[name] = (out.spikes if hasattr(out, "spikes") else out).detach().cpu()
+            recorded[name] = neuron_output(out)[0].detach().cpu()
             if getattr(out, "membrane", None) is not None:
                 recorded[name + ".membrane"] = out.membrane.detach().cpu()
+            elif hasattr(out, "output"):  # LI: the output is the membrane
+                recorded[name + ".membrane"] = recorded[name]
         handles.append(layer.register_forward_hook(hook))
         if hasattr(layer, "record_membrane"):
             layer.record_membrane = True
