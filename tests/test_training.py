@@ -132,6 +132,22 @@ def test_trainer_learns_and_predicts():
     assert len(trainer.fit(data, epochs=9)) == 9  # fit counts epochs in total
 
 
+def test_predict_is_deterministic_and_equals_evaluate():
+    torch.manual_seed(0)
+    model = SpikingMLP([6, 16, 3])
+    trainer = _trainer(model, lr=1e-2, encoder=make_encoder("rate", 4), batch_size=16)
+    data = _toy_data()
+    trainer.fit(data, epochs=1)
+    labels = data.tensors[1]
+    before = torch.random.get_rng_state()
+    first, sums = trainer.predict(data, return_outputs=True)
+    assert torch.equal(torch.random.get_rng_state(), before)  # training's random streams untouched
+    second, sums_again = trainer.predict(data, return_outputs=True)
+    assert torch.equal(first, second) and torch.equal(sums, sums_again)
+    accuracy = (first == labels).float().mean().item()
+    assert accuracy == pytest.approx(trainer.evaluate(data)["accuracy"])
+
+
 def test_spike_rate_monitor_matches_outputs():
     model = SpikingMLP([6, 8, 3])
     x = torch.rand(5, 4, 6) * 3

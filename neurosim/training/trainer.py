@@ -277,7 +277,16 @@ class Trainer:
 
     @torch.no_grad()
     def predict(self, data, return_outputs: bool = False):
-        """Predicted class per sample of ``data`` in order (and the outputs summed over time)."""
+        """Predicted class per sample of ``data`` in order (and the outputs summed over time).
+        Random encoders draw the same spikes as :meth:`evaluate` (so the predictions are the ones it
+        scores, on every call), without disturbing training's random streams."""
+        forked = self._fixed_randomness()
+        try:
+            return self._predict(data, return_outputs)
+        finally:
+            forked.__exit__(None, None, None)
+
+    def _predict(self, data, return_outputs: bool):
         self.module.eval()
         preds, sums = [], []
         for batch in self._eval_loader(data, shard=False):
