@@ -191,3 +191,10 @@ def test_li_works_as_a_hidden_layer_in_every_model():
     first, state = conv(frames[:2], return_state=True)
     second, _ = conv(frames[2:], state=state, return_state=True)
     torch.testing.assert_close(torch.cat([first, second]), conv(frames))
+
+
+@pytest.mark.parametrize("pool_size", [0, -1, 1.5, True])
+def test_conv_net_refuses_bad_pool_sizes(pool_size):
+    with pytest.raises(ValueError, match="pool_size"):
+        SpikingConvNet((2, 8, 8), 3, channels=(4,), pool_size=pool_size)
+    assert len(SpikingConvNet((2, 8, 8), 3, channels=(4,), pool_size=1).layers) == 6  # 1: no pooling

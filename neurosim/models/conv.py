@@ -44,6 +44,8 @@ class SpikingConvNet(nn.Module):
             raise ValueError(f"channels: expected positive ints, one per conv block, got {channels!r}")
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size: expected an odd positive int, got {kernel_size!r}")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ValueError(f"pool_size: expected a positive int (1 for no pooling), got {pool_size!r}")
         if pool not in ("max", "avg"):
             raise ValueError(f"pool: expected 'max' or 'avg', got {pool!r}")
         if readout not in ("spikes", "li"):
