@@ -198,3 +198,29 @@ def test_conv_net_refuses_bad_pool_sizes(pool_size):
     with pytest.raises(ValueError, match="pool_size"):
         SpikingConvNet((2, 8, 8), 3, channels=(4,), pool_size=pool_size)
     assert len(SpikingConvNet((2, 8, 8), 3, channels=(4,), pool_size=1).layers) == 6  # 1: no pooling
+
+
+def test_dropout_keeps_its_mask_across_chunks_of_a_sequence():
+    drop = td.Dropout(0.5, return_state=True)
+    first = drop(torch.ones(3, 4, 6))
+    again = drop(torch.ones(2, 4, 6), first.state)
+    assert torch.equal(again.output[0], first.output[0])  # the chunk continues with the same mask
+    assert drop(torch.ones(2, 4, 6)).state.shape == (1, 4, 6)  # None: a new sequence, a new mask
+    with pytest.raises(ValueError, match="state: expected the dropout mask"):
+        drop(torch.ones(2, 5, 6), first.state)
+    assert drop.eval()(torch.ones(2, 4, 6), first.state).state is None
+
+
+@pytest.mark.parametrize("make", [lambda: RecurrentSNN(10, 3, hidden=(12,), neuron="lif", dropout=0.5),
+                                  lambda: SpikingConvNet((2, 8, 8), 3, channels=(4,), kernel_size=3, dropout=0.5,
+                                                         batch_norm=False)])  # BN statistics are per chunk
+def test_models_keep_one_dropout_mask_under_truncated_bptt(make):
+    torch.manual_seed(0)
+    net = make().train()
+    x = (torch.rand(8, 4, *((10,) if isinstance(net, RecurrentSNN) else (2, 8, 8))) < 0.5).float()
+    torch.manual_seed(1)
+    whole = net(x)
+    torch.manual_seed(1)
+    first, state = net(x[:3], return_state=True)
+    second, _ = net(x[3:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), whole)

@@ -69,7 +69,7 @@ class SpikingConvNet(nn.Module):
             c = out_c
         blocks.append(td.Flatten())
         if dropout:
-            blocks.append(td.Dropout(dropout))
+            blocks.append(mark_stateful(td.Dropout(dropout, return_state=True)))  # one mask across --tbptt chunks
         blocks.append(nn.Linear(c * h * w, num_classes))
         blocks.append(mark_stateful(stateful_neuron(neuron, neuron_options) if readout == "spikes"
                                     else LIReadout()))

@@ -89,7 +89,7 @@ def run_stack(layers: Sequence[nn.Module], x: torch.Tensor, state: Optional[List
         result = layer(x) if state is None else layer(x, state[k])
         k += 1
         x, layer_state = neuron_output(result)
-        if layer_state is not None:
+        if not isinstance(result, torch.Tensor):  # a result with a state (which may be None: Dropout in eval)
             new_state.append(layer_state)
         elif return_state or state is not None:
             raise ValueError(f"{type(layer).__name__} does not return its state; return_state and state "
