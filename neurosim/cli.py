@@ -90,6 +90,8 @@ def device_arg(text: str) -> str:
 
 def writable_dir(path: str, flag: str) -> str:
     """Creates ``path`` if needed and checks that a file can be written in it (before any work)."""
+    if not path.strip():
+        raise UsageError(f"argument {flag}: expected a folder path, got an empty string")
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"argument {flag}: {path} exists and is not a directory")
     try:
@@ -105,6 +107,8 @@ def writable_file(path: str, flag: str) -> str:
     """Checks that a file can be created at ``path`` (its folder exists or can be made, and is writable)."""
     from neurosim.training.checkpoint import check_writable
 
+    if not path.strip():  # "" would pass the folder check (its folder is the parent of the cwd)
+        raise UsageError(f"argument {flag}: expected a file path, got an empty string")
     try:
         check_writable(path)
         folder = os.path.dirname(os.path.abspath(path))
@@ -185,6 +189,9 @@ def _train(args) -> int:
                              f"ask for at least that many (got {args.epochs})")
     if args.checkpoint is not None:
         writable_file(args.checkpoint, "--checkpoint")
+    if args.cache_dir is not None and not args.cache_dir.strip():
+        # an empty path would put the cache folders into the current directory
+        raise UsageError("argument --cache-dir: expected a folder path, got an empty string")
     writable_dir(args.out, "--out")
     on_cpu = not (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     if args.threads:
@@ -218,7 +225,7 @@ def _positive_int_list(text: str):
 def _add_train_parser(sub) -> None:
     from neurosim.models import available_neurons
     from neurosim.models.stack import RECURRENT_NEURONS
-    from neurosim.training.job import DATASET_FORMS, DEFAULT_MODELS, MODELS, TrainConfig
+    from neurosim.training.job import DATASET_FORMS, DEFAULT_MODELS, MAX_HIDDEN, MAX_SEED, MODELS, TrainConfig
 
     d = TrainConfig()
     t = sub.add_parser("train", help="train a two-layer spiking network (default: LIF on scikit-learn digits)",
@@ -238,7 +245,8 @@ def _add_train_parser(sub) -> None:
     t.add_argument("--epochs", type=POSITIVE_INT, default=d.epochs,
                    help=f"training epochs in total; with --resume the run continues to this count (default: {d.epochs})")
     t.add_argument("--T", type=POSITIVE_INT, default=d.T, help=f"time steps per sample (default: {d.T})")
-    t.add_argument("--hidden", type=POSITIVE_INT, default=d.hidden, help=f"hidden neurons (default: {d.hidden})")
+    t.add_argument("--hidden", type=int_range(1, MAX_HIDDEN), default=d.hidden,
+                   help=f"hidden neurons (default: {d.hidden}; at most {MAX_HIDDEN:,})")
     t.add_argument("--batch-size", type=POSITIVE_INT, default=d.batch_size, help="batch size per process")
     t.add_argument("--lr", type=POSITIVE_FLOAT, default=d.lr, help="Adam learning rate (cosine schedule)")
     t.add_argument("--encoding", default=d.encoding, choices=["rate", "latency", "direct"],
@@ -246,7 +254,7 @@ def _add_train_parser(sub) -> None:
     t.add_argument("--tbptt", type=POSITIVE_INT, default=None, help="truncated BPTT: detach the state every K steps")
     t.add_argument("--clip", type=POSITIVE_FLOAT, default=None, help="clip the gradient norm to this value")
     t.add_argument("--limit", type=POSITIVE_INT, default=None, help="use at most this many train and test samples")
-    t.add_argument("--seed", type=NON_NEGATIVE_INT, default=d.seed)
+    t.add_argument("--seed", type=int_range(0, MAX_SEED), default=d.seed, help=f"0 to {MAX_SEED} (default: {d.seed})")
     t.add_argument("--device", type=device_arg, default=None,
                    help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     t.add_argument("--checkpoint", default=None, help="write a checkpoint here after every epoch")

@@ -13,7 +13,8 @@ forward:
 * ``BatchNorm1d`` / ``BatchNorm2d``: statistics over time *and* batch (the folded ``T*B`` samples),
   as SpikingJelly's multi-step batch norm; running statistics and eval mode as in torch.
 * ``Dropout``: one mask per sequence, shared by all time steps (a neuron dropped at one step is
-  dropped for the whole sample), as SpikingJelly's multi-step dropout.
+  dropped for the whole sample), as SpikingJelly's multi-step dropout; with ``return_state`` the
+  mask carries over to the next chunk of the same sequence.
 
 Spiking neurons accept any trailing feature shape, so ``Conv2d -> LIF -> MaxPool2d`` on
 ``[T, B, C, H, W]`` needs no reshaping by the user.
@@ -21,11 +22,13 @@ Spiking neurons accept any trailing feature shape, so ``Conv2d -> LIF -> MaxPool
 
 from __future__ import annotations
 
+from typing import NamedTuple, Optional
+
 import torch
 from torch import nn
 
 __all__ = ["TimeDistributed", "Conv1d", "Conv2d", "AvgPool2d", "MaxPool2d", "Flatten", "BatchNorm1d",
-           "BatchNorm2d", "Dropout", "fold_time", "unfold_time"]
+           "BatchNorm2d", "Dropout", "DropoutResult", "fold_time", "unfold_time"]
 
 
 def _check_sequence(x, name: str, min_dim: int = 3, expected: str = "[T, B, ...]") -> None:
@@ -120,24 +123,47 @@ class Flatten(nn.Module):
         return x.flatten(2)
 
 
+class DropoutResult(NamedTuple):
+    output: torch.Tensor
+    """x with the dropped features zeroed and the kept ones scaled by ``1/(1-p)``."""
+    state: Optional[torch.Tensor]
+    """The mask [1, B, *features] (None in eval mode or with p = 0); pass it to the next chunk."""
+
+
 class Dropout(nn.Module):
     """Dropout with one mask per sequence: each (sample, feature) is kept or dropped for all T
     steps together, scaled by ``1/(1-p)`` in training; the identity in eval mode. Dropping a
     neuron at random steps would only add noise to a rate code; dropping it for the whole
-    sequence removes it, which is what dropout is meant to do."""
+    sequence removes it, which is what dropout is meant to do.
 
-    def __init__(self, p: float = 0.5):
+    A sequence run in chunks (truncated BPTT) keeps its mask: ``Dropout(p, return_state=True)(x,
+    mask)`` returns ``DropoutResult(output, mask)``, and passing that mask to the next chunk reuses
+    it (None draws a new one). The models thread it with the neuron states, so ``--tbptt`` still
+    has one mask per sequence."""
+
+    def __init__(self, p: float = 0.5, return_state: bool = False):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise ValueError(f"p: expected a probability in [0, 1), got {p!r}")
+        if not isinstance(return_state, bool):
+            raise TypeError(f"return_state: expected a bool, got {type(return_state).__name__}")
         self.p = float(p)
+        self.return_state = return_state
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, state: Optional[torch.Tensor] = None):
         _check_sequence(x, "x", 2, "[T, B, *features]")
-        if not self.training or self.p == 0.0:
-            return x
-        keep = torch.empty((1, *x.shape[1:]), dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
-        return x * keep / (1.0 - self.p)
+        mask = None
+        if self.training and self.p != 0.0:
+            if state is None:
+                mask = torch.empty((1, *x.shape[1:]), dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
+            elif not isinstance(state, torch.Tensor) or tuple(state.shape) != (1, *x.shape[1:]):
+                shape = tuple(state.shape) if isinstance(state, torch.Tensor) else type(state).__name__
+                raise ValueError(f"state: expected the dropout mask of the previous chunk, shape "
+                                 f"{(1, *x.shape[1:])}, got {shape}")
+            else:
+                mask = state
+            x = x * mask.to(x.dtype) / (1.0 - self.p)
+        return DropoutResult(x, mask) if self.return_state else x
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -118,3 +118,51 @@ def test_shd_file_without_samples_is_one_line_naming_it(tmp_path, capsys):
                      "--no-progress", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"SHD file {path} holds no samples" in err
+
+
+@pytest.mark.parametrize("extra", [["--neuron", "li"], ["--neuron", "li", "--tbptt", "2"],
+                                   ["--neuron", "alif", "--tbptt", "2"], ["--neuron", "synaptic", "--tbptt", "2"]])
+def test_every_neuron_trains_with_and_without_tbptt(tmp_path, extra):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "o"
+    assert cli.main(["train", "--epochs", "1", "--T", "3", "--limit", "8", "--hidden", "8", "--no-progress",
+                     "--out", str(out)] + extra) == 0
+    assert json.loads((out / "results.json").read_text())["neuron"] == extra[1]
+
+
+def _one_line(capsys):
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return captured.out, lines[0]
+
+
+def test_path_seed_and_size_mistakes_are_one_line_before_training(tmp_path, capsys):
+    from neurosim.training.job import TrainConfig
+
+    quick = ["train", "--epochs", "1", "--T", "3", "--limit", "8", "--no-plots", "--no-progress"]
+    out = str(tmp_path / "o")
+    for args, flag in ((["--checkpoint", ""], "--checkpoint"), (["--cache-dir", " "], "--cache-dir"),
+                       (["--out", ""], "--out"), (["--seed", "99999999999999999999999"], "--seed"),
+                       (["--seed", str(2**32)], "--seed"), (["--hidden", "1000000000"], "--hidden")):
+        assert cli.main(quick + ["--out", out] + args) == 2, args
+        stdout, line = _one_line(capsys)
+        assert flag in line and stdout == "", (args, line)  # refused before any data or training
+        assert flag != "--seed" or "<= 4294967295" in line  # the allowed range
+    # sizes the machine cannot allocate (a 10^6 x 10^6 recurrent matrix): one line naming the size
+    assert cli.main(quick + ["--out", out, "--model", "recurrent", "--hidden", "1000000"]) == 2
+    _, line = _one_line(capsys)
+    assert line.startswith("neurosim train: error: hidden:") and "does not fit in memory" in line
+    with pytest.raises(ValueError, match="cache_dir"):
+        TrainConfig(cache_dir="").validate()
+    with pytest.raises(ValueError, match="seed"):
+        TrainConfig(seed=2**32).validate()
+
+
+def test_a_one_sample_data_set_is_one_line(tmp_path, capsys):
+    pytest.importorskip("tonic")
+    path = neurosim.data.make_synthetic_shd(tmp_path / "shd_train.h5", n_samples=1, n_classes=1)
+    assert cli.main(["train", "--dataset", f"shd:{path}", "--epochs", "1", "--T", "3", "--no-plots",
+                     "--no-progress", "--no-cache", "--out", str(tmp_path / "o")]) == 2
+    _, line = _one_line(capsys)
+    assert "1 sample(s): too few to split into train and test" in line and str(path) in line

@@ -160,3 +160,67 @@ def test_trainer_learns_with_the_conv_model():
 def test_mlp_is_unchanged_by_the_stack_helpers():
     net = SpikingMLP([4, 6, 2])
     assert net(torch.rand(3, 2, 4)).shape == (3, 2, 2)
+
+
+def _li_membrane(x, beta=0.9):
+    u, out = torch.zeros_like(x[0]), []
+    for x_t in x:
+        u = beta * u + x_t
+        out.append(u)
+    return torch.stack(out)
+
+
+def test_li_works_as_a_hidden_layer_in_every_model():
+    """LI returns LIResult(output, state), not .spikes: the models pass its membrane on."""
+    torch.manual_seed(0)
+    x = torch.rand(6, 3, 4)
+    mlp = SpikingMLP([4, 5, 2], neuron="li")
+    expected = _li_membrane(mlp.linears[1](_li_membrane(mlp.linears[0](x))))
+    torch.testing.assert_close(mlp(x), expected)
+    first, state = mlp(x[:2], return_state=True)
+    second, _ = mlp(x[2:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), expected)
+    ff = RecurrentSNN(4, 2, hidden=(5,), neuron="li", recurrent=False)
+    assert ff(x).shape == (6, 3, 2)
+    first, state = ff(x[:2], return_state=True)
+    second, _ = ff(x[2:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), ff(x))
+    conv = SpikingConvNet((2, 8, 8), 3, channels=(4,), kernel_size=3, neuron="li").eval()
+    frames = torch.rand(5, 2, 2, 8, 8)
+    assert conv(frames).shape == (5, 2, 3)
+    first, state = conv(frames[:2], return_state=True)
+    second, _ = conv(frames[2:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), conv(frames))
+
+
+@pytest.mark.parametrize("pool_size", [0, -1, 1.5, True])
+def test_conv_net_refuses_bad_pool_sizes(pool_size):
+    with pytest.raises(ValueError, match="pool_size"):
+        SpikingConvNet((2, 8, 8), 3, channels=(4,), pool_size=pool_size)
+    assert len(SpikingConvNet((2, 8, 8), 3, channels=(4,), pool_size=1).layers) == 6  # 1: no pooling
+
+
+def test_dropout_keeps_its_mask_across_chunks_of_a_sequence():
+    drop = td.Dropout(0.5, return_state=True)
+    first = drop(torch.ones(3, 4, 6))
+    again = drop(torch.ones(2, 4, 6), first.state)
+    assert torch.equal(again.output[0], first.output[0])  # the chunk continues with the same mask
+    assert drop(torch.ones(2, 4, 6)).state.shape == (1, 4, 6)  # None: a new sequence, a new mask
+    with pytest.raises(ValueError, match="state: expected the dropout mask"):
+        drop(torch.ones(2, 5, 6), first.state)
+    assert drop.eval()(torch.ones(2, 4, 6), first.state).state is None
+
+
+@pytest.mark.parametrize("make", [lambda: RecurrentSNN(10, 3, hidden=(12,), neuron="lif", dropout=0.5),
+                                  lambda: SpikingConvNet((2, 8, 8), 3, channels=(4,), kernel_size=3, dropout=0.5,
+                                                         batch_norm=False)])  # BN statistics are per chunk
+def test_models_keep_one_dropout_mask_under_truncated_bptt(make):
+    torch.manual_seed(0)
+    net = make().train()
+    x = (torch.rand(8, 4, *((10,) if isinstance(net, RecurrentSNN) else (2, 8, 8))) < 0.5).float()
+    torch.manual_seed(1)
+    whole = net(x)
+    torch.manual_seed(1)
+    first, state = net(x[:3], return_state=True)
+    second, _ = net(x[3:], state=state, return_state=True)
+    torch.testing.assert_close(torch.cat([first, second]), whole)

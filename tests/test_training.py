@@ -132,6 +132,22 @@ def test_trainer_learns_and_predicts():
     assert len(trainer.fit(data, epochs=9)) == 9  # fit counts epochs in total
 
 
+def test_predict_is_deterministic_and_equals_evaluate():
+    torch.manual_seed(0)
+    model = SpikingMLP([6, 16, 3])
+    trainer = _trainer(model, lr=1e-2, encoder=make_encoder("rate", 4), batch_size=16)
+    data = _toy_data()
+    trainer.fit(data, epochs=1)
+    labels = data.tensors[1]
+    before = torch.random.get_rng_state()
+    first, sums = trainer.predict(data, return_outputs=True)
+    assert torch.equal(torch.random.get_rng_state(), before)  # training's random streams untouched
+    second, sums_again = trainer.predict(data, return_outputs=True)
+    assert torch.equal(first, second) and torch.equal(sums, sums_again)
+    accuracy = (first == labels).float().mean().item()
+    assert accuracy == pytest.approx(trainer.evaluate(data)["accuracy"])
+
+
 def test_spike_rate_monitor_matches_outputs():
     model = SpikingMLP([6, 8, 3])
     x = torch.rand(5, 4, 6) * 3
@@ -180,6 +196,35 @@ def test_tbptt_over_the_whole_sequence_equals_full_bptt():
         results.append((loss, [p.detach().clone() for p in model.parameters()]))
     assert results[0][0] == results[1][0]
     assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+
+
+@pytest.mark.parametrize("neuron", ["alif", "synaptic", "lif"])
+def test_tbptt_with_named_tuple_states(neuron):
+    # ALIF and Synaptic stream NamedTuple states; detaching them between chunks used to fail
+    torch.manual_seed(0)
+    probe = _StateProbe(SpikingMLP([6, 8, 3], neuron=neuron))
+    trainer = _trainer(probe, encoder=make_encoder("direct", 6), tbptt_steps=2)
+    x, y = _toy_data()[:8]
+    loss, out = trainer.train_step(x, y)
+    assert math.isfinite(loss) and out.shape == (6, 8, 3)
+    for state in probe.seen[1:]:
+        for layer_state in state:
+            tensors = layer_state if isinstance(layer_state, tuple) else (layer_state,)
+            assert all(not t.requires_grad for t in tensors)
+
+
+def test_detach_rebuilds_any_nesting():
+    from neurosim.functional.alif import ALIFState
+    from neurosim.training.trainer import _detach
+
+    t = torch.ones(2, requires_grad=True) * 2
+    state = [ALIFState(t, t), (t, {"a": t, "b": [t, None]}), t, 3]
+    out = _detach(state)
+    assert isinstance(out, list) and isinstance(out[0], ALIFState) and isinstance(out[1], tuple)
+    assert not out[0].mem.requires_grad and not out[0].adaptation.requires_grad
+    assert not out[1][0].requires_grad and not out[1][1]["a"].requires_grad
+    assert not out[1][1]["b"][0].requires_grad and out[1][1]["b"][1] is None
+    assert not out[2].requires_grad and out[3] == 3
 
 
 def test_gradient_clipping_bounds_the_update():

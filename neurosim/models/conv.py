@@ -44,6 +44,8 @@ class SpikingConvNet(nn.Module):
             raise ValueError(f"channels: expected positive ints, one per conv block, got {channels!r}")
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size: expected an odd positive int, got {kernel_size!r}")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ValueError(f"pool_size: expected a positive int (1 for no pooling), got {pool_size!r}")
         if pool not in ("max", "avg"):
             raise ValueError(f"pool: expected 'max' or 'avg', got {pool!r}")
         if readout not in ("spikes", "li"):
@@ -67,7 +69,7 @@ class SpikingConvNet(nn.Module):
             c = out_c
         blocks.append(td.Flatten())
         if dropout:
-            blocks.append(td.Dropout(dropout))
+            blocks.append(mark_stateful(td.Dropout(dropout, return_state=True)))  # one mask across --tbptt chunks
         blocks.append(nn.Linear(c * h * w, num_classes))
         blocks.append(mark_stateful(stateful_neuron(neuron, neuron_options) if readout == "spikes"
                                     else LIReadout()))

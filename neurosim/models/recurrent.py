@@ -56,7 +56,7 @@ class RecurrentSNN(nn.Module):
                 stateful_neuron(neuron, neuron_options)
             layers.append(mark_stateful(neuron_layer))
             if dropout:
-                layers.append(td.Dropout(dropout))
+                layers.append(mark_stateful(td.Dropout(dropout, return_state=True)))  # one mask across --tbptt chunks
             size = h
         layers.append(nn.Linear(size, num_classes))
         layers.append(mark_stateful(LIReadout(readout_beta) if readout == "li" else stateful_neuron("lif")))

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from neurosim.models.neuron_factory import make_neuron
+from neurosim.models.stack import neuron_output
 
 
 class SpikingMLP(nn.Module):
@@ -16,6 +17,7 @@ class SpikingMLP(nn.Module):
     Each layer is ``nn.Linear`` followed by a spiking neuron (``neuron`` by name, see
     :func:`neurosim.models.make_neuron`, with ``neuron_options``). The whole time sequence goes
     through each Linear as one matrix product and through each neuron layer as one fused call.
+    A non-spiking neuron (``"li"``) passes its membrane on instead of spikes.
 
     ``model(x, state, return_state=True)`` returns ``(spikes, state)`` where ``state`` is the
     list of per-layer neuron states (for truncated BPTT: pass it to the next chunk). That needs a
@@ -52,12 +54,10 @@ class SpikingMLP(nn.Module):
         for i, (linear, neuron) in enumerate(zip(self.linears, self.neurons)):
             x = linear(x)
             result = neuron(x) if state is None else neuron(x, state[i])
-            if hasattr(result, "spikes"):
-                x = result.spikes
-                new_state.append(result.state)
+            x, layer_state = neuron_output(result)  # LI (no spikes) passes its membrane on
+            if layer_state is not None:
+                new_state.append(layer_state)
             elif return_state or state is not None:
                 raise ValueError(f"{type(neuron).__name__} does not return its state; return_state and "
                                  "state (truncated BPTT) need a neuron with a return_state option")
-            else:
-                x = result
         return (x, new_state) if return_state else x

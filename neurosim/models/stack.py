@@ -54,6 +54,19 @@ class LIReadout(nn.Module):
         return f"beta={self.beta}"
 
 
+def neuron_output(result):
+    """``(output, state)`` of a neuron layer's call. Spiking neurons return a result with
+    ``.spikes``; LI, a non-spiking layer, ``LIResult(output, state)`` whose output is its membrane;
+    a layer built without ``return_state`` the output tensor alone (state None)."""
+    if isinstance(result, torch.Tensor):
+        return result, None
+    for field in ("spikes", "output"):
+        if hasattr(result, field) and hasattr(result, "state"):
+            return getattr(result, field), result.state
+    raise TypeError(f"a neuron layer returned {type(result).__name__}; expected a tensor or a result "
+                    "with .spikes (or .output) and .state")
+
+
 def _is_stateful(layer: nn.Module) -> bool:
     return getattr(layer, "_neurosim_stateful", False)
 
@@ -75,15 +88,12 @@ def run_stack(layers: Sequence[nn.Module], x: torch.Tensor, state: Optional[List
             continue
         result = layer(x) if state is None else layer(x, state[k])
         k += 1
-        if hasattr(result, "spikes"):
-            x = result.spikes
-            # plain tuples: the Trainer detaches states by rebuilding their containers
-            new_state.append(tuple(result.state) if isinstance(result.state, tuple) else result.state)
+        x, layer_state = neuron_output(result)
+        if not isinstance(result, torch.Tensor):  # a result with a state (which may be None: Dropout in eval)
+            new_state.append(layer_state)
         elif return_state or state is not None:
             raise ValueError(f"{type(layer).__name__} does not return its state; return_state and state "
                              "(truncated BPTT) need neurons with a return_state option")
-        else:
-            x = result
     return (x, new_state) if return_state else x
 
 

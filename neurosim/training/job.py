@@ -16,6 +16,11 @@ DATASET_FORMS = "digits | nmnist:DIR | dvsgesture:DIR | shd:FILE | synthetic"
 MODELS = ("mlp", "conv", "recurrent")
 DEFAULT_MODELS = {"digits": "mlp", "nmnist": "conv", "synthetic": "conv", "dvsgesture": "conv", "shd": "recurrent"}
 """The model ``neurosim train`` builds for each data set when ``--model`` is not given."""
+MAX_SEED = 2**32 - 1
+"""The largest seed: NumPy and scikit-learn (the digits split) take seeds below 2**32."""
+MAX_HIDDEN = 1_000_000
+"""The largest hidden layer: far beyond what these networks need, and a mistyped size fails here
+instead of in a multi-gigabyte allocation."""
 
 
 @dataclass
@@ -61,8 +66,13 @@ class TrainConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
                 raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed: expected a non-negative integer, got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed: expected an integer in [0, {MAX_SEED}], got {self.seed!r}")
+        if self.hidden > MAX_HIDDEN:
+            raise ValueError(f"hidden: expected at most {MAX_HIDDEN:,} neurons, got {self.hidden!r}")
+        if self.cache_dir is not None and not str(self.cache_dir).strip():
+            # an empty path would put the cache folders into the current directory
+            raise ValueError("cache_dir: expected a folder path or None (the default cache), got an empty string")
 
 
 @dataclass
@@ -77,7 +87,10 @@ class PreparedData:
     frame_shape: Tuple[int, ...] = ()
 
 
-def _split(dataset, fraction: float, seed: int):
+def _split(dataset, fraction: float, seed: int, name: str):
+    if len(dataset) < 2:
+        raise ValueError(f"data set {name!r} has {len(dataset)} sample(s): too few to split into train and "
+                         "test sets (at least 2 are needed)")
     n_test = max(1, int(round(len(dataset) * fraction)))
     generator = torch.Generator().manual_seed(seed)
     train, test = torch.utils.data.random_split(dataset, [len(dataset) - n_test, n_test], generator=generator)
@@ -157,7 +170,7 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
         else:
             events = data.NMNISTFolder(path)
             classes = max(events.classes) + 1
-            train_events, test_events = _split(events, 0.2, config.seed)
+            train_events, test_events = _split(events, 0.2, config.seed, config.dataset)
         # the conv model sees the full 34x34 sensor; the MLP keeps its 17x17 input
         factor = None if model == "conv" else 0.5
         frames = dict(sensor_size=data.NMNIST_SENSOR_SIZE, spatial_factor=factor, num_classes=classes)
@@ -178,7 +191,7 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
             tested = f"tested on {test_path}"
         else:
             classes = max(shd.classes) + 1
-            train_events, test_events = _split(shd, 0.2, config.seed)
+            train_events, test_events = _split(shd, 0.2, config.seed, config.dataset)
             tested = "tested on a 20 % split of it"
         frames = dict(sensor_size=data.SHD_SENSOR_SIZE, spatial_factor=0.1, num_classes=classes)
         description = f"SHD layout file {path} ({tested}), 70 channels (tonic Downsample 0.1), T={config.T}"
@@ -214,6 +227,7 @@ def build_model(config: TrainConfig, prepared: PreparedData):
 @torch.no_grad()
 def _record_sample(model, x: torch.Tensor) -> Dict[str, torch.Tensor]:
     """Spikes (and LIF membranes) of every neuron layer for one input ``x[T, 1, F]``."""
+    from neurosim.models.stack import neuron_output
     from neurosim.training.monitors import spiking_layers
 
     layers = spiking_layers(model)
@@ -221,9 +235,11 @@ def _record_sample(model, x: torch.Tensor) -> Dict[str, torch.Tensor]:
     handles = []
     for name, layer in layers.items():
         def hook(_m, _inp, out, name=name):
-            recorded[name] = (out.spikes if hasattr(out, "spikes") else out).detach().cpu()
+            recorded[name] = neuron_output(out)[0].detach().cpu()
             if getattr(out, "membrane", None) is not None:
                 recorded[name + ".membrane"] = out.membrane.detach().cpu()
+            elif hasattr(out, "output"):  # LI: the output is the membrane
+                recorded[name + ".membrane"] = recorded[name]
         handles.append(layer.register_forward_hook(hook))
         if hasattr(layer, "record_membrane"):
             layer.record_membrane = True
@@ -320,8 +336,21 @@ def run(config: TrainConfig, log=print) -> Dict:
         os.makedirs(config.out, exist_ok=True)
     seed_everything(config.seed)
     prepared = prepare_data(config, config.out)
+    for split, part in (("train", prepared.train), ("test", prepared.test)):
+        if len(part) == 0:
+            raise ValueError(f"data set {config.dataset!r} has no {split} samples")
     model_name = resolve_model(config)
-    model, layer_sizes = build_model(config, prepared)
+    try:
+        model, layer_sizes = build_model(config, prepared)
+    except (RuntimeError, MemoryError) as e:
+        if not isinstance(e, MemoryError) and "alloc" not in str(e) and "out of memory" not in str(e):
+            raise
+        # sizes too large for this machine: one line naming them rather than an allocator traceback
+        first = " ".join(str(e).split())[:200]
+        sizes = (f"channels: a conv network with channels {','.join(map(str, config.channels))}"
+                 if model_name == "conv" and config.channels else
+                 f"hidden: a {model_name} network of {config.hidden} hidden neurons")
+        raise ValueError(f"{sizes} does not fit in memory ({first})") from None
     if config.diagnose not in (None, "sharpness"):
         raise ValueError(f"unknown diagnostic {config.diagnose!r}; expected 'sharpness'")
     monitor = None

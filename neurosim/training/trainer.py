@@ -21,8 +21,12 @@ from neurosim.training.seeding import check_rng_state, rng_state, seed_everythin
 
 
 def _detach(state):
+    """``state`` with every tensor detached, nested containers rebuilt with their own types."""
     if isinstance(state, torch.Tensor):
         return state.detach()
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        # a NamedTuple (ALIFState, SynapticState, ...) takes its fields as positional arguments
+        return type(state)(*(_detach(s) for s in state))
     if isinstance(state, (list, tuple)):
         return type(state)(_detach(s) for s in state)
     if isinstance(state, dict):
@@ -273,7 +277,16 @@ class Trainer:
 
     @torch.no_grad()
     def predict(self, data, return_outputs: bool = False):
-        """Predicted class per sample of ``data`` in order (and the outputs summed over time)."""
+        """Predicted class per sample of ``data`` in order (and the outputs summed over time).
+        Random encoders draw the same spikes as :meth:`evaluate` (so the predictions are the ones it
+        scores, on every call), without disturbing training's random streams."""
+        forked = self._fixed_randomness()
+        try:
+            return self._predict(data, return_outputs)
+        finally:
+            forked.__exit__(None, None, None)
+
+    def _predict(self, data, return_outputs: bool):
         self.module.eval()
         preds, sums = [], []
         for batch in self._eval_loader(data, shard=False):
