@@ -94,3 +94,56 @@ def test_module_rejects_bad_construction():
         neurosim.LIF(backend="gpu")
     with pytest.raises(ValueError, match="surrogate"):
         neurosim.LIF(surrogate="nope")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: neurosim.LIF(beta=0.9, input_scale=2.0),
+    lambda: neurosim.LIF(beta=0.9, v_leak=0.3),
+    lambda: neurosim.LIF(beta=0.9, reset="zero", v_reset=0.5),
+    lambda: neurosim.LIF(beta=0.9, reset="zero", reset_delay=False),
+    lambda: neurosim.Synaptic(input_scale=2.0),
+    lambda: neurosim.LI(v_leak=0.3),
+])
+def test_phased_refuses_a_neuron_with_nir_options(make):
+    """The phased gate runs the neuron's plain step; it used to drop these options silently (with the
+    gate always open, 94 spikes against the plain neuron's 150)."""
+    neuron = make()
+    with pytest.raises(ValueError, match="NIR options"):
+        neurosim.Phased(neuron, size=4)
+    from neurosim.neurons.phased import neuron_step
+    with pytest.raises(ValueError, match="NIR options"):
+        neuron_step(neuron)
+
+
+def test_recurrent_alif_refuses_negative_gamma_and_clamps_a_learned_one():
+    from neurosim.functional import alif, ralif
+    x = torch.rand(5, 2, 3)
+    with pytest.raises(ValueError, match="gamma"):
+        alif(x, gamma=-1.0)
+    with pytest.raises(ValueError, match="gamma"):
+        ralif(x, weight=torch.zeros(3, 3), gamma=-1.0)
+    with pytest.raises(ValueError, match="gamma"):
+        neurosim.RALIF(3, gamma=-1.0)
+    # a learned gamma pushed below 0 acts as 0 (as ALIF's), which is RLIF
+    torch.manual_seed(0)
+    adaptive = neurosim.RALIF(3, gamma=0.5, learn_gamma=True, backend="torch")
+    plain = neurosim.RLIF(3, backend="torch")
+    plain.recurrent.load_state_dict(adaptive.recurrent.state_dict())
+    with torch.no_grad():
+        adaptive.gamma.fill_(-0.7)
+    x = torch.rand(20, 2, 3) * 2
+    assert torch.equal(adaptive(x), plain(x))
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    ({"r_on": torch.full((5,), 0.1)}, ["r_on", "shape"]),
+    ({"r_on": torch.full((2, 4), 0.1)}, ["r_on", "shape"]),
+    ({"shift_range": (0.0, float("inf"))}, ["shift_range", "finite"]),
+    ({"shift_range": (float("nan"), 1.0)}, ["shift_range", "finite"]),
+    ({"shift_range": ("a", 1.0)}, ["shift_range"]),
+])
+def test_time_gate_construction_names_the_argument(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        neurosim.TimeGate(4, **kwargs)
+    for w in words:
+        assert w in str(info.value)

@@ -58,7 +58,7 @@ class RecurrentResult(NamedTuple):
     """Membrane at every step [T, B, n] (dtype of x) if ``record_membrane``, else None."""
 
 
-_BOUNDS = {"alpha": (0.0, 1.0), "beta": (0.0, 1.0), "rho": (0.0, 1.0), "gamma": (None, None),
+_BOUNDS = {"alpha": (0.0, 1.0), "beta": (0.0, 1.0), "rho": (0.0, 1.0), "gamma": (0.0, None),
            "threshold": (None, None)}
 
 

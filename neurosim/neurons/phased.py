@@ -82,10 +82,20 @@ class TimeGate(nn.Module):
         if shift_range is None:
             shift = torch.rand(units) * tau
         else:
-            if not isinstance(shift_range, (tuple, list)) or len(shift_range) != 2 or shift_range[0] > shift_range[1]:
-                raise ValueError(f"shift_range: expected (low, high) with low <= high, got {shift_range!r}")
+            if (not isinstance(shift_range, (tuple, list)) or len(shift_range) != 2
+                    or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p)
+                               for p in shift_range)
+                    or shift_range[0] > shift_range[1]):
+                raise ValueError(f"shift_range: expected finite (low, high) with low <= high, got {shift_range!r}")
             shift = torch.empty(units).uniform_(float(shift_range[0]), float(shift_range[1]))
         if isinstance(r_on, torch.Tensor):
+            try:
+                fits = r_on.dim() <= len(self.size) and torch.broadcast_shapes(tuple(r_on.shape), self.size) == self.size
+            except RuntimeError:
+                fits = False
+            if not fits:
+                raise ValueError(f"r_on: shape {tuple(r_on.shape)} does not broadcast to the gate's shape "
+                                 f"{self.size} (use a number or a tensor of the feature shape)")
             r_on_t = r_on.detach().to(torch.float32).expand(self.size).reshape(units).clone()
         elif isinstance(r_on, (int, float)) and not isinstance(r_on, bool):
             r_on_t = torch.full((units,), float(r_on))
@@ -271,10 +281,26 @@ class PhasedLSTM(nn.Module):
                 f"batch_first={self.batch_first}")
 
 
+_NIR_OPTIONS = ("v_reset", "v_leak", "input_scale")
+
+
+def _refuse_nir_options(neuron) -> None:
+    """The phased forms run a neuron's plain step (decays, threshold, reset): its NIR options would
+    be dropped silently, so a neuron with any of them is refused."""
+    set_options = [name for name in _NIR_OPTIONS if getattr(neuron, name, None) is not None]
+    if getattr(neuron, "reset_delay", True) is False:
+        set_options.append("reset_delay=False")
+    if set_options:
+        raise ValueError(f"neuron: the phased gate runs the neuron's plain step and does not apply its NIR options; "
+                         f"this {type(neuron).__name__} sets {', '.join(set_options)}; build it without them (input_scale "
+                         f"and v_leak can be applied to the input before the layer)")
+
+
 def scan_form(neuron):
     """``(name, parameters, ScanOptions)`` of a neuron of the generic scan that the fused phased scan
     runs (neurosim.LIF, Synaptic, ALIF, LI: their current parameters, clamped as in their forward),
     or None for any other neuron."""
+    _refuse_nir_options(neuron)
     if isinstance(neuron, LIF):
         params = {"beta": neuron.beta.clamp(0, 1), "threshold": neuron.threshold}
         name = "lif"
@@ -329,6 +355,7 @@ def neuron_step(neuron) -> NeuronStep:
     their references), or any object with a ``step_functions()`` method returning a NeuronStep."""
     if isinstance(neuron, NeuronStep):
         return neuron
+    _refuse_nir_options(neuron)
     if isinstance(neuron, LIF):
         return lif_step(neuron.beta.clamp(0, 1), neuron.threshold, neuron.reset, neuron.surrogate,
                         neuron.detach_reset)

@@ -46,9 +46,10 @@ class _RecurrentLayer(nn.Module):
     """Parameters, recurrence and state handling shared by the recurrent layers."""
 
     cell = ""
-    # name -> (low, high, clamp in the forward pass as snnTorch does for decays)
+    # name -> (low, high, clamp into [low, high] in the forward pass: snnTorch does it for decays,
+    # ALIF for gamma, so that a learned value cannot leave the range)
     bounds = {"alpha": (0.0, 1.0, True), "beta": (0.0, 1.0, True), "rho": (0.0, 1.0, True),
-              "gamma": (None, None, False), "threshold": (None, None, False)}
+              "gamma": (0.0, None, True), "threshold": (None, None, False)}
 
     def __init__(self, size, params: dict, learn: dict, all_to_all, V, reset, surrogate, backend, bias,
                  learn_recurrent, detach_reset, return_state, record_membrane, reset_delay=True, terms=None):
@@ -116,7 +117,8 @@ class _RecurrentLayer(nn.Module):
         params = {}
         for name in self.param_names:
             value = getattr(self, name)
-            params[name] = value.clamp(0, 1) if self.bounds[name][2] else value
+            low, high, clamp = self.bounds[name]
+            params[name] = value.clamp(low, high) if clamp else value
         if self.all_to_all:
             rec = dict(weight=self.recurrent.weight, bias=self.recurrent.bias)
         else:
