@@ -71,6 +71,15 @@ def describe_transform(transform) -> Optional[str]:
     return text
 
 
+# tonic's transforms that draw at random on every call (augmentations): a cache would freeze one
+# draw for every epoch, so a data set applying one is not cached
+_RANDOM_TONIC_TRANSFORMS = ("DropEvent", "DropEventByArea", "DropEventByTime", "EventDrop", "RandomCrop",
+                            "RandomDropPixel", "RandomFlipLR", "RandomFlipPolarity", "RandomFlipUD",
+                            "RandomTimeReversal", "SpatialJitter", "TimeJitter", "TimeSkew", "UniformNoise",
+                            "EventDrifting")
+_RANDOM_PATTERN = re.compile(r"\b(" + "|".join(_RANDOM_TONIC_TRANSFORMS) + r")\(")
+
+
 def _transforms(samples) -> dict:
     """The stable descriptions of the per-sample transforms of a data set (tonic's attribute
     names: transform, target_transform, transforms); Uncacheable for one without one."""
@@ -84,6 +93,11 @@ def _transforms(samples) -> dict:
             raise Uncacheable(f"the {name}= of {type(samples).__name__} ({_short(value)}) has no description "
                               "that is stable across runs (a lambda or function; use tonic's transforms, whose "
                               "repr lists their parameters)")
+        random = _RANDOM_PATTERN.search(text)
+        if random is not None:
+            raise Uncacheable(f"the {name}= of {type(samples).__name__} applies {random.group(1)}, a random "
+                              "augmentation: cached frames would repeat one draw in every epoch (apply it to the "
+                              "frames after the cache, or train uncached)")
         if value is not None:
             out[name] = text
     return out
