@@ -34,8 +34,8 @@ struct LiModel {
 };
 
 struct LiFamily {
-  template <typename A, typename Options, typename Fn>
-  static void dispatch(const Options&, bool, Fn&& fn) { fn(LiModel<A>{}); }
+  template <typename A, typename Options, typename Backward, typename Fn>
+  static void dispatch(const Options&, Backward, Fn&& fn) { fn(LiModel<A>{}); }
 };
 
 }  // namespace neurosim

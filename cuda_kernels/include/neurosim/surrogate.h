@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
+#include <tuple>
+#include <utility>
 
 #include "neurosim/common.h"
 
@@ -61,39 +64,47 @@ template <typename A> struct StraightThroughGrad {
   NEUROSIM_HD A operator()(A) const { return A(1); }
 };
 
+// The functor of each kind, at the index of its SurrogateKind: the single map from kinds to
+// types, read by both dispatchers below.
+template <typename A>
+using SurrogateGrads = std::tuple<FastSigmoidGrad<A>, ATanGrad<A>, SigmoidGrad<A>, TriangleGrad<A>,
+                                  TriangularGrad<A>, StraightThroughGrad<A>>;
+constexpr int kSurrogateKinds = 6;
+static_assert(static_cast<int>(SurrogateKind::StraightThrough) + 1 == kSurrogateKinds, "one functor per kind");
+template <int I, typename A>
+using SurrogateGradAt = std::tuple_element_t<static_cast<std::size_t>(I), SurrogateGrads<A>>;
+
 // Every kind in one functor, chosen at run time. The CUDA kernels use it (lif.h,
 // dispatch_spiking): the branch is the same for every thread of a launch, so it costs little on
 // the GPU, and one kernel per model instead of six keeps scan.cu's compile time (the build's long
 // pole) down. The CPU twin keeps one instantiation per kind: a branch per element would stop its
-// lane loops from vectorising. The math of each kind is the functor's above, unchanged.
+// lane loops from vectorising. An unknown kind is FastSigmoid, as in dispatch_surrogate.
 template <typename A> struct AnySurrogateGrad {
   SurrogateKind kind;
   A param;
-  NEUROSIM_HD A operator()(A x) const {
-    switch (kind) {
-      case SurrogateKind::ATan: return ATanGrad<A>{param}(x);
-      case SurrogateKind::Sigmoid: return SigmoidGrad<A>{param}(x);
-      case SurrogateKind::Triangle: return TriangleGrad<A>{param}(x);
-      case SurrogateKind::Triangular: return TriangularGrad<A>{param}(x);
-      case SurrogateKind::StraightThrough: return StraightThroughGrad<A>{param}(x);
-      case SurrogateKind::FastSigmoid:
-      default: return FastSigmoidGrad<A>{param}(x);
-    }
+  NEUROSIM_HD A operator()(A x) const { return eval(x, std::make_integer_sequence<int, kSurrogateKinds>{}); }
+
+ private:
+  template <int... I>
+  NEUROSIM_HD A eval(A x, std::integer_sequence<int, I...>) const {
+    const int k = static_cast<int>(kind);
+    A out = A(0);
+    const bool known = ((k == I && (out = SurrogateGradAt<I, A>{param}(x), true)) || ...);
+    return known ? out : FastSigmoidGrad<A>{param}(x);
   }
 };
 
-// Calls `fn(functor)` with the functor for `kind`; the single place that maps kinds to types.
+// Calls `fn(functor)` with the functor for `kind` (host code: the CPU twin instantiates the
+// caller once per kind). An unknown kind is FastSigmoid.
+template <int... I, typename A, typename Fn>
+inline void dispatch_surrogate_in(std::integer_sequence<int, I...>, SurrogateKind kind, A param, Fn& fn) {
+  const int k = static_cast<int>(kind);
+  const bool known = ((k == I && (fn(SurrogateGradAt<I, A>{param}), true)) || ...);
+  if (!known) fn(FastSigmoidGrad<A>{param});
+}
 template <typename A, typename Fn>
-inline auto dispatch_surrogate(SurrogateKind kind, A param, Fn&& fn) {
-  switch (kind) {
-    case SurrogateKind::ATan: return fn(ATanGrad<A>{param});
-    case SurrogateKind::Sigmoid: return fn(SigmoidGrad<A>{param});
-    case SurrogateKind::Triangle: return fn(TriangleGrad<A>{param});
-    case SurrogateKind::Triangular: return fn(TriangularGrad<A>{param});
-    case SurrogateKind::StraightThrough: return fn(StraightThroughGrad<A>{param});
-    case SurrogateKind::FastSigmoid:
-    default: return fn(FastSigmoidGrad<A>{param});
-  }
+inline void dispatch_surrogate(SurrogateKind kind, A param, Fn&& fn) {
+  dispatch_surrogate_in(std::make_integer_sequence<int, kSurrogateKinds>{}, kind, param, fn);
 }
 
 }  // namespace neurosim

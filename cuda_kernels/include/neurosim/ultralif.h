@@ -106,8 +106,8 @@ struct UltraLifModel {
 };
 
 struct UltraLifFamily {
-  template <typename A, typename Options, typename Fn>
-  static void dispatch(const Options&, bool, Fn&& fn) { fn(UltraLifModel<A>{}); }
+  template <typename A, typename Options, typename Backward, typename Fn>
+  static void dispatch(const Options&, Backward, Fn&& fn) { fn(UltraLifModel<A>{}); }
 };
 
 }  // namespace neurosim
