@@ -158,6 +158,34 @@ def test_native_gate_is_time_gate_bit_for_bit_at_near_multiples(backend, gpu_pat
 
 @needs_native
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("gpu_path", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("scale", [2e9, 1e20])
+def test_native_gate_far_from_the_shift_is_time_gate(backend, gpu_path, dtype, scale, monkeypatch):
+    """Timestamps far from the shift (|t - shift| / tau up to about 1e10 for epoch seconds, 1e22
+    beyond): the phase is still torch.remainder's bit for bit and the gate stays in [0, 1]. (The
+    float quotient lost integers past 2^24 and the native gate reached -1e6.) float16 storage runs
+    the baseline CPU copy, which has no FMA instruction."""
+    take_gpu_path(monkeypatch, backend, gpu_path)
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(5)
+    B, F = 8, 130
+    tau = torch.exp(torch.empty(F).uniform_(-3, 3, generator=gen))
+    shift = torch.rand(F, generator=gen) * tau
+    r_on = torch.empty(F).uniform_(0.05, 1.0, generator=gen)
+    t = (torch.rand(B, generator=gen) * 2 - 1) * scale
+    want = neurosim.functional.time_gate(t, tau, shift, r_on, alpha=1e-3)
+    assert bool(((want >= 0) & (want <= 1)).all())
+    result = phased_scan(torch.ones(1, B, F, device=device, dtype=dtype), t.unsqueeze(0).to(device),
+                         torch.zeros(B, F, device=device), neuron="li", neuron_params={"beta": 0.0},
+                         tau=tau.to(device), shift=shift.to(device), r_on=r_on.to(device), leak=1e-3,
+                         backend=backend)
+    got = (result.state[0] if isinstance(result.state, tuple) else result.state).cpu()
+    assert torch.equal(got, want), f"{int((got != want).sum())} gates differ, min {got.min()}, max {got.max()}"
+
+
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_storage_computes_in_float32(name, backend, dtype):

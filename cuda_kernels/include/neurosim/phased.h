@@ -38,23 +38,31 @@
 namespace neurosim {
 
 // a mod b in [0, b) for b > 0, exactly as torch.remainder computes it (the exact fmod, then + b
-// for a negative remainder, rounded once), in a form that vectorises (std::fmod does not). The
-// float quotient's floor q is floor(a / b) or one more (rounding is monotonic; integers below
-// 2^24 are exact). With q right, a - q b is the floor modulus; with q one too large it is the
-// truncated remainder, a float (in (-b, 0)), and + b then rounds once as torch does. With FMA
-// (every GPU, x86-64-v3 and up) one fmaf gives a - q b rounded once, which is exact in the second
-// case and torch's single rounding in the first; without it, the same in double (q b has at most
-// 48 significant bits). Both were checked bit for bit against torch's formula on 10^8 pairs
-// (negative a, near-multiples, |a / b| up to 1e5). double: fmod itself.
+// for a negative remainder, rounded once), in a form that vectorises (std::fmod does not). Worked
+// in double: with q = floor(a / b), a - q b is a multiple of b's float ulp with fewer than 2^53
+// of them while |a / b| < 2^80, so one fma gives it exactly; q is off by at most |a / b| 2^-52, so
+// a second such step leaves it off by at most one, and one step of b corrects that (exactly).
+// The single rounding to float is then torch's. (In float, q lost integers beyond |a / b| = 2^24
+// and the gate left [0, 1] for timestamps far from the shift.) Without an FMA instruction
+// (baseline x86-64) q is split in two so that each product with b is exact. Both forms were
+// checked bit for bit against torch's formula for |a / b| up to 2^79 (tests/cpp/floor_mod_check.cpp).
+// double: fmod itself.
 NEUROSIM_HD float floor_mod(float a, float b) {
-  const float q = floorf(a / b);
+  const double bd = b;
+  double r = a;
+  for (int pass = 0; pass < 2; ++pass) {
+    const double q = floor(r / bd);
 #if defined(__CUDA_ARCH__) || defined(__FMA__)
-  const float r = fmaf(-q, b, a);
-  return r < 0.f ? r + b : r;
+    r = fma(-q, bd, r);
 #else
-  const double r = static_cast<double>(a) - static_cast<double>(q) * static_cast<double>(b);
-  return static_cast<float>(r < 0.0 ? r + static_cast<double>(b) : r);
+    // Veltkamp's split of q into 26 + 27 bits: each product with b (24 bits) is then exact
+    const double split = q * 134217729.0, q_hi = split - (split - q), q_lo = q - q_hi;
+    r = (r - q_hi * bd) - q_lo * bd;
 #endif
+  }
+  r = r < 0.0 ? r + bd : r;
+  r = r >= bd ? r - bd : r;
+  return static_cast<float>(r);
 }
 NEUROSIM_HD double floor_mod(double a, double b) {
   double m = fmod(a, b);
