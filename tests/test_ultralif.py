@@ -453,3 +453,27 @@ def test_one_element_parameters_keep_the_shape_of_x(backend):
     for kind, form in FORMS:
         out = call(kind, form, x, eps=torch.ones(1, 1, 1), theta=torch.zeros(1, 1), backend=backend)
         assert out.spikes.shape == x.shape and out.state.shape == x.shape[1:]
+
+
+INF = float("inf")
+
+
+@needs_native
+@pytest.mark.parametrize("backend", [b for b, _ in NATIVE])
+@pytest.mark.parametrize("values", [[1.0, INF, 0.5, 2.0], [1.0, -INF, 0.5, 2.0], [INF, INF, 1.0, -INF],
+                                    [-INF, -INF, 1.0, 0.5], [INF, 1.0, INF, -INF], [float("nan"), INF, 1.0, 2.0]])
+def test_infinite_input_agrees_with_the_reference(backend, values):
+    """LSE with an infinite term is that term (+inf spikes 1; the reference's shift by its own peak
+    made it inf - inf = NaN while the kernels gave 1), in the two-term soft max of UltraLIF and the
+    three-term one of UltraDLIF, both forms; what follows (NaN from inf * 0) agrees too, and a NaN
+    term (a NaN state meeting an infinite input) keeps the value NaN."""
+    device = "cuda" if backend == "cuda" else "cpu"
+    x = torch.tensor(values)
+    over_time = x.reshape(4, 1, 1).to(device)
+    mine, ref = ultralif(over_time, backend=backend), ultralif(over_time.cpu(), backend="torch")
+    torch.testing.assert_close(mine.spikes.cpu(), ref.spikes, equal_nan=True)
+    torch.testing.assert_close(mine.state.cpu(), ref.state, equal_nan=True)
+    on_ring = x.reshape(1, 1, 4).to(device)
+    for form in ("library", "ablation"):
+        mine, ref = ultradlif(on_ring, form=form, backend=backend), ultradlif(on_ring.cpu(), form=form, backend="torch")
+        torch.testing.assert_close(mine.spikes.cpu(), ref.spikes, equal_nan=True, msg=form)

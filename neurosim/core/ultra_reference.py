@@ -19,6 +19,9 @@ def soft_max_plus(terms: list[torch.Tensor], eps: torch.Tensor) -> torch.Tensor:
     """``LSE_eps(a_1..a_n) = eps * log(sum_k exp(a_k / eps))`` in its overflow-free form."""
     stacked = torch.stack(torch.broadcast_tensors(*terms), dim=0)
     peak = stacked.amax(dim=0).detach()  # any shift is exact; detaching keeps autograd simple
+    # an infinite peak is not shifted (inf - inf would be NaN): the sum then gives +-inf itself, as
+    # the native kernels' two- and three-term forms do (and torch.logsumexp)
+    peak = torch.where(torch.isinf(peak), torch.zeros_like(peak), peak)
     return peak + eps * torch.log(torch.exp((stacked - peak) / eps).sum(dim=0))
 
 

@@ -146,7 +146,11 @@ NEUROSIM_HD SoftMax2<A> soft_max2(A a, A b, A eps, A inv_eps) {
   const A big = A(1) / (A(1) + e);
   const A small = e * big;
   SoftMax2<A> r;
-  r.value = (d >= A(0) ? a : b) + eps * l;
+  // an infinite peak is the value itself (its shifted terms would be inf - inf), as in the
+  // reference; a NaN term still makes the value NaN
+  const A peak = d >= A(0) ? a : b;
+  const bool infinite_peak = !(peak - peak == A(0)) && a == a && b == b;
+  r.value = infinite_peak ? peak : peak + eps * l;
   r.weight_a = d >= A(0) ? big : small;
   r.weight_b = d >= A(0) ? small : big;
   r.entropy = l + z * small;  // -p log p - q log q with -log p = l, -log q = l + z
@@ -176,7 +180,8 @@ NEUROSIM_HD SoftMax3<A> soft_max3_full(A a, A b, A c, A eps) {
   const A ec = c_max ? A(0) : exp_nonpositive(zc);
   const A l = log1p_upto2(ea + eb + ec);
   SoftMax3<A> r;
-  r.value = m + eps * l;
+  const bool infinite_peak = !(m - m == A(0)) && a == a && b == b && c == c;  // as in soft_max2
+  r.value = infinite_peak ? m : m + eps * l;
   r.peak = m;
   r.inv_sum = A(1) / (A(1) + ea + eb + ec);
   // H = log S - sum_k p_k z_k (the maximum's z is 0)
