@@ -427,6 +427,7 @@ TABLES = [
     ("docs/ultralif.md", "cpu_ultralif_vs_lif.txt", "impl                    n"),
     ("docs/nir.md", "cpu_nir_interchange.txt", "NIR interchange, 3-layer conv+dense network"),
     ("docs/phased.md", "phased_cpu.txt", "T=500 B=16 hidden=256 input=64 threads=1"),
+    ("README.md", "cpu_scan_access_pattern.txt", "T=500 B=16, one thread, best of"),
     ("docs/training.md", "recurrent_cpu_1thread.txt", "RLIF vs snnTorch RLeaky(all_to_all=True)"),
     ("README.md", "cpu_scan_neurons.txt", "T=500 B=16 threads=1, forward+backward"),
     ("docs/ultralif.md", "ultralif_t1_paired.txt", "input     T neuron"),
