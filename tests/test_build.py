@@ -180,7 +180,8 @@ def _function_bodies(dump, *name_parts):
     for line in dump.splitlines():
         head = re.match(r"^[0-9a-f]+ <(.+)>:$", line)
         if head:
-            current = head.group(1) if all(p in head.group(1) for p in name_parts) else None
+            name = head.group(1)  # a linker stub (name@plt) is a jump, not the function's body
+            current = name if all(p in name for p in name_parts) and not name.endswith("@plt") else None
             if current:
                 bodies[current] = ""
         elif current and line.startswith(" "):
