@@ -193,6 +193,11 @@ constexpr int kLoadsAhead = 4;
 constexpr int kTimeTile = 4;
 static_assert(kCheckpointEvery % kTimeTile == 0, "checkpoints must fall on tile starts");
 
+// A model may set kTimeTile itself (1: no tiles; UltraLIF's transcendental step runs out of
+// registers with four steps in flight and measured slower).
+template <class M, class = void> struct TimeTileOf { static constexpr int value = kTimeTile; };
+template <class M> struct TimeTileOf<M, decltype(void(M::kTimeTile))> { static constexpr int value = M::kTimeTile; };
+
 // Calls fn(std::integral_constant<int, k>{}) for k = 0 .. N-1 as straight-line code (a counted
 // loop inside the lane loop keeps GCC from vectorising the lane loop).
 template <int... K, typename Fn>
@@ -302,13 +307,15 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     for (int j = 0; j < S; ++j) s[j][l] = lane_is_live<W>(l, width) ? p.state0[j * cols + c] : A(0);
   }
   int64_t t_begin = 0;
-  if constexpr (!kThread) {
-    // The CPU's blocks run time in tiles: each vector of lanes takes kTimeTile steps with its state
+  constexpr int kTile = TimeTileOf<M>::value;
+  static_assert(kCheckpointEvery % kTile == 0, "checkpoints must fall on tile starts");
+  if constexpr (!kThread && kTile > 1) {
+    // The CPU's blocks run time in tiles: each vector of lanes takes kTile steps with its state
     // in registers before the next (the state is loaded and stored once per tile, and the tile's
     // rows stream side by side); per lane the steps and their arithmetic are the same as one at a
     // time, so the results are too. A tile starts at every checkpoint.
-    A time_tile[kTimed ? kTimeTile : 1][kTimed ? W : 1];
-    for (; t_begin + kTimeTile <= p.steps; t_begin += kTimeTile) {
+    A time_tile[kTimed ? kTile : 1][kTimed ? W : 1];
+    for (; t_begin + kTile <= p.steps; t_begin += kTile) {
       const int64_t t = t_begin;
       if (t % kCheckpointEvery == 0) {
         A* ck = p.checkpoints + (t / kCheckpointEvery) * S * cols + col0;
@@ -316,7 +323,7 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
           for (int l = 0; l < lanes; ++l) ck[j * cols + l] = s[j][l];
       }
       if constexpr (kTimed)
-        for (int k = 0; k < kTimeTile; ++k)
+        for (int k = 0; k < kTile; ++k)
           gather_times(p.times, p.times_t_stride, p.times_b_stride, t + k, col0, p.features, lanes, time_tile[k]);
       const T* __restrict__ x_tile = x + t * cols + col0;
       T* __restrict__ out_tile = out + t * cols + col0;
@@ -327,7 +334,7 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
         A st[S], lp[L];
         for (int j = 0; j < S; ++j) st[j] = s[j][l];
         for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-        unrolled<kTimeTile>([&](auto k_const) {
+        unrolled<kTile>([&](auto k_const) {
           constexpr int k = decltype(k_const)::value;
           A rc[R];
           out_tile[k * cols + l] = store_as<T>(model_step(m, lp, st, load_acc<A>(x_tile[k * cols + l]),
@@ -460,12 +467,13 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         if constexpr (kTimed) replay_time.start(time_column, p.times_t_stride, t0, t0 + replay, 1, width, time_offset);
       }
       int k_begin = 0;
-      if constexpr (!kThread) {
+      constexpr int kTile = TimeTileOf<M>::value;
+      if constexpr (!kThread && kTile > 1) {
         // in time tiles, as the forward: each lane's state stays in registers through a tile
-        A time_tile[kTimed ? kTimeTile : 1][kTimed ? W : 1];
-        for (; k_begin + kTimeTile <= replay; k_begin += kTimeTile) {
+        A time_tile[kTimed ? kTile : 1][kTimed ? W : 1];
+        for (; k_begin + kTile <= replay; k_begin += kTile) {
           if constexpr (kTimed)
-            for (int k = 0; k < kTimeTile; ++k)
+            for (int k = 0; k < kTile; ++k)
               gather_times(p.times, p.times_t_stride, p.times_b_stride, t0 + k_begin + k, col0, p.features, lanes,
                            time_tile[k]);
           const T* __restrict__ x_tile = x + (t0 + k_begin) * cols + col0;
@@ -474,7 +482,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
             A st[S], lp[L];
             for (int j = 0; j < S; ++j) st[j] = chunk.at(k_begin * S + j, l);
             for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-            unrolled<kTimeTile>([&](auto k_const) {
+            unrolled<kTile>([&](auto k_const) {
               constexpr int k = decltype(k_const)::value;
               A rc[R];
               model_step(m, lp, st, load_acc<A>(x_tile[k * cols + l]), time_tile[kTimed ? k : 0][kTimed ? l : 0], rc);

@@ -73,6 +73,7 @@ template <typename A>
 struct UltraLifModel {
   static constexpr int kParams = 3, kLane = 4, kState = 1, kRecorded = 1, kLocal = 7;
   static constexpr bool kLocalNeedsNext = false, kCacheLocals = true;
+  static constexpr int kTimeTile = 1;  // the CPU forward's time tiles (scan.h) measured slower here
   enum { kMembrane, kWeightA, kWeightB, kEntropy, kU, kSlope, kKeep };
 
   NEUROSIM_HD void prepare(const A* p, A* lane) const {
