@@ -1,3 +1,7 @@
+import os
+import shutil
+import subprocess
+
 import pytest
 import torch
 
@@ -69,3 +73,18 @@ def loss_weights(x, acc=torch.float64, seed=0):
     wu = torch.randn(shape[1:], generator=g, dtype=acc).to(x.device)
     wm = torch.randn(shape, generator=g, dtype=acc).to(x.device) * 0.1
     return ws, wu, wm
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST_COMPILER = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++") or shutil.which("clang++")
+needs_host_compiler = pytest.mark.skipif(HOST_COMPILER is None, reason="needs a C++17 compiler")
+
+
+def compile_host_program(source: str, exe, *flags: str) -> str:
+    """Compiles tests/cpp/<source> with the host compiler against the kernels' headers (native code
+    no CPU build runs, or runs only inside the library) and returns the executable's path."""
+    cmd = [HOST_COMPILER, "-std=c++17", *(flags or ("-O1",)), "-I", os.path.join(ROOT, "cuda_kernels", "include"),
+           os.path.join(ROOT, "tests", "cpp", source), "-o", str(exe)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return str(exe)

@@ -5,16 +5,12 @@ without an FMA instruction (the baseline x86-64 copy of the CPU kernels has none
 
 from __future__ import annotations
 
-import os
 import platform
-import shutil
 import subprocess
 
 import pytest
+from conftest import compile_host_program, needs_host_compiler
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCE = os.path.join(ROOT, "tests", "cpp", "floor_mod_check.cpp")
-COMPILER = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++") or shutil.which("clang++")
 X86 = platform.machine() in ("x86_64", "AMD64")
 
 
@@ -33,16 +29,13 @@ if X86:
                           marks=pytest.mark.skipif(not _has_fma(), reason="this CPU has no FMA"))]
 
 
-@pytest.mark.skipif(COMPILER is None, reason="needs a C++17 compiler")
+@needs_host_compiler
 @pytest.mark.parametrize("march", FORMS)
 @pytest.mark.parametrize("limit_log2", [20, 40, 79])
 def test_floor_mod_is_torch_remainder(march, limit_log2, tmp_path):
-    exe = tmp_path / "floor_mod_check"
-    cmd = [COMPILER, "-std=c++17", "-O2", *march, "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math",
-           "-I", os.path.join(ROOT, "cuda_kernels", "include"), SOURCE, "-o", str(exe)]
-    built = subprocess.run(cmd, capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr
-    done = subprocess.run([str(exe), "200000", str(limit_log2)], capture_output=True, text=True, check=True)
+    exe = compile_host_program("floor_mod_check.cpp", tmp_path / "floor_mod_check", "-O2", *march,
+                               "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math")
+    done = subprocess.run([exe, "200000", str(limit_log2)], capture_output=True, text=True, check=True)
     pairs, mismatches, outside = (int(v) for v in done.stdout.split())
     assert pairs == 200000
     assert mismatches == 0 and outside == 0, done.stdout

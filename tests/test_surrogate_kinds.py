@@ -5,29 +5,21 @@ An unknown code falls back to fast_sigmoid in both."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import pytest
 import torch
+from conftest import compile_host_program, needs_host_compiler
 
 from neurosim import surrogate
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCE = os.path.join(ROOT, "tests", "cpp", "surrogate_kinds.cpp")
-COMPILER = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++") or shutil.which("clang++")
-
-pytestmark = pytest.mark.skipif(COMPILER is None, reason="needs a C++17 compiler")
+pytestmark = needs_host_compiler
 
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
-    exe = tmp_path_factory.mktemp("surrogates") / "surrogate_kinds"
-    cmd = [COMPILER, "-std=c++17", "-O1", "-I", os.path.join(ROOT, "cuda_kernels", "include"), SOURCE, "-o", str(exe)]
-    built = subprocess.run(cmd, capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr
-    done = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
+    exe = compile_host_program("surrogate_kinds.cpp", tmp_path_factory.mktemp("surrogates") / "surrogate_kinds")
+    done = subprocess.run([exe], capture_output=True, text=True, check=True)
     return [line.split() for line in done.stdout.splitlines()]
 
 

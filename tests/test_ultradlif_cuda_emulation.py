@@ -10,30 +10,21 @@ the pure-PyTorch reference in float64: forward outputs and every gradient.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 import torch
+from conftest import compile_host_program, needs_host_compiler
 
 from neurosim.core.ultra_reference import ultradlif_reference
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCE = os.path.join(ROOT, "tests", "cpp", "ultradlif_thread_emulation.cpp")
-COMPILER = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++") or shutil.which("clang++")
-
-pytestmark = pytest.mark.skipif(COMPILER is None, reason="needs a C++17 compiler")
+pytestmark = needs_host_compiler
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    exe = tmp_path_factory.mktemp("emulator") / "ultradlif_thread_emulation"
-    cmd = [COMPILER, "-std=c++17", "-O1", "-I", os.path.join(ROOT, "cuda_kernels", "include"), SOURCE, "-o", str(exe)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return str(exe)
+    return compile_host_program("ultradlif_thread_emulation.cpp", tmp_path_factory.mktemp("emulator") / "emulator")
 
 
 def write(path, tensor):
