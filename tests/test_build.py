@@ -180,7 +180,7 @@ def _function_bodies(dump, *name_parts):
     for line in dump.splitlines():
         head = re.match(r"^[0-9a-f]+ <(.+)>:$", line)
         if head:
-            name = head.group(1)  # a linker stub (name@plt) is a jump, not the function's body
+            name = head.group(1)  # name@plt: the PLT entry that jumps to the function, not its body
             current = name if all(p in name for p in name_parts) and not name.endswith("@plt") else None
             if current:
                 bodies[current] = ""

@@ -146,6 +146,12 @@ NEUROSIM_HD void gather_times(const A* times, int64_t t_stride, int64_t b_stride
   }
 }
 
+// gather_times for step t of a scan's arguments (forward or backward).
+template <class Args, typename A>
+NEUROSIM_HD void gather_step_times(const Args& p, int64_t t, int64_t col0, int lanes, A* out) {
+  gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, out);
+}
+
 // The GPU's thread body: W = 1 or 2 adjacent columns per thread (2 for 16-bit storage, so that
 // one 32-bit load or store serves both: kGpuThreadLanes). Its lane loops run over all W lanes
 // (unrolled: no per-thread array is indexed at run time); a lane past the last column computes on
@@ -188,10 +194,10 @@ NEUROSIM_HD void store_lanes(T* at, const LaneVec<T, V>& v, int lanes) {
 // lanes (the CPU) read their rows directly: the hardware prefetcher follows those.
 constexpr int kLoadsAhead = 4;
 
-// Steps per time tile of the CPU's forward blocks (scan_forward_columns); a checkpoint falls on a
-// tile's start. 4 measured best (2: about half the gain; 8: slower, the tile's rows compete).
+// Steps per time tile of the CPU's blocks (the forward and the backward's chunk replay); a
+// checkpoint falls on a tile's start. 4 measured best (2: about half the gain; 8: slower, the
+// tile's rows compete).
 constexpr int kTimeTile = 4;
-static_assert(kCheckpointEvery % kTimeTile == 0, "checkpoints must fall on tile starts");
 
 // A model may set kTimeTile itself (1: no tiles; UltraLIF's transcendental step runs out of
 // registers with four steps in flight and measured slower).
@@ -276,6 +282,16 @@ NEUROSIM_HD int64_t next_column_time_offset(int64_t col0, int64_t features, int6
   return ((col0 + 1) / features - col0 / features) * b_stride;
 }
 
+// The state of a block's live lanes as the checkpoint before step t (a multiple of kCheckpointEvery).
+template <int W, int S, typename T, typename A>
+NEUROSIM_HD void store_checkpoint(const ScanForwardArgs<T, A>& p, const A (&s)[S][W], int64_t t, int64_t col0,
+                                  int lanes, int width) {
+  A* ck = p.checkpoints + (t / kCheckpointEvery) * S * p.columns + col0;
+  for (int j = 0; j < S; ++j)
+    for (int l = 0; l < lanes; ++l)
+      if (lane_is_live<W>(l, width)) ck[j * p.columns + l] = s[j][l];
+}
+
 // Forward of `width` <= W adjacent columns starting at col0 over all T steps. W sizes the lane
 // arrays; one instantiation serves every block width on the CPU (W <= 2: the CUDA thread).
 template <int W, bool kRecord, class M, typename T, typename A>
@@ -317,14 +333,10 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     A time_tile[kTimed ? kTile : 1][kTimed ? W : 1];
     for (; t_begin + kTile <= p.steps; t_begin += kTile) {
       const int64_t t = t_begin;
-      if (t % kCheckpointEvery == 0) {
-        A* ck = p.checkpoints + (t / kCheckpointEvery) * S * cols + col0;
-        for (int j = 0; j < S; ++j)
-          for (int l = 0; l < lanes; ++l) ck[j * cols + l] = s[j][l];
-      }
+      if (t % kCheckpointEvery == 0) store_checkpoint<W>(p, s, t, col0, lanes, width);
       if constexpr (kTimed)
         for (int k = 0; k < kTile; ++k)
-          gather_times(p.times, p.times_t_stride, p.times_b_stride, t + k, col0, p.features, lanes, time_tile[k]);
+          gather_step_times(p, t + k, col0, lanes, time_tile[k]);
       const T* __restrict__ x_tile = x + t * cols + col0;
       T* __restrict__ out_tile = out + t * cols + col0;
       // lanes are independent (each touches only its own column of every row): without the
@@ -349,12 +361,7 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     }
   }
   for (int64_t t = t_begin; t < p.steps; ++t) {  // the thread body, and the last steps of a block
-    if (t % kCheckpointEvery == 0) {
-      A* ck = p.checkpoints + (t / kCheckpointEvery) * S * cols + col0;
-      for (int j = 0; j < S; ++j)
-        for (int l = 0; l < lanes; ++l)
-          if (lane_is_live<W>(l, width)) ck[j * cols + l] = s[j][l];
-    }
+    if (t % kCheckpointEvery == 0) store_checkpoint<W>(p, s, t, col0, lanes, width);
     const int64_t row = t * cols + col0;
     const T* xr = x + row;
     T* outr = out + row;
@@ -365,7 +372,7 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
       take_lanes(x_ahead, x_in);
       if constexpr (kTimed) take_lanes(time_ahead, time_now);
     } else if constexpr (kTimed) {
-      gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_now);
+      gather_step_times(p, t, col0, lanes, time_now);
     }
     for (int l = 0; l < lanes; ++l) {
       A st[S], lp[L], rc[R];
@@ -447,7 +454,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         for (int l = 0; l < lanes; ++l) s[j][l] = ck[j * cols + l];
       for (int k = 0; k < len; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
-        if constexpr (kTimed) gather_times(p.times, p.times_t_stride, p.times_b_stride, t0 + k, col0, p.features, lanes, time_now);
+        if constexpr (kTimed) gather_step_times(p, t0 + k, col0, lanes, time_now);
         for (int l = 0; l < lanes; ++l) {
           A st[S], lp[L], loc[C];
           for (int j = 0; j < S; ++j) st[j] = s[j][l];
@@ -474,8 +481,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         for (; k_begin + kTile <= replay; k_begin += kTile) {
           if constexpr (kTimed)
             for (int k = 0; k < kTile; ++k)
-              gather_times(p.times, p.times_t_stride, p.times_b_stride, t0 + k_begin + k, col0, p.features, lanes,
-                           time_tile[k]);
+              gather_step_times(p, t0 + k_begin + k, col0, lanes, time_tile[k]);
           const T* __restrict__ x_tile = x + (t0 + k_begin) * cols + col0;
           NEUROSIM_IVDEP
           for (int l = 0; l < lanes; ++l) {
@@ -498,7 +504,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
           take_lanes(replay_x, x_in);
           if constexpr (kTimed) take_lanes(replay_time, time_now);
         } else if constexpr (kTimed) {
-          gather_times(p.times, p.times_t_stride, p.times_b_stride, t0 + k, col0, p.features, lanes, time_now);
+          gather_step_times(p, t0 + k, col0, lanes, time_now);
         }
         for (int l = 0; l < lanes; ++l) {
           A st[S], lp[L], rc[R];
@@ -540,7 +546,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
           take_lanes(reverse_x, x_now);
           if constexpr (kTimed) take_lanes(reverse_time, time_now);
         } else if constexpr (kTimed) {
-          gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_now);
+          gather_step_times(p, t, col0, lanes, time_now);
         }
       }
       for (int l = 0; l < lanes; ++l) {
