@@ -186,6 +186,41 @@ def test_native_gate_far_from_the_shift_is_time_gate(backend, gpu_path, dtype, s
 
 @needs_native
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("gpu_path", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_native_gate_with_near_and_far_timestamps_in_one_call(backend, gpu_path, dtype, monkeypatch):
+    """The CPU blocks take float's floor modulus while every lane's quotient |t - shift| / tau is
+    below 2^22 and double's for a block where one is not: batch elements near the shift, around
+    the switch (quotients 2^14 .. 2^23) and far from it (epoch seconds) in one call, in blocks of
+    their own and sharing blocks, over enough steps for the time tiles. Every step's state is the
+    reference's bit for bit, and so are the gradients of the gate's parameters."""
+    take_gpu_path(monkeypatch, backend, gpu_path)
+    device = "cuda" if backend == "cuda" else "cpu"
+    gen = torch.Generator().manual_seed(9)
+    T, F = 11, 700
+    starts = torch.tensor([0.0, 4e5, -2e9, 3.5, 1.7e9, -4e5])  # 6 batch elements: blocks of 1024 columns mix them
+    B = starts.numel()
+    times = starts + torch.cumsum(torch.rand(T, B, generator=gen) * 2, 0)
+    tau = torch.exp(torch.empty(F).uniform_(-3, 3, generator=gen))
+    shift = torch.rand(F, generator=gen) * tau
+    r_on = torch.empty(F).uniform_(0.05, 1.0, generator=gen)
+    x = (torch.randn(T, B, F, generator=gen) * 0.6 + 0.4).to(dtype)
+    results = []
+    for run_backend in (backend, "torch"):
+        gate = [v.clone().to(device).requires_grad_() for v in (tau, shift, r_on)]
+        result = phased_scan(x.to(device), times.to(device), neuron="lif", neuron_params={"beta": 0.9, "threshold": 1.0},
+                             tau=gate[0], shift=gate[1], r_on=gate[2], leak=1e-3, record=True, backend=run_backend)
+        (result.recorded[0].float() * torch.linspace(-1, 1, F, device=device)).sum().backward()
+        results.append((result.recorded[0].cpu(), [g.grad.cpu() for g in gate]))
+    (got, got_grads), (want, want_grads) = results
+    assert torch.equal(got, want), f"{int((got != want).sum())} states differ"
+    for name, g, w in zip(("tau", "shift", "r_on"), got_grads, want_grads):
+        # tau's gradient sums terms of size |t - shift| / tau^2 (1e10 here) in another order: relative
+        torch.testing.assert_close(g, w, rtol=1e-3, atol=1e-3, msg=lambda m, name=name: f"{name}: {m}")
+
+
+@needs_native
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_storage_computes_in_float32(name, backend, dtype):

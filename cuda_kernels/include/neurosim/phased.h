@@ -37,17 +37,37 @@
 
 namespace neurosim {
 
-// a mod b in [0, b) for b > 0, exactly as torch.remainder computes it (the exact fmod, then + b
-// for a negative remainder, rounded once), in a form that vectorises (std::fmod does not). Worked
-// in double: with q = floor(a / b), a - q b is a multiple of b's float ulp with fewer than 2^53
-// of them while |a / b| < 2^80, so one fma gives it exactly; q is off by at most |a / b| 2^-52, so
-// a second such step leaves it off by at most one, and one step of b corrects that (exactly).
-// The single rounding to float is then torch's. (In float, q lost integers beyond |a / b| = 2^24
-// and the gate left [0, 1] for timestamps far from the shift.) Without an FMA instruction
-// (baseline x86-64) q is split in two so that each product with b is exact. Both forms were
-// checked bit for bit against torch's formula for |a / b| up to 2^79 (tests/cpp/floor_mod_check.cpp).
-// double: fmod itself.
-NEUROSIM_HD float floor_mod(float a, float b) {
+// a mod b in [0, b) for b > 0, exactly as torch.remainder computes it for float: the exact
+// fmod, then + b for a negative remainder, rounded once; that is, a - q b rounded once with
+// q = floor(a / b). Two forms, both checked bit for bit against torch's formula
+// (tests/cpp/floor_mod_check.cpp, with and without an FMA instruction):
+//
+// floor_mod_near, in float, for |a / b| < 2^22: q0 = floor(fl(a / b)) is q or q + 1 (the rounding
+// is monotone and q, q + 1 are floats), so fma(-q0, b, a) is the answer when it is >= 0, and
+// otherwise fma(-(q0 - 1), b, a) is. Returns false where |a / b| is too large for it (NaN passes,
+// as NaN). Without an FMA instruction (baseline x86-64) q0 b is exact in double and so is the
+// difference, except for tiny negative a, where it can round twice.
+NEUROSIM_HD bool floor_mod_near(float a, float b, float& r) {
+  const float q0 = floorf(a / b);
+#if defined(__CUDA_ARCH__) || defined(__FMA__)
+  const float r0 = fmaf(-q0, b, a);
+  r = r0 < 0.0f ? fmaf(1.0f - q0, b, a) : r0;
+#else
+  const double r0 = static_cast<double>(a) - static_cast<double>(q0) * static_cast<double>(b);
+  r = static_cast<float>(r0 < 0.0 ? r0 + static_cast<double>(b) : r0);
+#endif
+  return !(fabsf(q0) >= 4194304.0f);  // 2^22
+}
+
+// floor_mod_wide, for any quotient, worked in double: with q = floor(a / b), a - q b is a
+// multiple of b's float ulp with fewer than 2^53 of them while |a / b| < 2^80, so one fma gives
+// it exactly; q is off by at most |a / b| 2^-52, so a second such step leaves it off by at most
+// one, and one step of b corrects that (exactly). The single rounding to float is then torch's.
+// (In float, q loses integers beyond |a / b| = 2^24: the gate left [0, 1] for timestamps far
+// from the shift.) Without an FMA instruction q is split in two so that each product with b is
+// exact. Double vectors are half as wide and the divisions slow: the CPU blocks take this form
+// only when a lane needs it (PhasedModel::time_values_block).
+NEUROSIM_HD float floor_mod_wide(float a, float b) {
   const double bd = b;
   double r = a;
   for (int pass = 0; pass < 2; ++pass) {
@@ -64,13 +84,19 @@ NEUROSIM_HD float floor_mod(float a, float b) {
   r = r >= bd ? r - bd : r;
   return static_cast<float>(r);
 }
+
+NEUROSIM_HD float floor_mod(float a, float b) {
+  float r;
+  return floor_mod_near(a, b, r) ? r : floor_mod_wide(a, b);
+}
+// double: fmod itself.
 NEUROSIM_HD double floor_mod(double a, double b) {
   double m = fmod(a, b);
   if (m != 0 && ((b < 0) != (m < 0))) m += b;
   return m;
 }
 
-// The gate of one lane at one timestamp.
+// The gate of one lane at one step, from a = t - shift and r = a mod tau.
 template <typename A> struct GateValue {
   A a;     // t - shift
   A phi;   // phase in [0, 1)
@@ -80,10 +106,10 @@ template <typename A> struct GateValue {
 };
 
 template <typename A>
-NEUROSIM_HD GateValue<A> time_gate_at(A t, A tau, A shift, A r_on, A alpha) {
+NEUROSIM_HD GateValue<A> time_gate_from(A a, A r, A tau, A r_on, A alpha) {
   GateValue<A> g;
-  g.a = t - shift;
-  g.phi = floor_mod(g.a, tau) / tau;  // NaN for a padding step: comparisons with it are false
+  g.a = a;
+  g.phi = r / tau;  // NaN for a padding step: comparisons with it are false
   const bool open = g.phi < r_on;
   const A z = A(2) * g.phi / r_on - A(1);
   const A triangle = A(1) - (z < A(0) ? -z : z);
@@ -106,6 +132,7 @@ struct PhasedModel {
   // locals: M's locals of the step, prev state, candidate state, t - shift, phi, k, dk/dphi, open
   static constexpr int kLocal = ML + 2 * S + 5;
   static constexpr bool kLocalNeedsNext = false, kCacheLocals = false, kTimed = true;
+  static constexpr int kTimeValues = 2;  // a = t - shift and r = a mod tau (the phase is r / tau)
   M m;
 
   NEUROSIM_HD void prepare(const A* p, A* lane) const {
@@ -115,12 +142,41 @@ struct PhasedModel {
     lane[L0 + 5] = A(1) / p[P0 + 2];
   }
 
-  NEUROSIM_HD GateValue<A> gate(const A* lane, A t) const {
-    return time_gate_at(t, lane[L0], lane[L0 + 1], lane[L0 + 2], lane[L0 + 3]);
+  NEUROSIM_HD void time_values(const A* lane, A t, A* tv) const {
+    tv[0] = t - lane[L0 + 1];
+    tv[1] = floor_mod(tv[0], lane[L0]);
   }
 
-  NEUROSIM_HD A step(const A* lane, A* s, A x, A t, A* rec) const {
-    const GateValue<A> g = gate(lane, t);
+  // A CPU block's time values: float's near form for every lane, then, only if some lane's
+  // quotient is too large for it (timestamps far from the shift), the wide form for the block;
+  // so that the lane loops stay float vectors of full width.
+  template <int W>
+  NEUROSIM_HD void time_values_block(const A (&lane)[kLane][W], A (&tv)[kTimeValues][W], int lanes) const {
+    if constexpr (std::is_same_v<A, float>) {
+      int wide = 0;
+      for (int l = 0; l < lanes; ++l) {
+        const A a = tv[0][l] - lane[L0 + 1][l];
+        A r;
+        wide |= floor_mod_near(a, lane[L0][l], r) ? 0 : 1;
+        tv[0][l] = a;
+        tv[1][l] = r;
+      }
+      if (wide)
+        for (int l = 0; l < lanes; ++l) tv[1][l] = floor_mod_wide(tv[0][l], lane[L0][l]);
+    } else {
+      for (int l = 0; l < lanes; ++l) {
+        tv[0][l] = tv[0][l] - lane[L0 + 1][l];
+        tv[1][l] = floor_mod(tv[0][l], lane[L0][l]);
+      }
+    }
+  }
+
+  NEUROSIM_HD GateValue<A> gate(const A* lane, const A* tv) const {
+    return time_gate_from(tv[0], tv[1], lane[L0], lane[L0 + 2], lane[L0 + 3]);
+  }
+
+  NEUROSIM_HD A step(const A* lane, A* s, A x, const A* tv, A* rec) const {
+    const GateValue<A> g = gate(lane, tv);
     A cand[S], mrec[R0];
     for (int j = 0; j < S; ++j) cand[j] = s[j];
     m.step(lane, cand, x, mrec);
@@ -130,8 +186,8 @@ struct PhasedModel {
     return M::kSpiking ? out * g.open : out;
   }
 
-  NEUROSIM_HD void local(const A* lane, const A* prev, const A*, A x, A t, A* loc) const {
-    const GateValue<A> g = gate(lane, t);
+  NEUROSIM_HD void local(const A* lane, const A* prev, const A*, A x, const A* tv, A* loc) const {
+    const GateValue<A> g = gate(lane, tv);
     A cand[S], mrec[R0];
     for (int j = 0; j < S; ++j) cand[j] = prev[j];
     m.step(lane, cand, x, mrec);
@@ -142,7 +198,7 @@ struct PhasedModel {
     }
     // a padding step (NaN timestamp) keeps no NaN: a = phi = 0, and dk/dphi = 0 so that nothing
     // reaches the gate's parameters from it
-    const bool inside = t == t;
+    const bool inside = g.a == g.a;
     loc[ML + 2 * S] = inside ? g.a : A(0);
     loc[ML + 2 * S + 1] = inside ? g.phi : A(0);
     loc[ML + 2 * S + 2] = g.k;

@@ -40,20 +40,32 @@ namespace neurosim {
 constexpr int kMaxScanParams = 8;  // ALIF's 4 + the time gate's 4 (phased.h)
 
 // A timed model (kTimed = true, e.g. the phased neurons of phased.h) also reads the timestamp of
-// each step and batch element: step(lane, state, x, t, rec) and local(lane, prev, next, x, t, loc).
-// The others keep their signatures; these adapters call either.
+// each step and batch element, which it first turns into kTimeValues values per lane (phased.h:
+// t - shift and its remainder modulo tau): time_values(lane, t, tv) for one lane (the GPU's
+// thread body), time_values_block(lane, tv, lanes) for a CPU block, with the block's timestamps in
+// tv[0] on entry (a pass of its own before the lane loop, so that the model can choose a path for
+// the whole block). Then step(lane, state, x, tv, rec) and local(lane, prev, next, x, tv, loc)
+// read them. The others keep their signatures; these adapters call either.
 template <class M, class = void> struct IsTimed { static constexpr bool value = false; };
 template <class M> struct IsTimed<M, decltype(void(M::kTimed))> { static constexpr bool value = M::kTimed; };
+template <class M, bool = IsTimed<M>::value> struct TimeValuesOf { static constexpr int value = 1; };
+template <class M> struct TimeValuesOf<M, true> { static constexpr int value = M::kTimeValues; };
 
 template <class M, typename A>
-NEUROSIM_HD A model_step(const M& m, const A* lane, A* s, A x, A time, A* rec) {
-  if constexpr (IsTimed<M>::value) return m.step(lane, s, x, time, rec);
+NEUROSIM_HD A model_step(const M& m, const A* lane, A* s, A x, const A* time_values, A* rec) {
+  if constexpr (IsTimed<M>::value) return m.step(lane, s, x, time_values, rec);
   else return m.step(lane, s, x, rec);
 }
 template <class M, typename A>
-NEUROSIM_HD void model_local(const M& m, const A* lane, const A* prev, const A* next, A x, A time, A* loc) {
-  if constexpr (IsTimed<M>::value) m.local(lane, prev, next, x, time, loc);
+NEUROSIM_HD void model_local(const M& m, const A* lane, const A* prev, const A* next, A x, const A* time_values,
+                             A* loc) {
+  if constexpr (IsTimed<M>::value) m.local(lane, prev, next, x, time_values, loc);
   else m.local(lane, prev, next, x, loc);
+}
+// The time values of one lane from its timestamp (the GPU's thread body).
+template <class M, typename A>
+NEUROSIM_HD void lane_time_values(const M& m, const A* lane, A t, A* time_values) {
+  if constexpr (IsTimed<M>::value) m.time_values(lane, t, time_values);
 }
 
 // Conversions between the storage type T and the accumulation type A. The CUDA 16-bit types
@@ -146,10 +158,12 @@ NEUROSIM_HD void gather_times(const A* times, int64_t t_stride, int64_t b_stride
   }
 }
 
-// gather_times for step t of a scan's arguments (forward or backward).
-template <class Args, typename A>
-NEUROSIM_HD void gather_step_times(const Args& p, int64_t t, int64_t col0, int lanes, A* out) {
-  gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, out);
+// The time values of step t for a CPU block's lanes (a timed model; see IsTimed).
+template <class M, int L, int W, int TV, class Args, typename A>
+NEUROSIM_HD void block_time_values(const M& m, const A (&lane)[L][W], const Args& p, int64_t t, int64_t col0, int lanes,
+                       A (&time_values)[TV][W]) {
+  gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_values[0]);
+  m.time_values_block(lane, time_values, lanes);
 }
 
 // The GPU's thread body: W = 1 or 2 adjacent columns per thread (2 for 16-bit storage, so that
@@ -304,8 +318,10 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
   const T* __restrict__ x = p.x;
   T* __restrict__ out = p.out;
   constexpr bool kTimed = IsTimed<M>::value;
+  constexpr int TV = TimeValuesOf<M>::value;
   A lane[L][W], s[S][W];
-  A time_now[kTimed ? W : 1];
+  A time_now[kTimed ? W : 1];              // the thread body's timestamps
+  A time_values[TV][kTimed ? W : 1];       // a CPU block's time values of step t
   AheadLoads<kLoadsAhead, T, V> x_ahead;  // the thread body only
   AheadLoads<kLoadsAhead, A, V> time_ahead;
   if constexpr (kThread) {
@@ -330,13 +346,13 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
     // in registers before the next (the state is loaded and stored once per tile, and the tile's
     // rows stream side by side); per lane the steps and their arithmetic are the same as one at a
     // time, so the results are too. A tile starts at every checkpoint.
-    A time_tile[kTimed ? kTile : 1][kTimed ? W : 1];
+    A time_tile[kTimed ? kTile : 1][TV][kTimed ? W : 1];
     for (; t_begin + kTile <= p.steps; t_begin += kTile) {
       const int64_t t = t_begin;
       if (t % kCheckpointEvery == 0) store_checkpoint<W>(p, s, t, col0, lanes, width);
       if constexpr (kTimed)
         for (int k = 0; k < kTile; ++k)
-          gather_step_times(p, t + k, col0, lanes, time_tile[k]);
+          block_time_values(m, lane, p, t + k, col0, lanes, time_tile[k]);
       const T* __restrict__ x_tile = x + t * cols + col0;
       T* __restrict__ out_tile = out + t * cols + col0;
       // lanes are independent (each touches only its own column of every row): without the
@@ -348,9 +364,9 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
         for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
         unrolled<kTile>([&](auto k_const) {
           constexpr int k = decltype(k_const)::value;
-          A rc[R];
-          out_tile[k * cols + l] = store_as<T>(model_step(m, lp, st, load_acc<A>(x_tile[k * cols + l]),
-                                                          time_tile[kTimed ? k : 0][kTimed ? l : 0], rc));
+          A rc[R], tv[TV];
+          for (int j = 0; j < TV; ++j) tv[j] = time_tile[kTimed ? k : 0][j][kTimed ? l : 0];
+          out_tile[k * cols + l] = store_as<T>(model_step(m, lp, st, load_acc<A>(x_tile[k * cols + l]), tv, rc));
           if (kRecord) {
             for (int j = 0; j < M::kRecorded; ++j)
               p.trace[j * p.steps * cols + (t + k) * cols + col0 + l] = store_as<T>(rc[j]);
@@ -372,14 +388,19 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
       take_lanes(x_ahead, x_in);
       if constexpr (kTimed) take_lanes(time_ahead, time_now);
     } else if constexpr (kTimed) {
-      gather_step_times(p, t, col0, lanes, time_now);
+      block_time_values(m, lane, p, t, col0, lanes, time_values);
     }
     for (int l = 0; l < lanes; ++l) {
-      A st[S], lp[L], rc[R];
+      A st[S], lp[L], rc[R], tv[TV];
       for (int j = 0; j < S; ++j) st[j] = s[j][l];
       for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
       const A xv = kThread ? x_in[kThread ? l : 0] : load_acc<A>(xr[l]);
-      const T o = store_as<T>(model_step(m, lp, st, xv, time_now[kTimed ? l : 0], rc));
+      if constexpr (kThread) {
+        lane_time_values(m, lp, time_now[kTimed ? l : 0], tv);
+      } else {
+        for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
+      }
+      const T o = store_as<T>(model_step(m, lp, st, xv, tv, rc));
       if constexpr (kThread) out_v.v[kThread ? l : 0] = o;
       else outr[l] = o;
       for (int j = 0; j < S; ++j) s[j][l] = st[j];
@@ -419,7 +440,9 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
   constexpr bool kTimed = IsTimed<M>::value;
   A lane[L][W], carry[S][W], dpar[P][W];
   A s[S][W];  // the running state of the cached replay
-  A time_now[kTimed ? W : 1];
+  constexpr int TV = TimeValuesOf<M>::value;
+  A time_now[kTimed ? W : 1];         // the thread body's timestamps
+  A time_values[TV][kTimed ? W : 1];  // a CPU block's time values of one step
   static_assert(!kThread || !kCache, "the GPU's threads replay states");
   // the thread body: the replay's inputs (restarted per chunk) and the reverse pass's (all steps, backwards)
   const A* const time_column = kTimed ? p.times + (col0 / p.features) * p.times_b_stride : nullptr;
@@ -454,12 +477,13 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         for (int l = 0; l < lanes; ++l) s[j][l] = ck[j * cols + l];
       for (int k = 0; k < len; ++k) {
         const T* xr = x + (t0 + k) * cols + col0;
-        if constexpr (kTimed) gather_step_times(p, t0 + k, col0, lanes, time_now);
+        if constexpr (kTimed) block_time_values(m, lane, p, t0 + k, col0, lanes, time_values);
         for (int l = 0; l < lanes; ++l) {
-          A st[S], lp[L], loc[C];
+          A st[S], lp[L], loc[C], tv[TV];
           for (int j = 0; j < S; ++j) st[j] = s[j][l];
           for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-          model_local(m, lp, st, st, load_acc<A>(xr[l]), time_now[kTimed ? l : 0], loc);
+          for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
+          model_local(m, lp, st, st, load_acc<A>(xr[l]), tv, loc);
           for (int j = 0; j < C; ++j) chunk.at(k * C + j, l) = loc[j];
           m.next_state(loc, st);
           for (int j = 0; j < S; ++j) s[j][l] = st[j];
@@ -477,11 +501,11 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
       constexpr int kTile = TimeTileOf<M>::value;
       if constexpr (!kThread && kTile > 1) {
         // in time tiles, as the forward: each lane's state stays in registers through a tile
-        A time_tile[kTimed ? kTile : 1][kTimed ? W : 1];
+        A time_tile[kTimed ? kTile : 1][TV][kTimed ? W : 1];
         for (; k_begin + kTile <= replay; k_begin += kTile) {
           if constexpr (kTimed)
             for (int k = 0; k < kTile; ++k)
-              gather_step_times(p, t0 + k_begin + k, col0, lanes, time_tile[k]);
+              block_time_values(m, lane, p, t0 + k_begin + k, col0, lanes, time_tile[k]);
           const T* __restrict__ x_tile = x + (t0 + k_begin) * cols + col0;
           NEUROSIM_IVDEP
           for (int l = 0; l < lanes; ++l) {
@@ -490,8 +514,9 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
             for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
             unrolled<kTile>([&](auto k_const) {
               constexpr int k = decltype(k_const)::value;
-              A rc[R];
-              model_step(m, lp, st, load_acc<A>(x_tile[k * cols + l]), time_tile[kTimed ? k : 0][kTimed ? l : 0], rc);
+              A rc[R], tv[TV];
+              for (int j = 0; j < TV; ++j) tv[j] = time_tile[kTimed ? k : 0][j][kTimed ? l : 0];
+              model_step(m, lp, st, load_acc<A>(x_tile[k * cols + l]), tv, rc);
               for (int j = 0; j < S; ++j) chunk.at((k_begin + k + 1) * S + j, l) = st[j];
             });
           }
@@ -504,14 +529,19 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
           take_lanes(replay_x, x_in);
           if constexpr (kTimed) take_lanes(replay_time, time_now);
         } else if constexpr (kTimed) {
-          gather_step_times(p, t0 + k, col0, lanes, time_now);
+          block_time_values(m, lane, p, t0 + k, col0, lanes, time_values);
         }
         for (int l = 0; l < lanes; ++l) {
-          A st[S], lp[L], rc[R];
+          A st[S], lp[L], rc[R], tv[TV];
           for (int j = 0; j < S; ++j) st[j] = chunk.at(k * S + j, l);
           for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
           const A xv = kThread ? x_in[kThread ? l : 0] : load_acc<A>(xr[l]);
-          model_step(m, lp, st, xv, time_now[kTimed ? l : 0], rc);
+          if constexpr (kThread) {
+            lane_time_values(m, lp, time_now[kTimed ? l : 0], tv);
+          } else {
+            for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
+          }
+          model_step(m, lp, st, xv, tv, rc);
           for (int j = 0; j < S; ++j) chunk.at((k + 1) * S + j, l) = st[j];
         }
       }
@@ -546,7 +576,7 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
           take_lanes(reverse_x, x_now);
           if constexpr (kTimed) take_lanes(reverse_time, time_now);
         } else if constexpr (kTimed) {
-          gather_step_times(p, t, col0, lanes, time_now);
+          block_time_values(m, lane, p, t, col0, lanes, time_values);
         }
       }
       for (int l = 0; l < lanes; ++l) {
@@ -555,15 +585,19 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         if (kCache) {
           for (int j = 0; j < C; ++j) loc[j] = chunk.at(k * C + j, l);
         } else {
-          A prev[S], next[S];
+          A prev[S], next[S], tv[TV];
+          if constexpr (kThread) {
+            lane_time_values(m, lp, time_now[kTimed ? l : 0], tv);
+          } else {
+            for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
+          }
           for (int j = 0; j < S; ++j) prev[j] = chunk.at(k * S + j, l);
           if (M::kLocalNeedsNext) {
             for (int j = 0; j < S; ++j) next[j] = chunk.at((k + 1) * S + j, l);
           } else {
             for (int j = 0; j < S; ++j) next[j] = prev[j];
           }
-          model_local(m, lp, prev, next, kThread ? x_now[kThread ? l : 0] : load_acc<A>(xr[l]),
-                      time_now[kTimed ? l : 0], loc);
+          model_local(m, lp, prev, next, kThread ? x_now[kThread ? l : 0] : load_acc<A>(xr[l]), tv, loc);
         }
         for (int j = 0; j < S; ++j) cr[j] = carry[j][l];
         for (int j = 0; j < P; ++j) dp[j] = dpar[j][l];
