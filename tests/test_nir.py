@@ -701,6 +701,59 @@ def test_reset_value_leak_and_scale_follow_the_equations(backend):
     assert torch.equal(torch.cat([first.spikes, rest.spikes]), spikes)
 
 
+def _direct_from(x, u0, beta, thr, v_reset, current_decay=None):
+    """NIR's discrete LIF (or CubaLIF with ``current_decay``) step by step in float64 from the
+    membrane u0, which is already past its reset: it spikes in the first step if it stays above
+    threshold there."""
+    u, syn = u0.clone(), torch.zeros_like(u0)
+    spikes, mems = [], []
+    for x_t in x:
+        if current_decay is not None:
+            syn = current_decay * syn + x_t
+        u = beta * u + (syn if current_decay is not None else x_t)
+        s = (u > thr).double()
+        u = torch.where(s > 0, v_reset, u)
+        spikes.append(s)
+        mems.append(u)
+    return torch.stack(spikes), torch.stack(mems)
+
+
+@pytest.mark.parametrize("backend", ["torch", "auto"])
+@pytest.mark.parametrize("neuron", ["lif", "synaptic"])
+def test_undelayed_reset_lets_a_starting_membrane_above_threshold_spike(neuron, backend):
+    """reset_delay=False: the state before the first step is past its reset, so a membrane above
+    threshold there spikes in the first step (and is then reset) instead of being reset before it
+    (the fused scan's delayed reset treated it as a spike of step -1). Given states and, with a
+    negative threshold (NIR graphs in millivolts), the default state at rest at zero."""
+    g = _gen(12)
+    n = 6
+    x = _uniform((40, 3, n), -0.2, 0.6, g).double()
+    thr = torch.tensor([1.0, 1.0, -0.5, -0.5, 0.3, 0.3], dtype=torch.float64)
+    v_reset = torch.tensor([0.0, -0.2, -1.0, -0.7, 0.0, 0.1], dtype=torch.float64)
+    u0 = torch.tensor([1.5, 0.2, 0.0, -0.9, 0.31, 0.3], dtype=torch.float64).expand(3, n)  # above, below, at threshold
+    for given in (u0, None):
+        start = u0 if given is not None else torch.zeros(3, n, dtype=torch.float64)
+        if neuron == "lif":
+            got = neurosim.functional.lif(x, given, beta=0.8, threshold=thr, reset="zero", reset_delay=False,
+                                          v_reset=v_reset, record_membrane=True, backend=backend)
+            spikes, mems = _direct_from(x, start, 0.8, thr, v_reset)
+        else:
+            state = None if given is None else neurosim.functional.SynapticState(torch.zeros_like(u0), u0)
+            got = neurosim.functional.synaptic(x, state, alpha=0.6, beta=0.8, threshold=thr, reset="zero",
+                                               reset_delay=False, v_reset=v_reset, record_membrane=True,
+                                               backend=backend)
+            spikes, mems = _direct_from(x, start, 0.8, thr, v_reset, current_decay=0.6)
+        assert bool(spikes[0].any()) and spikes.sum() > 20
+        assert torch.equal(got.spikes, spikes)
+        torch.testing.assert_close(got.membrane, mems, rtol=1e-12, atol=1e-12)
+    # a number threshold >= 0 with the default state keeps the single scan; a negative one does not
+    for threshold in (0.4, -0.4):
+        got = neurosim.functional.lif(x, beta=0.8, threshold=threshold, reset="zero", reset_delay=False,
+                                      backend=backend)
+        spikes, _ = _direct_from(x, torch.zeros(3, n, dtype=torch.float64), 0.8, torch.tensor(threshold), 0.0)
+        assert torch.equal(got.spikes, spikes)
+
+
 def test_options_keep_gradients_of_the_plain_scan():
     x = _uniform((30, 2, 5), 0.0, 1.0, _gen(10)).requires_grad_()
     x2 = x.detach().clone().requires_grad_()

@@ -13,8 +13,11 @@ They are pure preprocessing and postprocessing around the unchanged fused scans:
   step that spikes). For the zero reset this changes no spike: the delayed zero reset multiplies
   the previous membrane by ``1 - s_{t-1}`` before the decay, which is the same number as decaying
   the already-reset membrane. Only the *reported* membrane differs (before vs after the reset), so
-  it is ``u_t*(1 - s_t)``. The subtractive reset has no such identity (the undelayed subtraction
-  is decayed by beta) and is refused.
+  it is ``u_t*(1 - s_t)``. One exception: the state before the first step is already past its
+  reset, so a starting membrane above threshold spikes in the first step, where the delayed scan
+  would reset it before the step; the first step then runs without a reset
+  (:func:`neurosim.functional.lif.undelayed_zero_reset_scan`). The subtractive reset has no such
+  identity (the undelayed subtraction is decayed by beta) and is refused.
 """
 
 from __future__ import annotations
