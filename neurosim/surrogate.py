@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import torch
 
+from neurosim._numbers import finite_number
+
 __all__ = [
     "Surrogate",
     "fast_sigmoid",
@@ -73,7 +75,7 @@ class Surrogate:
     def __post_init__(self):
         if self.name not in _CODES:
             raise ValueError(f"surrogate: unknown name {self.name!r}; expected one of {NAMES}")
-        if not isinstance(self.param, (int, float)) or not math.isfinite(self.param):
+        if not isinstance(self.param, (int, float)) or not finite_number(self.param):
             raise ValueError(f"surrogate {self.name}: parameter must be a finite number, got {self.param!r}")
         if self.name in ("fast_sigmoid", "atan", "sigmoid", "triangle") and self.param <= 0:
             raise ValueError(f"surrogate {self.name}: parameter must be > 0, got {self.param!r}")

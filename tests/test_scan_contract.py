@@ -183,6 +183,24 @@ def test_compile_fullgraph(name):
     assert_compile_matches_eager(step, x)
 
 
+@needs_native
+@pytest.mark.parametrize("name", SCAN_NEURONS)
+def test_compile_dynamic_functional_with_number_parameters(name):
+    """The functional form with its parameters as Python numbers (the defaults) under
+    torch.compile(fullgraph=True, dynamic=True), where numbers may be traced symbolically: the
+    argument checks must trace (math.isfinite did not) and the result is eager's."""
+    torch._dynamo.reset()
+    functional = NEURONS[name].functional
+    x = torch.randn(20, 2, 6, requires_grad=True)
+
+    def step(x):
+        return functional(x)[0].sum()
+
+    eager = step(x)
+    got = torch.compile(step, fullgraph=True, backend="aot_eager", dynamic=True)(x)
+    torch.testing.assert_close(got, eager)
+
+
 @pytest.mark.parametrize("backend", BACKENDS + ["torch"])
 @pytest.mark.parametrize("name", SCAN_NEURONS)
 def test_streaming_equals_one_call(name, backend):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from neurosim._numbers import finite_number  # noqa: F401 (re-exported for the functional modules)
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 RESETS = {"subtract": 0, "zero": 1, "none": 2}
@@ -92,7 +92,7 @@ def check_parameter(value, name: str, low=None, high=None, *, always: bool = Fal
             raise ValueError(f"{name}: contains NaN or inf")
         vmin, vmax = (v.item() for v in torch.aminmax(detached))
     else:
-        if not math.isfinite(value):
+        if not finite_number(value):
             raise ValueError(f"{name}: must be finite, got {value}")
         vmin = vmax = value
     if (low is not None and vmin < low) or (high is not None and vmax > high):

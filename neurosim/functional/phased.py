@@ -41,6 +41,7 @@ from neurosim.core.validation import (
     check_choice,
     check_flag,
     check_sequence,
+    finite_number,
     values_checkable,
 )
 
@@ -59,7 +60,7 @@ def _gate_parameter(value, name: str, units: int, like: torch.Tensor) -> torch.T
     if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
         raise TypeError(f"{name}: expected a number or a floating tensor, got {type(value).__name__}")
     if not isinstance(value, torch.Tensor):
-        if not math.isfinite(value):
+        if not finite_number(value):
             raise ValueError(f"{name}: must be finite, got {value}")
         return torch.tensor(float(value), dtype=like.dtype, device=like.device)
     if not value.is_floating_point():

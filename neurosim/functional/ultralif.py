@@ -26,6 +26,7 @@ from neurosim.core.validation import (
     check_open_interval,
     check_sequence,
     check_state,
+    finite_number,
     flat_parameter,
     parameter_tensor,
 )
@@ -177,7 +178,7 @@ def mean_spike_rate(spikes: SpikeTensors) -> torch.Tensor:
 
 def sparsity_penalty(spikes: SpikeTensors, lam: float = 0.1) -> torch.Tensor:
     """The paper's rate regulariser ``lam * mean spike rate`` (add it to the loss)."""
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not finite_number(lam) or lam < 0:
         raise ValueError(f"lam: expected a finite number >= 0, got {lam!r}")
     return lam * mean_spike_rate(spikes)
 
