@@ -456,6 +456,59 @@ def test_snntorch_leaky_synaptic_rleaky_match_the_undelayed_options():
         assert torch.equal(result.membrane, torch.stack(mems)), type(ours).__name__
 
 
+def test_snntorch_undelayed_reset_gradients_match_by_default():
+    """snnTorch's reset_delay=False subtracts the step's own spike, which carries the surrogate
+    gradient (only its delayed ``reset`` is detached): with the default detach_reset (None:
+    snnTorch's convention) neurosim's gradients w.r.t. the input and the recurrent weights are
+    snnTorch's; detach_reset=True still cuts them."""
+    snn = pytest.importorskip("snntorch")
+    torch.manual_seed(0)
+    g = _gen(13)
+    T, B, n = 40, 3, 10
+    x = _uniform((T, B, n), -0.5, 1.5, g)
+    weights = torch.randn(T, B, n, generator=g)
+    sg = snn.surrogate.fast_sigmoid(slope=25)
+
+    def run_theirs(cell, inputs, recurrent=False):
+        outs = []
+        if recurrent:
+            spk, mem = cell.init_rleaky()
+            for t in range(T):
+                spk, mem = cell(inputs[t], spk, mem)
+                outs.append(spk)
+        else:
+            mem = cell.init_leaky()
+            for t in range(T):
+                spk, mem = cell(inputs[t], mem)
+                outs.append(spk)
+        return torch.stack(outs)
+
+    rleaky = snn.RLeaky(beta=0.85, threshold=0.8, reset_mechanism="zero", reset_delay=False, linear_features=n,
+                        spike_grad=sg)
+    rlif = neurosim.RLIF(n, 0.85, 0.8, reset="zero", reset_delay=False)
+    rlif.recurrent.load_state_dict(rleaky.recurrent.state_dict())
+    cases = [(lambda v: run_theirs(snn.Leaky(beta=0.85, threshold=0.8, reset_mechanism="zero", reset_delay=False,
+                                             spike_grad=sg), v),
+              neurosim.LIF(0.85, 0.8, reset="zero", reset_delay=False), None),
+             (lambda v: run_theirs(rleaky, v, recurrent=True), rlif, (rleaky, rlif))]
+    snntorch_grads = []
+    for theirs, ours, recurrent in cases:
+        x_theirs, x_ours = x.clone().requires_grad_(), x.clone().requires_grad_()
+        s_theirs, s_ours = theirs(x_theirs), ours(x_ours)
+        assert torch.equal(s_ours, s_theirs) and s_ours.sum() > 0
+        (s_theirs * weights).sum().backward()
+        (s_ours * weights).sum().backward()
+        assert x_theirs.grad.abs().max() > 0
+        torch.testing.assert_close(x_ours.grad, x_theirs.grad, rtol=1e-5, atol=1e-6)
+        snntorch_grads.append(x_theirs.grad)
+        if recurrent is not None:
+            torch.testing.assert_close(recurrent[1].recurrent.weight.grad, recurrent[0].recurrent.weight.grad,
+                                       rtol=1e-5, atol=1e-6)
+    cut = x.clone().requires_grad_()
+    (neurosim.LIF(0.85, 0.8, reset="zero", reset_delay=False, detach_reset=True)(cut) * weights).sum().backward()
+    assert not torch.allclose(cut.grad, snntorch_grads[0], rtol=1e-3, atol=1e-4)
+
+
 def test_norse_from_nir_runs_our_exports():
     """Norse 1.1's from_nir (nirtorch's executor, LIFBoxCell / its CubaLIF) agrees on the nodes it
     reads fully: LIF with r = 1 (neurosim input_scale = dt/tau = 1 - beta) and CubaLIF. It ignores
@@ -757,7 +810,8 @@ def test_undelayed_reset_lets_a_starting_membrane_above_threshold_spike(neuron, 
 def test_options_keep_gradients_of_the_plain_scan():
     x = _uniform((30, 2, 5), 0.0, 1.0, _gen(10)).requires_grad_()
     x2 = x.detach().clone().requires_grad_()
-    a = neurosim.LIF(0.9, 0.5, reset="zero", reset_delay=False, input_scale=2.0)(x)
+    # the same reset gradient on both sides (the undelayed reset's default keeps it, the delayed one's cuts it)
+    a = neurosim.LIF(0.9, 0.5, reset="zero", reset_delay=False, input_scale=2.0, detach_reset=True)(x)
     b = neurosim.LIF(0.9, 0.5, reset="zero")(2.0 * x2)
     assert torch.equal(a, b)
     a.sum().backward()

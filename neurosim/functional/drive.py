@@ -32,6 +32,17 @@ def nir_options_used(reset_delay, v_reset, v_leak, input_scale) -> bool:
     return not reset_delay or v_reset is not None or v_leak is not None or input_scale is not None
 
 
+def reset_detached(detach_reset, reset_delay) -> bool:
+    """``detach_reset`` as given, or by default (None) snnTorch's convention: the delayed reset is
+    detached (snnTorch detaches its ``reset``), the undelayed one is not (snnTorch's
+    ``reset_delay=False`` subtracts the step's own spike, which carries the surrogate gradient)."""
+    check_flag(reset_delay, "reset_delay")
+    if detach_reset is None:
+        return reset_delay
+    check_flag(detach_reset, "detach_reset")
+    return detach_reset
+
+
 def check_nir_options(reset: str, reset_delay, v_reset, v_leak, input_scale, *, has_reset: bool = True) -> None:
     """Validates the combination (values are checked where the tensors are made)."""
     check_flag(reset_delay, "reset_delay")

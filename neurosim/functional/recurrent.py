@@ -22,10 +22,12 @@ from neurosim.core.validation import (
     RESETS,
     accumulation_dtype,
     check_choice,
+    check_flag,
     check_sequence,
     check_state,
     parameter_tensor,
 )
+from neurosim.functional.drive import reset_detached
 
 
 class RLIFState(NamedTuple):
@@ -107,7 +109,7 @@ def recurrent(
     v=None,
     reset: str = "subtract",
     surrogate="fast_sigmoid",
-    detach_reset: bool = True,
+    detach_reset: Optional[bool] = None,
     record_membrane: bool = False,
     backend: str = "auto",
     reset_delay: bool = True,
@@ -118,6 +120,9 @@ def recurrent(
 ) -> RecurrentResult:
     """Any recurrent cell by name (``"lif"``, ``"synaptic"``, ``"alif"``) with its parameters as
     keywords; :func:`rlif`, :func:`rsynaptic` and :func:`ralif` document each one.
+
+    ``detach_reset``: None (default) is snnTorch's convention, the delayed reset detached and the
+    undelayed one not.
 
     ``reset_delay=False`` (``lif`` and ``synaptic`` cells, ``reset="zero"`` or ``"none"``): the zero
     reset lands in the step that spikes, ``mem_t = m - s_t*m`` (snnTorch's ``reset_delay=False``,
@@ -135,14 +140,14 @@ def recurrent(
         raise ValueError(f"x: recurrent layers take [T, B, n] (one feature axis), got shape {tuple(x.shape)}")
     check_choice(reset, RESETS, "reset")
     sg = surrogates.get(surrogate)
-    for flag, value in (("detach_reset", detach_reset), ("record_membrane", record_membrane)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{flag}: expected a bool, got {type(value).__name__}")
-    if not detach_reset and reset == "zero":
-        raise ValueError("detach_reset=False is supported with reset='subtract' or 'none'; the zero reset's "
-                         "gradient would need the membrane before the reset, which is not kept")
     if not isinstance(reset_delay, bool):
         raise TypeError(f"reset_delay: expected a bool, got {type(reset_delay).__name__}")
+    detach_reset = reset_detached(detach_reset, reset_delay)
+    check_flag(record_membrane, "record_membrane")
+    if not detach_reset and reset == "zero" and reset_delay:
+        raise ValueError("detach_reset=False is supported with reset='subtract' or 'none' (and with the zero "
+                         "reset of reset_delay=False); the native kernels' delayed zero reset would need the "
+                         "membrane before the reset, which is not kept")
     undelayed_zero = not reset_delay and reset == "zero"
     if not reset_delay:
         if cell == "alif":
@@ -203,11 +208,12 @@ def recurrent(
 
 
 def rlif(x, state=None, *, weight=None, bias=None, v=None, beta=0.9, threshold=1.0, reset="subtract",
-         surrogate="fast_sigmoid", detach_reset=True, record_membrane=False, backend="auto",
+         surrogate="fast_sigmoid", detach_reset=None, record_membrane=False, backend="auto",
          reset_delay=True, v_reset=None, v_leak=None, input_scale=None) -> RecurrentResult:
     """Recurrent LIF over all T steps, the equations of snnTorch's ``RLeaky``:
 
-    ``r_t = H(mem_{t-1} - thr)`` (no gradient unless ``detach_reset=False``),
+    ``r_t = H(mem_{t-1} - thr)`` (no gradient unless ``detach_reset=False``; with
+    ``reset_delay=False`` the step's own spike resets, with its gradient unless ``detach_reset=True``),
     ``base = beta*mem_{t-1} + x_t + rec_t`` with ``rec_t = s_{t-1} W^T + b`` or ``v*s_{t-1}``;
     subtract: ``mem_t = base - r_t*thr``; zero: ``mem_t = base - r_t*base``; none: ``mem_t = base``;
     ``s_t = H(mem_t - thr)``. Spikes and membrane equal snnTorch's bit for bit on the same weights.
@@ -231,7 +237,7 @@ def rlif(x, state=None, *, weight=None, bias=None, v=None, beta=0.9, threshold=1
 
 
 def rsynaptic(x, state=None, *, weight=None, bias=None, v=None, alpha=0.9, beta=0.8, threshold=1.0,
-              reset="subtract", surrogate="fast_sigmoid", detach_reset=True, record_membrane=False,
+              reset="subtract", surrogate="fast_sigmoid", detach_reset=None, record_membrane=False,
               backend="auto", reset_delay=True, v_reset=None, v_leak=None, input_scale=None) -> RecurrentResult:
     """Recurrent current-based LIF, the equations of snnTorch's ``RSynaptic``:
 

@@ -16,6 +16,7 @@ from neurosim.functional.drive import (
     check_nir_options,
     drive,
     nir_options_used,
+    reset_detached,
     shifted,
     shifted_state,
     unshifted,
@@ -53,7 +54,7 @@ def synaptic(
     threshold=1.0,
     reset: str = "subtract",
     surrogate="fast_sigmoid",
-    detach_reset: bool = True,
+    detach_reset: Optional[bool] = None,
     record_membrane: bool = False,
     backend: str = "auto",
     reset_delay: bool = True,
@@ -101,7 +102,8 @@ def synaptic(
         threshold: firing threshold, number or tensor like ``alpha``.
         reset: "subtract", "zero" or "none".
         surrogate: a name from :mod:`neurosim.surrogate` or a ``Surrogate`` object.
-        detach_reset: cut the gradient through the reset term (snnTorch's behaviour).
+        detach_reset: cut the gradient through the reset term. None (default): snnTorch's
+            convention, cut for the delayed reset and kept for ``reset_delay=False``.
         record_membrane: also return ``syn`` and ``mem`` at every step.
         backend: "auto", "cuda", "cpp" or "torch".
         reset_delay: False resets in the step that spikes (``reset="zero"`` or ``"none"``);
@@ -113,7 +115,7 @@ def synaptic(
     check_sequence(x)
     check_choice(reset, RESETS, "reset")
     sg = surrogates.get(surrogate)
-    check_flag(detach_reset, "detach_reset")
+    detach_reset = reset_detached(detach_reset, reset_delay)
     check_flag(record_membrane, "record_membrane")
     if nir_options_used(reset_delay, v_reset, v_leak, input_scale):
         check_nir_options(reset, reset_delay, v_reset, v_leak, input_scale)

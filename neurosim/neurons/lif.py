@@ -10,7 +10,7 @@ from torch import nn
 from neurosim import surrogate as surrogates
 from neurosim.core.backends import BACKENDS
 from neurosim.core.validation import RESETS, check_choice, check_flag
-from neurosim.functional.drive import check_nir_options
+from neurosim.functional.drive import check_nir_options, reset_detached
 from neurosim.functional.lif import lif
 from neurosim.neurons.base import describe_options, initial_value
 
@@ -30,7 +30,8 @@ class LIF(nn.Module):
 
     ``reset_delay=False`` (with ``reset="zero"``) resets in the step that spikes, as snnTorch's
     ``Leaky(reset_delay=False)`` and NIR's LIF: the same spikes as the default delayed zero reset,
-    with the membrane reported after the reset. ``v_reset`` (the value of the zero reset),
+    with the membrane reported after the reset, and (``detach_reset`` left at None) snnTorch's
+    gradient through the step's own spike; ``detach_reset=True`` cuts it. ``v_reset`` (the value of the zero reset),
     ``v_leak`` (leak target) and ``input_scale`` (factor on the input) complete NIR's LIF:
     ``u_t = beta*u_{t-1} + (1 - beta)*v_leak + input_scale*x_t``; each is a fixed number or
     tensor, or None (the default: its arithmetic is skipped). See :func:`neurosim.functional.lif`.
@@ -46,7 +47,7 @@ class LIF(nn.Module):
         *,
         learn_beta: bool = False,
         learn_threshold: bool = False,
-        detach_reset: bool = True,
+        detach_reset: Optional[bool] = None,
         return_state: bool = False,
         record_membrane: bool = False,
         reset_delay: bool = True,
@@ -56,7 +57,7 @@ class LIF(nn.Module):
     ):
         super().__init__()
         check_choice(reset, RESETS, "reset")
-        check_flag(detach_reset, "detach_reset")
+        detach_reset = reset_detached(detach_reset, reset_delay)
         check_flag(return_state, "return_state")
         check_flag(record_membrane, "record_membrane")
         check_nir_options(reset, reset_delay, v_reset, v_leak, input_scale)

@@ -17,6 +17,7 @@ from torch import nn
 from neurosim import surrogate as surrogates
 from neurosim.core.backends import BACKENDS
 from neurosim.core.validation import RESETS, check_choice, check_parameter
+from neurosim.functional.drive import reset_detached
 from neurosim.functional.recurrent import recurrent
 
 
@@ -58,14 +59,18 @@ class _RecurrentLayer(nn.Module):
             raise ValueError(f"size: expected a positive int (the number of neurons), got {size!r}")
         check_choice(reset, RESETS, "reset")
         check_choice(backend, BACKENDS, "backend")
+        if not isinstance(reset_delay, bool):
+            raise TypeError(f"reset_delay: expected a bool, got {type(reset_delay).__name__}")
+        detach_reset = reset_detached(detach_reset, reset_delay)
         for flag, name in ((all_to_all, "all_to_all"), (bias, "bias"), (learn_recurrent, "learn_recurrent"),
                            (detach_reset, "detach_reset"), (return_state, "return_state"),
                            (record_membrane, "record_membrane"), (reset_delay, "reset_delay"),
                            *((v, k) for k, v in learn.items())):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name}: expected a bool, got {type(flag).__name__}")
-        if not detach_reset and reset == "zero":
-            raise ValueError("detach_reset=False is supported with reset='subtract' or 'none', not 'zero'")
+        if not detach_reset and reset == "zero" and reset_delay:
+            raise ValueError("detach_reset=False is supported with reset='subtract' or 'none' (and with the zero "
+                             "reset of reset_delay=False), not with the delayed zero reset")
         if not reset_delay and reset == "subtract":
             raise ValueError("reset_delay=False is supported with reset='zero' or 'none', not 'subtract'")
         if not reset_delay and reset == "zero" and backend not in ("auto", "torch"):
@@ -158,8 +163,9 @@ class RLIF(_RecurrentLayer):
     ``all_to_all=True``: ``.recurrent`` is ``nn.Linear(size, size, bias=bias)``; ``False``: one
     weight per neuron in ``.V`` (initialised from ``V``). ``learn_recurrent=False`` freezes them.
     ``reset_delay=False`` (``reset="zero"``): the reset lands in the step that spikes (snnTorch's
-    ``RLeaky(reset_delay=False)``, NIR's recurrent LIF subgraph); it runs on the PyTorch reference.
-    With it, ``v_reset`` (the value of the zero reset), ``v_leak`` (leak target) and ``input_scale``
+    ``RLeaky(reset_delay=False)``, NIR's recurrent LIF subgraph); it runs on the PyTorch reference,
+    and by default (``detach_reset=None``) its gradient flows through the step's own spike as
+    snnTorch's does (``detach_reset=True`` cuts it). With it, ``v_reset`` (the value of the zero reset), ``v_leak`` (leak target) and ``input_scale``
     (on the input plus the recurrence) give NIR's LIF terms (see :func:`neurosim.functional.recurrent`).
     """
 
@@ -168,7 +174,7 @@ class RLIF(_RecurrentLayer):
     def __init__(self, size: int, beta=0.9, threshold=1.0, all_to_all: bool = True, V=1.0,
                  reset: str = "subtract", surrogate="fast_sigmoid", backend: str = "auto", *, bias: bool = True,
                  learn_beta: bool = False, learn_threshold: bool = False, learn_recurrent: bool = True,
-                 detach_reset: bool = True, return_state: bool = False, record_membrane: bool = False,
+                 detach_reset: Optional[bool] = None, return_state: bool = False, record_membrane: bool = False,
                  reset_delay: bool = True, v_reset=None, v_leak=None, input_scale=None):
         super().__init__(size, {"beta": beta, "threshold": threshold},
                          {"learn_beta": learn_beta, "learn_threshold": learn_threshold}, all_to_all, V, reset,
@@ -186,7 +192,7 @@ class RSynaptic(_RecurrentLayer):
     def __init__(self, size: int, alpha=0.9, beta=0.8, threshold=1.0, all_to_all: bool = True, V=1.0,
                  reset: str = "subtract", surrogate="fast_sigmoid", backend: str = "auto", *, bias: bool = True,
                  learn_alpha: bool = False, learn_beta: bool = False, learn_threshold: bool = False,
-                 learn_recurrent: bool = True, detach_reset: bool = True, return_state: bool = False,
+                 learn_recurrent: bool = True, detach_reset: Optional[bool] = None, return_state: bool = False,
                  record_membrane: bool = False, reset_delay: bool = True, v_reset=None, v_leak=None,
                  input_scale=None):
         super().__init__(size, {"alpha": alpha, "beta": beta, "threshold": threshold},

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 from neurosim import surrogate as surrogates
-from neurosim.core.validation import RESETS, check_choice, check_flag
-from neurosim.functional.drive import check_nir_options
+from neurosim.core.validation import RESETS, check_choice
+from neurosim.functional.drive import check_nir_options, reset_detached
 from neurosim.functional.synaptic import synaptic
 from neurosim.neurons.base import NeuronModule
 
@@ -31,12 +33,12 @@ class Synaptic(NeuronModule):
 
     def __init__(self, alpha=0.9, beta=0.8, threshold=1.0, reset: str = "subtract", surrogate="fast_sigmoid",
                  backend: str = "auto", *, learn_alpha: bool = False, learn_beta: bool = False,
-                 learn_threshold: bool = False, detach_reset: bool = True, return_state: bool = False,
+                 learn_threshold: bool = False, detach_reset: Optional[bool] = None, return_state: bool = False,
                  record_membrane: bool = False, reset_delay: bool = True, v_reset=None, v_leak=None,
                  input_scale=None):
         super().__init__(backend, return_state, record_membrane)
         check_choice(reset, RESETS, "reset")
-        check_flag(detach_reset, "detach_reset")
+        detach_reset = reset_detached(detach_reset, reset_delay)
         check_nir_options(reset, reset_delay, v_reset, v_leak, input_scale)
         if reset_delay and (v_reset is not None or v_leak is not None):
             raise ValueError("v_reset / v_leak: supported with reset_delay=False (NIR's CubaLIF), not with the "
