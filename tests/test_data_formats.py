@@ -128,6 +128,66 @@ def test_shd_times_beyond_float16_microseconds_do_not_overflow(tmp_path):
     assert got[0]["t"][0] == 1_250_000
 
 
+def _shd_sample(t, x):
+    ev = np.zeros(len(t), dtype=D.SHD_DTYPE)
+    ev["t"], ev["x"], ev["p"] = t, x, 1
+    return ev
+
+
+def test_shd_writer_keeps_the_largest_values_the_layout_holds(tmp_path):
+    # units and labels up to 65535 (uint16), times up to 65504 s (float16's largest): read back unchanged
+    t_max = int(np.finfo(np.float16).max) * 10**6
+    ev = _shd_sample([0, t_max], [0, np.iinfo(np.uint16).max])
+    D.write_shd(tmp_path / "edge.h5", [ev], [np.iinfo(np.uint16).max], speakers=[np.iinfo(np.uint16).max])
+    got, labels = D.read_shd(tmp_path / "edge.h5")
+    np.testing.assert_array_equal(got[0]["t"], ev["t"])
+    np.testing.assert_array_equal(got[0]["x"], ev["x"])
+    assert labels.tolist() == [np.iinfo(np.uint16).max]
+    with h5py.File(tmp_path / "edge.h5") as f:
+        assert f["extra/speaker"][()].tolist() == [np.iinfo(np.uint16).max]
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(x=[1, 65536]), r"events\[1\]: field 'x' must lie in \[0, 65535\]"),
+    (dict(x=[-1, 2]), r"events\[1\]: field 'x' must lie in"),
+    (dict(t=[-5, 10]), r"events\[1\]: field 't' must lie in \[0, "),
+    (dict(t=[0, 70_000 * 10**6]), r"events\[1\]: field 't' must lie in"),
+    (dict(t=[0.0, np.nan]), r"events\[1\]: field 't' must be finite"),
+    (dict(x=[1.5, 2.0]), r"events\[1\]: field 'x' must be whole numbers"),
+    (dict(labels=[0, -1]), r"labels must lie in \[0, 65535\]"),
+    (dict(labels=[0, 65536]), r"labels must lie in"),
+    (dict(labels=[0, 1.5]), "labels must be whole numbers"),
+    (dict(labels=[0, "a"]), "labels must be integers"),
+    (dict(speakers=[0, 70000]), "speakers must lie in"),
+    (dict(speakers=[0]), "speakers: expected one per sample"),
+    (dict(keys=[b"a"]), "keys: expected strings"),
+    (dict(sample=[(0, 1)]), r"events\[1\]: expected a NumPy structured array"),
+])
+def test_shd_writer_refuses_what_the_layout_cannot_hold(tmp_path, change, match):
+    good = _shd_sample([0, 10], [1, 2])
+    fields = [("t", np.float64 if any(isinstance(v, float) for v in change.get("t", [])) else np.int64),
+              ("x", np.float64 if any(isinstance(v, float) for v in change.get("x", [])) else np.int64), ("p", np.int64)]
+    second = np.zeros(2, dtype=fields)
+    second["t"], second["x"], second["p"] = change.get("t", [0, 10]), change.get("x", [1, 2]), 1
+    events = [good, change.get("sample", second)]
+    path = tmp_path / "bad.h5"
+    with pytest.raises(ValueError, match=match):
+        D.write_shd(path, events, change.get("labels", [0, 1]), keys=change.get("keys", ()),
+                    speakers=change.get("speakers", ()))
+    assert not path.exists()  # checked before the file is opened
+
+
+def test_nmnist_writer_refuses_fractional_or_nan_fields(tmp_path):
+    ev = np.zeros(2, dtype=[("x", np.float64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
+    ev["t"] = [0, 5]
+    for bad in (2.5, np.nan):
+        ev["x"][1] = bad
+        with pytest.raises(ValueError, match="field 'x' must be"):
+            D.write_nmnist(tmp_path / "x.bin", ev)
+    ev["x"][1] = 3.0  # whole numbers in a float field are written as they are
+    assert D.decode_nmnist_bytes(D.encode_nmnist_bytes(ev))["x"].tolist() == [0, 3]
+
+
 def test_shd_bad_files_give_clear_errors(tmp_path):
     junk = tmp_path / "junk.h5"
     junk.write_bytes(os.urandom(2000))

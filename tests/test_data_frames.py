@@ -79,6 +79,58 @@ def test_event_array_missing_field_is_named():
         D.EventFrames([(ev, 0)], D.NMNIST_SENSOR_SIZE, n_time_bins=4)[0]
 
 
+SMALL_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
+
+
+def test_frame_events_counts_the_sensor_edges_like_a_hand_count():
+    sensor = (5, 3, 2)  # W, H, P: the largest valid indices are x 4, y 2, p 1
+    ev = np.array([(4, 2, 0, 1), (0, 0, 10, 0), (4, 0, 20, 1), (0, 2, 30, 0), (4, 2, 39, 1)], dtype=SMALL_DTYPE)
+    frames = D.frame_events(ev, sensor, n_time_bins=2)
+    expected = np.zeros((2, 2, 3, 5), np.float32)
+    np.add.at(expected, ((ev["t"] - ev["t"].min()) * 2 // 40, ev["p"], ev["y"], ev["x"]), 1)
+    np.testing.assert_array_equal(frames, expected)
+
+
+@pytest.mark.parametrize("field, value", [("x", 5), ("y", 3), ("p", 2), ("p", -1), ("x", -1)])
+def test_frame_events_refuses_events_outside_the_sensor(field, value):
+    ev = np.array([(1, 1, 0, 0), (2, 1, 10, 1)], dtype=SMALL_DTYPE)
+    ev[field][1] = value
+    with pytest.raises(ValueError, match=f"sample 3: field '{field}'.*sensor range"):
+        D.frame_events(ev, (5, 3, 2), n_time_bins=2, what="sample 3")
+    with pytest.raises(ValueError, match=f"field '{field}'.*sensor range"):  # one check for both
+        D.EventFrames([(ev, 0)], (5, 3, 2), n_time_bins=2)[0]
+
+
+def test_frame_events_refuses_coordinates_that_are_not_whole_numbers():
+    ev = np.zeros(2, dtype=[("x", np.float64), ("y", np.float64), ("t", np.int64), ("p", np.int64)])
+    ev["t"] = [0, 10]
+    for bad in (1.5, np.nan):
+        ev["x"][1] = bad
+        with pytest.raises(ValueError, match="field 'x' must hold whole numbers"):
+            D.frame_events(ev, (5, 3, 2), n_time_bins=2)
+    ev["x"][1] = 4.0  # whole numbers in a float field are fine
+    assert D.frame_events(ev, (5, 3, 2), n_time_bins=2)[1, 0, 0, 4] == 1
+
+
+@pytest.mark.parametrize("options, name", [
+    (dict(time_window=0), "time_window"), (dict(time_window=-5.0), "time_window"),
+    (dict(time_window=float("nan")), "time_window"), (dict(time_window=float("inf")), "time_window"),
+    (dict(time_window=True), "time_window"), (dict(n_time_bins=0), "n_time_bins"),
+    (dict(n_time_bins=2.5), "n_time_bins"), (dict(n_time_bins=-1), "n_time_bins"),
+    (dict(n_time_bins=True), "n_time_bins"), (dict(), "exactly one"),
+    (dict(n_time_bins=2, time_window=10), "exactly one"),
+    (dict(n_time_bins=2, sensor_size=(5, 3)), "sensor_size"), (dict(n_time_bins=2, sensor_size=(5, 0, 2)), "sensor_size"),
+    (dict(n_time_bins=2, sensor_size=(5.0, 3, 2)), "sensor_size"), (dict(n_time_bins=2, sensor_size=None), "sensor_size"),
+])
+def test_frame_events_and_event_frames_name_a_bad_argument(options, name):
+    ev = np.array([(1, 1, 0, 0), (2, 1, 10, 1)], dtype=SMALL_DTYPE)
+    sensor = options.pop("sensor_size", (5, 3, 2))
+    with pytest.raises(ValueError, match=name):
+        D.frame_events(ev, sensor, **options)
+    with pytest.raises(ValueError, match=name):
+        D.EventFrames([(ev, 0)], sensor, **options)
+
+
 def test_label_out_of_range_is_named():
     with pytest.raises(ValueError, match="label 12 is outside"):
         D.EventFrames([(_nmnist_events(10), 12)], D.NMNIST_SENSOR_SIZE, n_time_bins=4, num_classes=10)[0]

@@ -63,6 +63,22 @@ def test_quadratic_spectrum_is_exact(hvp, method):
         torch.testing.assert_close(a @ v, lam * v, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+@pytest.mark.parametrize("spectrum", [[3.0, 1.0, -8.0, 0.5, 2.0],       # a negative eigenvalue dominates
+                                      [-1.0, -2.0, -3.0, -0.5],         # all negative
+                                      [4.0, -4.5, 1.0, -0.2, 2.5, 0.3]])  # nearly tied magnitudes, mixed signs
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_largest_algebraic_eigenvalues_not_largest_magnitude(method, spectrum, k):
+    a, theta, loss_fn = quadratic(spectrum, seed=3)
+    reference = torch.linalg.eigvalsh(a).flip(0)[:k]  # the k largest, from the dense matrix
+    result = sharpness(loss_fn, [theta], k=k, method=method, max_iter=len(spectrum) if method == "lanczos" else 3000,
+                       tol=1e-10)
+    assert result.converged
+    torch.testing.assert_close(result.eigenvalues, reference, rtol=1e-7, atol=1e-7)
+    for lam, v in zip(result.eigenvalues, result.eigenvectors):
+        torch.testing.assert_close(a @ v, lam * v, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("hvp", ["double_backward", "finite_difference"])
 def test_small_mlp_matches_full_hessian(hvp):
     net, loss_fn = small_mlp()

@@ -142,6 +142,48 @@ def test_batched_simulations_are_independent_copies():
         torch.testing.assert_close(copies.w_g_apical[s], copies.w_g_apical[0])
 
 
+def _ema_by_hand(mismatch, rate, start):
+    """The authors' loss from the mismatch [T, S, 2]: NaN before ``start``, then an EMA from the value there."""
+    loss = np.full(mismatch.shape, np.nan)
+    y = mismatch[start].copy()
+    loss[start] = y
+    for t in range(start + 1, len(mismatch)):
+        y = (1 - rate) * y + rate * mismatch[t]
+        loss[t] = y
+    return loss
+
+
+@pytest.mark.parametrize("noise, lengths", [(False, [1, 5, 13, 2, 30, 9]), (True, [8, 16, 8, 24, 4])])
+def test_a_run_split_into_calls_equals_one_call(noise, lengths):
+    # loss_tau = 0.25 s: the EMA's rate dt / tau = 0.1, so a wrong carry-over between calls shows at once.
+    # With noise the draws are made per block of `chunk` steps: the calls here are whole blocks (chunk = 8).
+    config = HippocampusConfig.latents(n_features=12, n_p=12, n_g=4, loss_tau=0.25)
+    features = torch.randn(sum(lengths), 2, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    whole = HelmholtzHippocampus(config, 2, dtype=torch.float64, seed=3).run(features, noise=noise, chunk=8)
+    model = HelmholtzHippocampus(config, 2, dtype=torch.float64, seed=3)
+    pieces, start = [], 0
+    for n in lengths:
+        pieces.append(model.run(features[start:start + n], noise=noise, chunk=8))
+        start += n
+    for field in ("p", "g", "mismatch", "loss", "apical_fraction"):
+        torch.testing.assert_close(torch.cat([getattr(r, field) for r in pieces]), getattr(whole, field),
+                                   rtol=0, atol=0, equal_nan=True, msg=field)
+    loss_start = int(round(2 / config.theta.frequency / config.dt))  # two theta cycles
+    np.testing.assert_allclose(whole.loss.numpy(), _ema_by_hand(whole.mismatch.numpy(), config.dt / config.loss_tau,
+                                                                loss_start), rtol=1e-12)
+    if noise:  # documented: a split off the block boundaries draws a different noise realisation
+        other = HelmholtzHippocampus(config, 2, dtype=torch.float64, seed=3)
+        split = [other.run(features[:5], chunk=8), other.run(features[5:], chunk=8)]
+        assert not torch.equal(torch.cat([r.p for r in split]), whole.p)
+
+
+def test_run_rejects_a_bad_chunk():
+    model = noiseless_linear_model()
+    for chunk in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="chunk"):
+            model.run(torch.zeros(4, 2, 6, dtype=torch.float64), chunk=chunk)
+
+
 def test_short_training_lowers_the_mismatch():
     config = HippocampusConfig.latents()
     S = 2

@@ -273,6 +273,36 @@ def test_branches_are_summed_as_nir_edges(tmp_path):
         assert torch.equal(model(x), imported(x))
 
 
+class _SharedLayer(torch.nn.Module):
+    """One module ``shared`` called after two linear layers of widths ``first`` and ``second``."""
+
+    def __init__(self, shared, first, second):
+        super().__init__()
+        self.a, self.b, self.shared = torch.nn.Linear(5, first), torch.nn.Linear(first, second), shared
+
+    def forward(self, x):
+        return self.shared(self.b(self.shared(self.a(x))))
+
+
+def test_a_module_called_at_two_shapes_is_refused_by_name():
+    x = torch.rand(6, 2, 5)
+    for shared, kind in ((neurosim.LIF(0.9, 0.5, reset="zero", reset_delay=False), "LIF"),
+                         (Threshold(0.5), "Threshold"), (neurosim.LI(0.8), "LI")):
+        with pytest.raises(ValueError, match=f"layer 'shared' \\({kind}\\) is called at 2 different shapes.*"
+                                             f"\\(6,\\) -> \\(6,\\), \\(4,\\) -> \\(4,\\)"):
+            to_nir(_SharedLayer(shared, 6, 4), x)
+
+
+def test_a_module_called_twice_at_one_shape_exports_one_node_per_call(tmp_path):
+    torch.manual_seed(0)
+    model, x = _SharedLayer(neurosim.LIF(0.9, 0.5, reset="zero", reset_delay=False), 6, 6), torch.rand(20, 2, 5) * 2
+    graph = to_nir(model, x)
+    assert sum(isinstance(node, nir.LIF) for node in graph.nodes.values()) == 2
+    imported = from_nir(_through_file(graph, tmp_path)[0])
+    with torch.no_grad():
+        assert torch.equal(model(x), imported(x))
+
+
 def test_metadata_records_neurosim_facts(tmp_path):
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), neurosim.LIF(0.9, reset="zero",
                                                                      surrogate=neurosim.surrogate.triangle(0.5)))

@@ -27,10 +27,38 @@ def _tonic():
     return tonic
 
 
+def check_sensor_size(sensor_size) -> Tuple[int, int, int]:
+    """``sensor_size`` as (W, H, P) ints >= 1; ValueError naming it otherwise."""
+    try:
+        values = tuple(sensor_size)
+    except TypeError:
+        values = None
+    if values is None or len(values) != 3 or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1 for v in values):
+        raise ValueError(f"sensor_size: expected (W, H, P), three ints >= 1, got {sensor_size!r}")
+    return tuple(int(v) for v in values)
+
+
+def check_binning(n_time_bins, time_window) -> None:
+    """Exactly one of ``n_time_bins`` (an int >= 1) and ``time_window`` (a finite number of µs > 0);
+    ValueError naming the argument otherwise."""
+    if (n_time_bins is None) == (time_window is None):
+        raise ValueError("n_time_bins, time_window: give exactly one of them")
+    if n_time_bins is not None and (isinstance(n_time_bins, (bool, np.bool_))
+                                    or not isinstance(n_time_bins, (int, np.integer)) or n_time_bins < 1):
+        raise ValueError(f"n_time_bins: expected an int >= 1, got {n_time_bins!r}")
+    if time_window is not None and (isinstance(time_window, (bool, np.bool_))
+                                    or not isinstance(time_window, (int, float, np.integer, np.floating))
+                                    or not np.isfinite(time_window) or not time_window > 0):
+        raise ValueError(f"time_window: expected a finite number of µs > 0, got {time_window!r}")
+
+
 def check_events(events, sensor_size: Sequence[int], what: str = "events") -> None:
     """Raises ValueError naming the field when ``events`` is not a structured array with the
     fields that a sensor of ``sensor_size`` (W, H, P) needs: t and x always, y when H > 1,
-    p when P > 1."""
+    p when P > 1; each of x, y, p it needs must hold whole numbers inside the sensor
+    (``0 <= x < W``, ``0 <= y < H``, ``0 <= p < P``)."""
+    sensor_size = check_sensor_size(sensor_size)
     names = getattr(getattr(events, "dtype", None), "names", None)
     if not isinstance(events, np.ndarray) or not names:
         raise ValueError(f"{what}: expected a NumPy structured array with tonic's fields (x, y, t, p), "
@@ -41,11 +69,19 @@ def check_events(events, sensor_size: Sequence[int], what: str = "events") -> No
             raise ValueError(f"{what}: event array is missing field {field!r} (has {list(names)}; "
                              f"sensor_size {tuple(sensor_size)} needs {needed})")
     for field, limit in zip(("x", "y", "p"), sensor_size):
-        if field in needed and len(events):
-            v = events[field]
-            if v.min() < 0 or v.max() >= limit:
-                raise ValueError(f"{what}: field {field!r} has values in [{v.min()}, {v.max()}], outside "
-                                 f"the sensor range [0, {limit - 1}] of sensor_size {tuple(sensor_size)}")
+        if field not in needed:
+            continue
+        v = np.asarray(events[field])
+        if v.dtype.kind not in "biuf":
+            raise ValueError(f"{what}: field {field!r} must hold numbers, got dtype {v.dtype}")
+        if not len(v):
+            continue
+        if v.dtype.kind == "f" and not (np.isfinite(v).all() and (v == np.floor(v)).all()):
+            raise ValueError(f"{what}: field {field!r} must hold whole numbers (pixel or polarity indices); "
+                             "found NaN, inf or a fraction")
+        if v.min() < 0 or v.max() >= limit:
+            raise ValueError(f"{what}: field {field!r} has values in [{v.min()}, {v.max()}], outside "
+                             f"the sensor range [0, {limit - 1}] of sensor_size {tuple(sensor_size)}")
 
 
 def describe_sample(samples, index) -> str:
@@ -118,13 +154,15 @@ def frame_events(events, sensor_size: Sequence[int], *, n_time_bins: Optional[in
     event needs (the incomplete last window included). Times need not be sorted; a single-polarity
     sensor counts every event as polarity 0, as tonic does.
 
-    Raises ValueError (prefixed by ``what``) for timestamps that are not finite, span more than
-    :data:`MAX_SPAN_US`, or would need more than :data:`MAX_FRAME_ELEMENTS` frame entries, instead
-    of allocating for them.
+    Raises ValueError naming the argument for a bad ``sensor_size``, ``n_time_bins`` or
+    ``time_window`` (:func:`check_sensor_size`, :func:`check_binning`), and, prefixed by ``what``,
+    for events that :func:`check_events` refuses (a missing field; x, y or p outside the sensor),
+    timestamps that are not finite, span more than :data:`MAX_SPAN_US`, or would need more than
+    :data:`MAX_FRAME_ELEMENTS` frame entries, instead of allocating for them.
     """
-    if (n_time_bins is None) == (time_window is None):
-        raise ValueError("give exactly one of n_time_bins and time_window")
-    w, h, polarities = (int(v) for v in sensor_size)
+    w, h, polarities = check_sensor_size(sensor_size)
+    check_binning(n_time_bins, time_window)
+    check_events(events, (w, h, polarities), what=what)
     t = _timestamps(events, what)
     if t.size == 0:
         raise ValueError(f"{what}: the recording has no events, so it has no frames")
@@ -190,15 +228,9 @@ class EventFrames(torch.utils.data.Dataset):
                  time_window: Optional[float] = None, denoise_us: Optional[float] = None,
                  spatial_factor=None, flatten: bool = True, num_classes: Optional[int] = None):
         sensor_size = sensor_size if sensor_size is not None else getattr(samples, "sensor_size", None)
-        if sensor_size is None or len(sensor_size) != 3:
-            raise ValueError(f"sensor_size must be (W, H, P); got {sensor_size!r}")
-        if (n_time_bins is None) == (time_window is None):
-            raise ValueError("give exactly one of n_time_bins and time_window")
-        if n_time_bins is not None and (isinstance(n_time_bins, bool) or not isinstance(n_time_bins, int)
-                                        or n_time_bins < 1):
-            raise ValueError(f"n_time_bins must be an int >= 1, got {n_time_bins!r}")
+        self.input_sensor_size = check_sensor_size(sensor_size)
+        check_binning(n_time_bins, time_window)
         self.samples = samples
-        self.input_sensor_size = tuple(int(s) for s in sensor_size)
         steps = []
         tonic = _tonic() if denoise_us or (spatial_factor is not None and spatial_factor != 1) else None
         if denoise_us:
@@ -207,8 +239,6 @@ class EventFrames(torch.utils.data.Dataset):
         if spatial_factor is not None and spatial_factor != 1:
             steps.append(tonic.transforms.Downsample(spatial_factor=spatial_factor))
             self.sensor_size = downsampled_sensor_size(self.input_sensor_size, spatial_factor)
-        if time_window is not None and not time_window > 0:
-            raise ValueError(f"time_window must be > 0 (µs), got {time_window}")
         self.n_time_bins, self.time_window = n_time_bins, time_window
         self.transform = tonic.transforms.Compose(steps) if steps else None
         self.flatten = flatten

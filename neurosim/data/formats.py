@@ -81,22 +81,47 @@ def read_nmnist(path) -> np.ndarray:
     return decode_nmnist_bytes(raw, source=path)
 
 
-def _field(events: np.ndarray, name: str, what: str) -> np.ndarray:
-    names = events.dtype.names or ()
+_UINT16_MAX = int(np.iinfo(np.uint16).max)
+_FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504: SHD's float16 seconds hold no later time
+
+
+def _numbers(values, name: str, what: str, *, whole: bool = True, lo=None, hi=None) -> np.ndarray:
+    """``values`` as a NumPy array after checking, before any conversion, that they are numbers
+    (finite; whole numbers when ``whole``) in ``[lo, hi]``: a cast to a narrower type must never
+    wrap or truncate silently. ValueError naming ``name`` otherwise; int64 when ``whole``."""
+    v = np.asarray(values)
+    if v.dtype.kind not in "biuf":
+        raise ValueError(f"{what}: {name} must be {'integers' if whole else 'numbers'}, got dtype {v.dtype}")
+    if v.size and v.dtype.kind == "f":
+        if not np.isfinite(v).all():
+            raise ValueError(f"{what}: {name} must be finite; found NaN or inf")
+        if whole and (v != np.floor(v)).any():
+            raise ValueError(f"{what}: {name} must be whole numbers; found a fraction")
+    if v.size and ((lo is not None and v.min() < lo) or (hi is not None and v.max() > hi)):
+        raise ValueError(f"{what}: {name} must lie in [{lo if lo is not None else '-inf'}, "
+                         f"{hi if hi is not None else 'inf'}], got [{v.min()}, {v.max()}]")
+    return v.astype(np.int64) if whole else v
+
+
+def _field(events: np.ndarray, name: str, what: str, **limits) -> np.ndarray:
+    """Field ``name`` of a structured event array, checked by :func:`_numbers` (whole numbers unless
+    ``whole=False``, within ``lo``/``hi``)."""
+    names = getattr(getattr(events, "dtype", None), "names", None)
+    if not isinstance(events, np.ndarray) or not names:
+        raise ValueError(f"{what}: expected a NumPy structured array with tonic's fields, "
+                         f"got {type(events).__name__}")
     if name not in names:
         raise ValueError(f"{what}: event array has no field {name!r} (fields: {list(names)}); "
                          "expected tonic's fields x, y, t, p")
-    return np.asarray(events[name]).astype(np.int64)
+    return _numbers(events[name], f"field {name!r}", what, **limits)
 
 
 def encode_nmnist_bytes(events: np.ndarray) -> bytes:
     """The ``.bin`` bytes for events with fields x, y, t (µs), p; inverse of
     :func:`decode_nmnist_bytes` for events in time order with ``t < 2**23`` and ``y != 240``."""
     what = "write_nmnist"
-    x, y, t, p = (_field(events, n, what) for n in ("x", "y", "t", "p"))
-    for name, v, hi in (("x", x, 255), ("y", y, 255), ("p", p, 1), ("t", t, _MAX_TIME_US)):
-        if v.size and (v.min() < 0 or v.max() > hi):
-            raise ValueError(f"{what}: field {name!r} must lie in [0, {hi}], got [{v.min()}, {v.max()}]")
+    x, y, t, p = (_field(events, n, what, lo=0, hi=hi)
+                  for n, hi in (("x", 255), ("y", 255), ("t", _MAX_TIME_US), ("p", 1)))
     if y.size and (y == _OVERFLOW_Y).any():
         raise ValueError(f"{what}: y == {_OVERFLOW_Y} is reserved for timestamp-overflow markers")
     if t.size > 1 and (np.diff(t) < 0).any():
@@ -196,13 +221,35 @@ def read_shd(path) -> Tuple[List[np.ndarray], np.ndarray]:
 def write_shd(path, events: Sequence[np.ndarray], labels: Sequence[int], *, keys: Sequence[str] = (),
               speakers: Sequence[int] = ()) -> None:
     """Writes samples in the SHD/SSC layout: vlen float16 ``spikes/times`` (seconds), vlen
-    uint16 ``spikes/units``, uint16 ``labels``, ``extra/keys`` and ``extra/speaker``. ``labels`` and
+    uint16 ``spikes/units``, uint16 ``labels``, ``extra/keys`` (the class names) and
+    ``extra/speaker`` (one per sample). ``labels`` and
     ``extra/*`` carry HDF5's Fletcher-32 checksum and every sample's spike times and units a CRC-32
     (attributes of ``spikes``), so :func:`read_shd` reports a corrupted file instead of returning
-    changed spikes; other readers (tonic, h5py) read the file as before."""
+    changed spikes; other readers (tonic, h5py) read the file as before.
+
+    Everything is checked before the file is opened, and what the layout cannot hold raises
+    ValueError naming the argument: event times (field ``t``, µs) must be finite and within
+    [0, 65504 s] (float16 seconds; they are rounded to float16, whose spacing is 2**-11 s below 2 s),
+    units (field ``x``), ``labels`` and ``speakers`` whole numbers in [0, 65535]; ``speakers`` is
+    empty or one per sample, ``keys`` strings."""
     h5py = _h5py()
+    what = "write_shd"
     if len(events) != len(labels):
-        raise ValueError(f"write_shd: {len(events)} event arrays but {len(labels)} labels")
+        raise ValueError(f"{what}: {len(events)} event arrays but {len(labels)} labels")
+    if len(speakers) not in (0, len(events)):
+        raise ValueError(f"{what}: speakers: expected one per sample ({len(events)}) or none, got {len(speakers)}")
+    labels = _numbers(labels, "labels", what, lo=0, hi=_UINT16_MAX).reshape(-1)
+    speakers = (_numbers(speakers, "speakers", what, lo=0, hi=_UINT16_MAX).reshape(-1) if len(speakers)
+                else np.zeros(len(events), np.int64))
+    if not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"{what}: keys: expected strings (the class names), got "
+                         f"{sorted({type(k).__name__ for k in keys})}")
+    samples = []
+    for i, ev in enumerate(events):
+        sample = f"{what}: events[{i}]"
+        t = _field(ev, "t", sample, whole=False, lo=0, hi=_FLOAT16_MAX * 1e6)
+        u = _field(ev, "x", sample, lo=0, hi=_UINT16_MAX)
+        samples.append(((t.astype(np.float64) / 1e6).astype(np.float16), u.astype(np.uint16)))
     with h5py.File(os.fspath(path), "w") as f:
         # Fletcher-32 covers the fixed-size data sets; HDF5 filters cannot apply to the ragged spikes
         # (they live in its heap), so each sample gets a CRC-32 of its bytes instead (read_shd checks it)
@@ -210,17 +257,14 @@ def write_shd(path, events: Sequence[np.ndarray], labels: Sequence[int], *, keys
         times = f.create_dataset("spikes/times", (len(events),), dtype=h5py.vlen_dtype(np.float16))
         units = f.create_dataset("spikes/units", (len(events),), dtype=h5py.vlen_dtype(np.uint16))
         crc_times, crc_units = np.zeros(len(events), np.uint32), np.zeros(len(events), np.uint32)
-        for i, ev in enumerate(events):
-            t = (_field(ev, "t", "write_shd") / 1e6).astype(np.float16)
-            u = _field(ev, "x", "write_shd").astype(np.uint16)
+        for i, (t, u) in enumerate(samples):
             times[i], units[i] = t, u
             crc_times[i], crc_units[i] = zlib.crc32(t.tobytes()), zlib.crc32(u.tobytes())
         f["spikes"].attrs[_CRC_TIMES] = crc_times
         f["spikes"].attrs[_CRC_UNITS] = crc_units
-        f.create_dataset("labels", data=np.asarray(labels, dtype=np.uint16), **checked)
+        f.create_dataset("labels", data=labels.astype(np.uint16), **checked)
         if len(keys):
             f.create_dataset("extra/keys", data=np.array([k.encode() for k in keys], dtype="S"), **checked)
         else:
             f["extra/keys"] = np.array([], dtype="S1")
-        f.create_dataset("extra/speaker", data=np.asarray(speakers if len(speakers) else np.zeros(len(events)),
-                                                          dtype=np.uint16), **checked)
+        f.create_dataset("extra/speaker", data=speakers.astype(np.uint16), **checked)

@@ -143,35 +143,58 @@ def _lanczos(hvp, n: int, k: int, max_iter: int, tol: float, start: torch.Tensor
     return theta[:top], vectors, residuals[:top], converged
 
 
+def _power_iterate(hvp, v: torch.Tensor, deflate: List[torch.Tensor], shift: float, budget: int, tol: float):
+    """Power iteration on ``H + shift I`` restricted to the complement of ``deflate`` (orthonormal),
+    from the unit vector ``v``, for at most ``budget`` products. Returns (Rayleigh quotient of H,
+    vector, residual ``||H v - lambda v||``, converged, products used)."""
+
+    def project(x):
+        for u in deflate:
+            x = x - torch.dot(u, x) * u
+        return x
+
+    v = project(v)
+    v = v / v.norm()
+    lam, res, used = 0.0, float("inf"), 0
+    for _ in range(budget):
+        w = project(hvp(v))
+        used += 1
+        lam = float(torch.dot(w.double(), v.double()))
+        res = float((w - lam * v).norm())
+        if res <= tol * max(abs(lam), 1e-30):
+            break
+        w = project(w + shift * v)
+        norm_w = w.norm()
+        if float(norm_w) == 0.0:
+            break
+        v = w / norm_w
+    return lam, v, res, res <= tol * max(abs(lam), 1e-30), used
+
+
 def _power(hvp, n: int, k: int, max_iter: int, tol: float, start: torch.Tensor, seed: int):
-    """Power iteration with deflation against the pairs already found (largest magnitude first, so
-    it finds the sharpness when the top eigenvalue dominates the most negative one)."""
-    values, vectors, residuals = [], [], []
-    converged = True
+    """The k largest (algebraic) eigenpairs by power iteration with deflation.
+
+    Plain power iteration finds the eigenvalue of largest *magnitude*, mu. If mu >= 0 it is the
+    largest eigenvalue. Either way ``s = |mu| + residual`` bounds the spectral radius (once the
+    iteration has converged; it is at least ``||H v||``), so ``H + s I`` has its spectrum in
+    [0, 2 s], ordered like H's: the largest eigenvalues of H are the dominant ones of the shifted
+    operator, and deflating against the pairs found gives the next largest, not the next in
+    magnitude. Every pair is iterated on that shifted operator except a nonnegative mu itself."""
     per_pair = max(1, max_iter // k)
-    for i in range(k):
+    mu, v, res, ok, used = _power_iterate(hvp, start, [], 0.0, per_pair, tol)
+    shift = abs(mu) + res
+    values, vectors, residuals, flags = [], [], [], []
+    if mu >= 0:  # the dominant eigenvalue is the largest one
+        values.append(mu), vectors.append(v), residuals.append(res), flags.append(ok)
+    else:  # the most negative one dominates: the products it took come out of the budget
+        per_pair = max(1, (max_iter - used) // k)
+    for i in range(len(values), k):
         v = start if i == 0 else _random_unit(n, start, seed + i)
-        for u in vectors:
-            v = v - torch.dot(u, v) * u
-        v = v / v.norm()
-        lam, res = 0.0, float("inf")
-        for _ in range(per_pair):
-            w = hvp(v)
-            for u in vectors:
-                w = w - torch.dot(u, w) * u
-            lam = float(torch.dot(w.double(), v.double()))
-            res = float((w - lam * v).norm())
-            norm_w = w.norm()
-            if res <= tol * max(abs(lam), 1e-30) or float(norm_w) == 0.0:
-                break
-            v = w / norm_w
-        converged = converged and res <= tol * max(abs(lam), 1e-30)
-        values.append(lam)
-        vectors.append(v)
-        residuals.append(res)
+        lam, v, res, ok, _ = _power_iterate(hvp, v, vectors, shift, per_pair, tol)
+        values.append(lam), vectors.append(v), residuals.append(res), flags.append(ok)
     order = sorted(range(k), key=lambda i: -values[i])
     return (torch.tensor([values[i] for i in order], dtype=torch.float64),
-            torch.stack([vectors[i] for i in order]), torch.tensor([residuals[i] for i in order]), converged)
+            torch.stack([vectors[i] for i in order]), torch.tensor([residuals[i] for i in order]), all(flags))
 
 
 def sharpness(loss_fn: Callable[[], torch.Tensor], params: Params, k: int = 1, *, max_iter: int = 20,
@@ -190,7 +213,9 @@ def sharpness(loss_fn: Callable[[], torch.Tensor], params: Params, k: int = 1, *
             typical networks to well under 1 %; more for larger ``k`` or clustered spectra.
         tol: stop early when every Ritz residual ``||H v - lambda v||`` is under ``tol * |lambda_1|``
             (the eigenvalue error is then about ``tol**2 * lambda_1 / gap``).
-        method: "lanczos" (default) or "power" iteration (with deflation for k > 1).
+        method: "lanczos" (default) or "power" iteration (with deflation for k > 1; it shifts the
+            Hessian by its spectral radius where needed, so it too returns the largest algebraic
+            eigenvalues, but then converges slowly: see docs/diagnostics.md).
         hvp: "auto" (double backward where every op supports it, else central differences of
             gradients), "double_backward" or "finite_difference". The result says which was used.
         fd_step: relative finite-difference step (see :class:`HessianVectorProduct`).

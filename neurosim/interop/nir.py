@@ -548,6 +548,7 @@ class _Exporter:
     def __init__(self, nir, dt: float, approximate: bool, shapes: Dict[int, Tuple[tuple, tuple]],
                  names: Dict[int, str]):
         self.nir, self.dt, self.approximate, self.shapes, self.names = nir, dt, approximate, shapes, names
+        self.kinds: Dict[int, str] = {}
 
     # helpers ---------------------------------------------------------------------------------
     def _shape(self, module) -> Tuple[tuple, tuple]:
@@ -555,6 +556,9 @@ class _Exporter:
 
     def _where(self, module) -> str:
         return f"layer {self.names.get(id(module), '?')!r} ({type(module).__name__})"
+
+    def _where_id(self, key: int) -> str:
+        return f"layer {self.names.get(key, '?')!r} ({self.kinds.get(key, '?')})"
 
     def _per_neuron(self, module, value, default: float = 0.0) -> np.ndarray:
         features = self._shape(module)[0]
@@ -883,17 +887,22 @@ def to_nir(model: nn.Module, sample_data: torch.Tensor, dt: float = DEFAULT_DT, 
     module_map = exporter.module_map()
     exporter.names = _check_exportable(model, tuple(module_map))
 
-    # one run records every layer's per-sample input and output shape
+    # one run records every layer's per-sample input and output shape, at each of its calls
     hooks = []
+    calls: Dict[int, List[Tuple[tuple, tuple]]] = {}
 
     def record(module, args, output):
         out = output[0] if isinstance(output, tuple) else output
         if isinstance(out, dict):  # an imported graph with several outputs
             out = next(iter(out.values()))
-        exporter.shapes.setdefault(id(module), (tuple(args[0].shape[2:]), tuple(out.shape[2:])))
+        shapes = (tuple(args[0].shape[2:]), tuple(out.shape[2:]))
+        seen = calls.setdefault(id(module), [])
+        if shapes not in seen:
+            seen.append(shapes)
 
     for module in model.modules():
         if type(module) in module_map:
+            exporter.kinds[id(module)] = type(module).__name__
             hooks.append(module.register_forward_hook(record))
     try:
         with torch.no_grad():
@@ -901,6 +910,14 @@ def to_nir(model: nn.Module, sample_data: torch.Tensor, dt: float = DEFAULT_DT, 
     finally:
         for hook in hooks:
             hook.remove()
+    for key, seen in calls.items():
+        # NIR gives each call its own node, but every node of a module is built from the module alone,
+        # with one shape: a module called at several shapes would get the first call's everywhere
+        if len(seen) > 1:
+            raise ValueError(f"model: {exporter._where_id(key)} is called at {len(seen)} different shapes "
+                             f"(per-sample input -> output: {', '.join(f'{a} -> {b}' for a, b in seen)}); NIR "
+                             f"export needs one shape per module: use a separate module for each call")
+        exporter.shapes[key] = seen[0]
     if isinstance(output, tuple):
         output = output[0]
     if not isinstance(output, torch.Tensor) and not (isinstance(model, interop_modules.GraphModule)

@@ -170,7 +170,7 @@ class HelmholtzHippocampus:
         self.time = 0.0
         self.steps_done = 0
         self.reset_activity()
-        self._loss_state = None  # [S, 2] numpy EMA, once started
+        self._loss_state = None  # [S, 2] numpy: the last value of the loss EMA, once started
 
     # ----------------------------------------------------------------------------- state handling
     def reset_activity(self) -> None:
@@ -268,8 +268,17 @@ class HelmholtzHippocampus:
         authors' constant_0) or "sleep" (apical drives: constant_1, pure generation — the sensory
         input then reaches only the basal dendrites, which the soma ignores). learn: apply the local
         plasticity. noise: add the OU dendritic noise to the rates. record: which layers' rates
-        [T, 3, S, N] to return ("p", "g")."""
+        [T, 3, S, N] to return ("p", "g"). chunk: steps per block of the hot loop.
+
+        State (rates, noise, weights, traces, gate time, loss EMA) carries over between calls, so a
+        run split into several calls gives the same result as one call, with one exception: the
+        noise draws. They are made per block of ``chunk`` steps (all of p's block, then g's), so
+        with ``noise=True`` splitting a run gives the same result only when every call but the
+        last has a multiple of ``chunk`` steps; otherwise it is a different (equally distributed)
+        noise realisation. The draw order is kept because the recorded results were made with it."""
         self._check_inputs(features, velocity_cells, mode)
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"chunk: expected an int >= 1, got {chunk!r}")
         unknown = set(record) - {"p", "g"}
         if unknown:
             raise ValueError(f"record: expected a subset of ('p', 'g'), got {tuple(record)}")
@@ -314,10 +323,13 @@ class HelmholtzHippocampus:
             loss[begin] = self._loss_state
             begin += 1
         if begin < T:
-            filtered, final = lfilter([rate], [1.0, -(1.0 - rate)], values[begin:], axis=0,
-                                      zi=((1.0 - rate) * self._loss_state)[None])
+            # y[t] = rate x[t] + (1 - rate) y[t-1]; lfilter's state before the first sample is
+            # (1 - rate) y[-1]. _loss_state keeps the last EMA value itself (not lfilter's final
+            # state, which is already scaled by 1 - rate), so the next call scales it exactly once.
+            filtered = lfilter([rate], [1.0, -(1.0 - rate)], values[begin:], axis=0,
+                               zi=((1.0 - rate) * self._loss_state)[None])[0]
             loss[begin:] = filtered
-            self._loss_state = final[0]
+            self._loss_state = filtered[-1].copy()
         return torch.from_numpy(loss)
 
     def _run_chunk(self, features, velocity_cells, schedule, constants):
