@@ -55,7 +55,9 @@ def alif(
     * ``a_t = rho*a_{t-1} + s_{t-1}``
     * ``s_t = H(u_t - B_t)``
 
-    With ``gamma = 0`` this is :func:`neurosim.functional.lif` exactly (bit for bit). The
+    With ``gamma = 0`` this is :func:`neurosim.functional.lif` exactly: spikes, states and
+    membrane bit for bit, gradients up to rounding (with ``detach_reset=False`` the backward sums
+    the adaptation's zero terms in another order: about one ulp). The
     reset and the adaptation share ``s_{t-1}``, whose gradient is cut when ``detach_reset``
     (snnTorch's convention for the reset; Bellec's LSNN lets it flow: ``detach_reset=False``).
 
