@@ -73,7 +73,8 @@ def _recurrence(x, weight, bias, v, acc):
             if t is None:
                 continue
             if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-                raise TypeError(f"{name}: expected a floating tensor, got {type(t).__name__}")
+                got = f"a tensor of dtype {t.dtype}" if isinstance(t, torch.Tensor) else type(t).__name__
+                raise TypeError(f"{name}: expected a floating tensor, got {got}")
             if tuple(t.shape) != shape:
                 raise ValueError(f"{name}: expected shape {shape} for x with n={n} features, got {tuple(t.shape)}")
             if t.device != x.device:
