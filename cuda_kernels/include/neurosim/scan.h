@@ -160,8 +160,8 @@ NEUROSIM_HD void gather_times(const A* times, int64_t t_stride, int64_t b_stride
 
 // The time values of step t for a CPU block's lanes (a timed model; see IsTimed).
 template <class M, int L, int W, int TV, class Args, typename A>
-NEUROSIM_HD void block_time_values(const M& m, const A (&lane)[L][W], const Args& p, int64_t t, int64_t col0, int lanes,
-                       A (&time_values)[TV][W]) {
+NEUROSIM_HD void block_time_values(const M& m, const A (&lane)[L][W], const Args& p, int64_t t, int64_t col0,
+                                   int lanes, A (&time_values)[TV][W]) {
   gather_times(p.times, p.times_t_stride, p.times_b_stride, t, col0, p.features, lanes, time_values[0]);
   m.time_values_block(lane, time_values, lanes);
 }
