@@ -70,6 +70,10 @@ def float_range(low: Optional[float] = None, high: Optional[float] = None, low_o
 POSITIVE_INT = int_range(1)
 NON_NEGATIVE_INT = int_range(0)
 POSITIVE_FLOAT = float_range(0.0, low_open=True)
+MAX_THREADS = os.cpu_count() or 1
+"""``--threads`` is at most the machine's CPU count: more threads than CPUs only add overhead, and
+a mistyped count would start threads until the process limit kills the run."""
+THREADS = int_range(1, MAX_THREADS)
 
 
 def device_arg(text: str) -> str:
@@ -127,17 +131,40 @@ def _set_threads(threads: Optional[int]) -> None:
         torch.set_num_threads(threads)
 
 
-def _bench(args) -> int:
+def _bench_memory(n: int, linear: bool) -> int:
+    """A lower bound on the bytes one benchmark step of ``n`` neurons needs: input, spikes and
+    their gradients ``[T, B, n]`` (float32), and with the Linear layer its ``n x n`` weight and
+    gradient."""
     from neurosim.bench import lif as bench
 
+    return 4 * 4 * bench.T_STEPS * bench.BATCH * n + (2 * 4 * n * n if linear else 0)
+
+
+def _bench(args) -> int:
+    from neurosim.bench import lif as bench
+    from neurosim.training.job import available_memory
+
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    writable_dir(args.out, "--out")
-    _set_threads(args.threads)
     if args.quick:
+        for flag, value in (("--sizes", args.sizes), ("--reps", args.reps), ("--linear-max-n", args.linear_max_n)):
+            if value is not None:
+                raise UsageError(f"argument {flag}: --quick sets its own (n=512, {QUICK_REPS} repetitions); "
+                                 f"leave out --quick to choose {flag}")
         sizes, reps, linear_max_n, with_torch = (512,), QUICK_REPS, 512, False
     else:
         sizes = tuple(args.sizes) if args.sizes else ((512, 2048, 8192, 16384) if device == "cuda" else (512, 2048, 8192))
-        reps, linear_max_n, with_torch = args.reps, args.linear_max_n, True
+        reps = args.reps if args.reps is not None else DEFAULT_REPS
+        linear_max_n, with_torch = args.linear_max_n, True
+    have = available_memory(device)
+    for n in sizes:
+        need = _bench_memory(n, linear_max_n is None or n <= linear_max_n)
+        if need > have:
+            raise UsageError(f"argument --sizes: n={n} needs at least {need / 2**30:,.1f} GiB per step "
+                             f"(T={bench.T_STEPS}, B={bench.BATCH}"
+                             f"{', the Linear layer n x n' if linear_max_n is None or n <= linear_max_n else ''}); "
+                             f"{device} has {have / 2**30:,.1f} GiB free")
+    writable_dir(args.out, "--out")
+    _set_threads(args.threads)
     print(f"neurosim bench: T={bench.T_STEPS} B={bench.BATCH} n={list(sizes)} on {device}, "
           f"{torch.get_num_threads()} threads")
     report = bench.run(sizes=sizes, device=device, reps=reps, include_peers=not args.no_peers,
@@ -151,6 +178,7 @@ def _bench(args) -> int:
 
 
 QUICK_REPS = 5
+DEFAULT_REPS = 5
 
 
 def _info(_args) -> int:
@@ -167,32 +195,73 @@ def _info(_args) -> int:
     return 0
 
 
-def _train(args) -> int:
-    from neurosim.training.checkpoint import load_checkpoint
-    from neurosim.training.job import TrainConfig, parse_dataset, run
+# `neurosim train`'s options: argparse destination -> TrainConfig field (None: not a field)
+_TRAIN_DESTS = {"dataset": "dataset", "neuron": "neuron", "model": "model", "channels": "channels",
+                "no_cache": "cache", "cache_dir": "cache_dir", "epochs": "epochs", "T": "T", "hidden": "hidden",
+                "batch_size": "batch_size", "lr": "lr", "encoding": "encoding", "tbptt": "tbptt", "clip": "clip",
+                "limit": "limit", "seed": "seed", "device": "device", "checkpoint": "checkpoint",
+                "resume": "resume", "out": "out", "threads": None, "dist_timeout": "dist_timeout",
+                "no_progress": "progress", "no_plots": "plots", "diagnose": "diagnose", "every": "diagnose_every"}
+_INVERTED = {"no_cache", "no_progress", "no_plots"}  # store_true flags that turn a field off
+TRAIN_FLAGS = {field: "--" + dest.replace("_", "-") if dest not in ("T", "every") else f"--{dest}"
+               for dest, field in _TRAIN_DESTS.items() if field is not None}
+"""TrainConfig field -> the ``neurosim train`` flag that sets it (errors name flags, not fields)."""
 
-    parse_dataset(args.dataset)  # an unknown name fails here, before any work
-    # every path is checked before training, so a mistake does not cost an epoch (reading first,
-    # so that a bad --resume leaves no new folders behind)
+
+def _train_flags(fields) -> str:
+    return "/".join(TRAIN_FLAGS.get(f, f) for f in fields)
+
+
+def _train(args) -> int:
+    """Options left out take TrainConfig's defaults, or with --resume the checkpoint's run
+    configuration; options given must apply to this run and, with --resume, match the checkpoint."""
+    from neurosim.training import job
+    from neurosim.training.checkpoint import load_checkpoint
+    from neurosim.training.trainer import check_training_state
+
+    given = {}  # the options on the command line, as TrainConfig fields
+    for dest, field in _TRAIN_DESTS.items():
+        value = getattr(args, dest)
+        if field is not None and value is not None and value is not False:
+            given[field] = not value if dest in _INVERTED else value
+    if "dataset" in given:
+        job.parse_dataset(given["dataset"])  # an unknown name fails here, before any work
+    values = dict(given)
+    # every path and the checkpoint are checked before training, so a mistake does not cost an epoch
+    # (reading first, so that a bad --resume leaves no new folders behind)
+    payload = None
     if args.resume is not None:
         try:
             payload = load_checkpoint(args.resume)
+            done = check_training_state(payload, args.resume)[0]
+            recorded = job.checkpoint_run(payload, args.resume)
         except CheckpointError as e:
             raise UsageError(f"argument --resume: {e}") from None
-        try:
-            done = int(payload["epoch"])
-        except (TypeError, ValueError):
-            raise UsageError(f"argument --resume: checkpoint {args.resume} has a malformed 'epoch' entry: "
-                             f"{payload['epoch']!r}") from None
-        if done > args.epochs:
+        # what the command line leaves out continues as the checkpoint's run did
+        for field in job.RUN_FIELDS:
+            if field not in values and recorded[field] is not None:
+                values[field] = tuple(recorded[field]) if field == "channels" else recorded[field]
+        epochs = values.get("epochs", job.TrainConfig.epochs)
+        if done > epochs:
             raise UsageError(f"argument --epochs: the checkpoint {args.resume} has done {done} epochs; "
-                             f"ask for at least that many (got {args.epochs})")
+                             f"ask for at least that many (got {epochs})")
+    config = job.TrainConfig(**values)
+    try:
+        config.validate()
+    except job.ConfigError:
+        raise
+    except ValueError as e:  # "field: reason" -> "argument --flag: reason"
+        field, _, reason = str(e).partition(": ")
+        if field not in TRAIN_FLAGS:
+            raise
+        raise UsageError(f"argument {TRAIN_FLAGS[field]}: {reason}") from None
+    job.check_applicable(config, given=set(given))
+    if payload is not None:
+        job.check_resume(config, payload)
+    job.check_memory(config, config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.checkpoint is not None:
         writable_file(args.checkpoint, "--checkpoint")
-    if args.cache_dir is not None and not args.cache_dir.strip():
-        # an empty path would put the cache folders into the current directory
-        raise UsageError("argument --cache-dir: expected a folder path, got an empty string")
-    writable_dir(args.out, "--out")
+    writable_dir(config.out, "--out")
     on_cpu = not (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -200,14 +269,7 @@ def _train(args) -> int:
         # The default networks are small: one thread avoids the thread-pool overhead, which on a
         # busy 2-core machine made the digits job 20x slower (137 s vs 7 s measured).
         torch.set_num_threads(1)
-    config = TrainConfig(dataset=args.dataset, neuron=args.neuron, model=args.model, channels=args.channels,
-                         cache=not args.no_cache, cache_dir=args.cache_dir, epochs=args.epochs, T=args.T,
-                         hidden=args.hidden, batch_size=args.batch_size, lr=args.lr, encoding=args.encoding,
-                         tbptt=args.tbptt, clip=args.clip, limit=args.limit, seed=args.seed, device=args.device,
-                         checkpoint=args.checkpoint, resume=args.resume, out=args.out,
-                         progress=not args.no_progress, plots=not args.no_plots, dist_timeout=args.dist_timeout,
-                         diagnose=args.diagnose, diagnose_every=args.every)
-    run(config)
+    job.run(config)
     return 0
 
 
@@ -225,51 +287,75 @@ def _positive_int_list(text: str):
 def _add_train_parser(sub) -> None:
     from neurosim.models import available_neurons
     from neurosim.models.stack import RECURRENT_NEURONS
-    from neurosim.training.job import DATASET_FORMS, DEFAULT_MODELS, MAX_HIDDEN, MAX_SEED, MODELS, TrainConfig
+    from neurosim.training.job import (
+        DATASET_FORMS,
+        DEFAULT_MODELS,
+        MAX_BATCH_SIZE,
+        MAX_DIST_TIMEOUT,
+        MAX_HIDDEN,
+        MAX_SEED,
+        MODELS,
+        TrainConfig,
+    )
 
+    # Every default is None here and comes from TrainConfig (or, with --resume, the checkpoint) in
+    # _train, which so knows which options were given: those must apply to the run.
     d = TrainConfig()
     t = sub.add_parser("train", help="train a two-layer spiking network (default: LIF on scikit-learn digits)",
                        description="Train a spiking MLP with surrogate-gradient BPTT and report test accuracy. "
-                                   "Runs under torchrun --nproc_per_node=N with DistributedDataParallel.")
-    t.add_argument("--dataset", default=d.dataset, help=f"{DATASET_FORMS} (default: digits)")
-    t.add_argument("--neuron", default=d.neuron, choices=sorted(set(available_neurons()) | set(RECURRENT_NEURONS)),
-                   help="neuron model from the registry (default: lif; the recurrent model takes lif, synaptic or alif)")
+                                   "Runs under torchrun --nproc_per_node=N with DistributedDataParallel. "
+                                   "With --resume, the options that define the run (data set, split, seed, "
+                                   "network, T, encoding, batch size, lr, tbptt, clip, limit) are the "
+                                   "checkpoint's: leave them out or give the same values.")
+    t.add_argument("--dataset", default=None, help=f"{DATASET_FORMS} (default: {d.dataset})")
+    t.add_argument("--neuron", default=None, choices=sorted(set(available_neurons()) | set(RECURRENT_NEURONS)),
+                   help=f"neuron model from the registry (default: {d.neuron}; the recurrent model takes lif, "
+                        "synaptic or alif)")
     defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_MODELS.items())
     t.add_argument("--model", default=None, choices=MODELS,
                    help=f"network: spiking MLP, conv net or recurrent net (default per data set: {defaults})")
     t.add_argument("--channels", type=_positive_int_list, default=None,
-                   help="conv model: output channels per conv block, e.g. 12,32")
-    t.add_argument("--no-cache", action="store_true", help="frame event data at every epoch, no disk cache")
+                   help="conv model only: output channels per conv block, e.g. 12,32")
+    t.add_argument("--no-cache", action="store_true",
+                   help="event data only: frame event data at every epoch, no disk cache")
     t.add_argument("--cache-dir", default=None,
-                   help="folder of the event-frame cache (default: $NEUROSIM_CACHE or ~/.cache/neurosim/frames)")
-    t.add_argument("--epochs", type=POSITIVE_INT, default=d.epochs,
+                   help="event data only: folder of the event-frame cache "
+                        "(default: $NEUROSIM_CACHE or ~/.cache/neurosim/frames)")
+    t.add_argument("--epochs", type=POSITIVE_INT, default=None,
                    help=f"training epochs in total; with --resume the run continues to this count (default: {d.epochs})")
-    t.add_argument("--T", type=POSITIVE_INT, default=d.T, help=f"time steps per sample (default: {d.T})")
-    t.add_argument("--hidden", type=int_range(1, MAX_HIDDEN), default=d.hidden,
-                   help=f"hidden neurons (default: {d.hidden}; at most {MAX_HIDDEN:,})")
-    t.add_argument("--batch-size", type=POSITIVE_INT, default=d.batch_size, help="batch size per process")
-    t.add_argument("--lr", type=POSITIVE_FLOAT, default=d.lr, help="Adam learning rate (cosine schedule)")
-    t.add_argument("--encoding", default=d.encoding, choices=["rate", "latency", "direct"],
-                   help="spike code for static data (digits)")
-    t.add_argument("--tbptt", type=POSITIVE_INT, default=None, help="truncated BPTT: detach the state every K steps")
+    t.add_argument("--T", type=POSITIVE_INT, default=None,
+                   help=f"time steps per sample (default: {d.T}); sizes that cannot fit in memory are refused")
+    t.add_argument("--hidden", type=int_range(1, MAX_HIDDEN), default=None,
+                   help=f"mlp and recurrent models: hidden neurons (default: {d.hidden}; at most {MAX_HIDDEN:,})")
+    t.add_argument("--batch-size", type=int_range(1, MAX_BATCH_SIZE), default=None,
+                   help=f"batch size per process (default: {d.batch_size}; at most {MAX_BATCH_SIZE:,})")
+    t.add_argument("--lr", type=POSITIVE_FLOAT, default=None,
+                   help=f"Adam learning rate (cosine schedule; default: {d.lr:g})")
+    t.add_argument("--encoding", default=None, choices=["rate", "latency", "direct"],
+                   help=f"digits only: spike code for the static images (default: {d.encoding})")
+    t.add_argument("--tbptt", type=POSITIVE_INT, default=None,
+                   help="truncated BPTT: detach the state every K steps (K < T)")
     t.add_argument("--clip", type=POSITIVE_FLOAT, default=None, help="clip the gradient norm to this value")
     t.add_argument("--limit", type=POSITIVE_INT, default=None, help="use at most this many train and test samples")
-    t.add_argument("--seed", type=int_range(0, MAX_SEED), default=d.seed, help=f"0 to {MAX_SEED} (default: {d.seed})")
+    t.add_argument("--seed", type=int_range(0, MAX_SEED), default=None,
+                   help=f"0 to {MAX_SEED} (default: {d.seed})")
     t.add_argument("--device", type=device_arg, default=None,
                    help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     t.add_argument("--checkpoint", default=None, help="write a checkpoint here after every epoch")
-    t.add_argument("--resume", default=None, help="continue from this checkpoint")
-    t.add_argument("--out", default=d.out, help="folder for results.json, metrics.csv and plots")
-    t.add_argument("--threads", type=POSITIVE_INT, default=None, help="torch CPU threads (default on CPU: 1)")
-    t.add_argument("--dist-timeout", type=POSITIVE_FLOAT, default=d.dist_timeout,
-                   help=f"under torchrun: seconds to wait for all processes to join (default: {d.dist_timeout:g})")
+    t.add_argument("--resume", default=None,
+                   help="continue from this checkpoint of neurosim train (options left out take its values)")
+    t.add_argument("--out", default=None, help=f"folder for results.json, metrics.csv and plots (default: {d.out})")
+    t.add_argument("--threads", type=THREADS, default=None,
+                   help=f"torch CPU threads (default on CPU: 1; at most {MAX_THREADS}, this machine's CPU count)")
+    t.add_argument("--dist-timeout", type=float_range(0.0, MAX_DIST_TIMEOUT, low_open=True), default=None,
+                   help=f"under torchrun only: seconds to wait for all processes to join (default: {d.dist_timeout:g})")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
     t.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     t.add_argument("--diagnose", choices=["sharpness"], default=None,
                    help="track learning dynamics: sharpness (top Hessian eigenvalue) vs 2/lr, gradient norm and "
                         "spike rates -> diagnostics.csv, metrics.csv columns and sharpness.png")
-    t.add_argument("--every", type=POSITIVE_INT, default=d.diagnose_every,
-                   help=f"measure every K training steps (default: {d.diagnose_every})")
+    t.add_argument("--every", type=POSITIVE_INT, default=None,
+                   help=f"with --diagnose: measure every K training steps (default: {d.diagnose_every})")
     t.set_defaults(func=_train)
 
 
@@ -278,13 +364,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train_parser(sub)
     b = sub.add_parser("bench", help="LIF and Linear+LIF benchmark (Open Neuromorphic workloads) vs peers")
-    b.add_argument("--quick", action="store_true", help=f"about 30 s: n=512 only, {QUICK_REPS} repetitions")
-    b.add_argument("--sizes", type=POSITIVE_INT, nargs="+", help="neuron counts (default 512 2048 8192; +16384 on GPU)")
-    b.add_argument("--reps", type=POSITIVE_INT, default=5, help="timed repetitions per measurement (median)")
+    b.add_argument("--quick", action="store_true",
+                   help=f"about 30 s: n=512 only, {QUICK_REPS} repetitions (not with --sizes, --reps, --linear-max-n)")
+    b.add_argument("--sizes", type=POSITIVE_INT, nargs="+",
+                   help="neuron counts (default 512 2048 8192; +16384 on GPU); sizes whose tensors cannot fit "
+                        "in memory are refused")
+    b.add_argument("--reps", type=POSITIVE_INT, default=None,
+                   help=f"timed repetitions per measurement (median; default {DEFAULT_REPS})")
     b.add_argument("--linear-max-n", type=POSITIVE_INT, default=None,
                    help="skip Linear+LIF above this n (the GEMM dominates)")
     b.add_argument("--device", choices=["cpu", "cuda"], default=None)
-    b.add_argument("--threads", type=POSITIVE_INT, default=None, help="torch CPU threads")
+    b.add_argument("--threads", type=THREADS, default=None,
+                   help=f"torch CPU threads (at most {MAX_THREADS}, this machine's CPU count)")
     b.add_argument("--no-peers", action="store_true", help="neurosim only")
     b.add_argument("--out", default="bench_results", help="directory for JSON, table and PNG")
     b.set_defaults(func=_bench)
@@ -306,7 +397,11 @@ def main(argv=None) -> int:
         return args.func(args)
     except USER_ERRORS as e:
         # bad values, names, files or environment: one clear line rather than a traceback
+        from neurosim.training.job import ConfigError
+
         message = " ".join(str(e).split()) or type(e).__name__
+        if isinstance(e, ConfigError) and args.command == "train":  # fields -> the flags that set them
+            message = f"argument {_train_flags(e.fields)}: {' '.join(e.reason.split())}"
         if isinstance(e, OSError) and e.filename and str(e.filename) not in message:
             message += f": {e.filename}"
         print(f"neurosim {args.command}: error: {message}", file=sys.stderr)

@@ -150,9 +150,11 @@ def test_path_seed_and_size_mistakes_are_one_line_before_training(tmp_path, caps
         assert flag in line and stdout == "", (args, line)  # refused before any data or training
         assert flag != "--seed" or "<= 4294967295" in line  # the allowed range
     # sizes the machine cannot allocate (a 10^6 x 10^6 recurrent matrix): one line naming the size
+    # is refused before any data is read, from an estimate of the memory it needs
     assert cli.main(quick + ["--out", out, "--model", "recurrent", "--hidden", "1000000"]) == 2
-    _, line = _one_line(capsys)
-    assert line.startswith("neurosim train: error: hidden:") and "does not fit in memory" in line
+    stdout, line = _one_line(capsys)
+    assert line.startswith("neurosim train: error: argument --hidden:") and "does not fit in memory" in line
+    assert stdout == ""
     with pytest.raises(ValueError, match="cache_dir"):
         TrainConfig(cache_dir="").validate()
     with pytest.raises(ValueError, match="seed"):

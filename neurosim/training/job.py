@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -21,6 +22,25 @@ MAX_SEED = 2**32 - 1
 MAX_HIDDEN = 1_000_000
 """The largest hidden layer: far beyond what these networks need, and a mistyped size fails here
 instead of in a multi-gigabyte allocation."""
+MAX_BATCH_SIZE = 1_000_000
+"""The largest batch per process (the whole N-MNIST training set is 60,000 samples)."""
+MAX_DIST_TIMEOUT = 7 * 24 * 3600.0
+"""The longest rendezvous wait, in seconds (one week; torch's own default is 30 minutes)."""
+RUN_FIELDS = ("dataset", "model", "neuron", "channels", "hidden", "T", "encoding", "beta", "batch_size", "lr",
+              "tbptt", "clip", "limit", "seed")
+"""The TrainConfig fields that define a run (its data, split, network and training): a checkpoint
+records them, and a resumed run must have the same values. The others (``epochs``, ``out``,
+``checkpoint``, ``device``, the cache, progress, plots, diagnostics) may change on resume."""
+DIGITS_TRAIN_SAMPLES = 1437
+
+
+class ConfigError(ValueError):
+    """A TrainConfig mistake: ``fields`` names the TrainConfig fields (the CLI names its flags)."""
+
+    def __init__(self, fields, reason: str):
+        self.fields = tuple(fields)
+        self.reason = reason
+        super().__init__(f"{', '.join(self.fields)}: {reason}")
 
 
 @dataclass
@@ -61,7 +81,8 @@ class TrainConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        for name, value in (("lr", self.lr), ("clip", self.clip), ("dist_timeout", self.dist_timeout)):
+        for name, value in (("lr", self.lr), ("clip", self.clip), ("dist_timeout", self.dist_timeout),
+                            ("beta", self.beta)):
             if value is None and name == "clip":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
@@ -70,6 +91,16 @@ class TrainConfig:
             raise ValueError(f"seed: expected an integer in [0, {MAX_SEED}], got {self.seed!r}")
         if self.hidden > MAX_HIDDEN:
             raise ValueError(f"hidden: expected at most {MAX_HIDDEN:,} neurons, got {self.hidden!r}")
+        if self.batch_size > MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size: expected at most {MAX_BATCH_SIZE:,} samples, got {self.batch_size!r}")
+        if self.dist_timeout > MAX_DIST_TIMEOUT:
+            raise ValueError(f"dist_timeout: expected at most {MAX_DIST_TIMEOUT:g} s, got {self.dist_timeout!r}")
+        if self.channels is not None and (not isinstance(self.channels, (tuple, list)) or not self.channels or any(
+                isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in self.channels)):
+            raise ValueError(f"channels: expected a sequence of positive ints or None, got {self.channels!r}")
+        if self.tbptt is not None and self.tbptt >= self.T:
+            raise ConfigError(("tbptt",), f"{self.tbptt} steps per chunk must be fewer than T={self.T} "
+                                          "(one chunk of the whole sequence truncates nothing)")
         if self.cache_dir is not None and not str(self.cache_dir).strip():
             # an empty path would put the cache folders into the current directory
             raise ValueError("cache_dir: expected a folder path or None (the default cache), got an empty string")
@@ -132,6 +163,200 @@ def resolve_model(config: TrainConfig) -> str:
         raise ValueError(f"--model conv needs image-shaped event frames (nmnist:, dvsgesture:, synthetic); "
                          f"{config.dataset!r} is 1-D data")
     return model
+
+
+def conv_channels(config: TrainConfig) -> Tuple[int, ...]:
+    """The conv blocks' output channels: ``config.channels`` or the data set's default."""
+    if config.channels:
+        return tuple(config.channels)
+    return (16, 32, 32) if parse_dataset(config.dataset)[0] == "dvsgesture" else (12, 32)
+
+
+def input_shape(config: TrainConfig) -> Tuple[int, ...]:
+    """The shape of one time step of input, known from the data set's name before any file is read."""
+    name, _ = parse_dataset(config.dataset)
+    conv = resolve_model(config) == "conv"
+    if name == "digits":
+        return (64,)
+    if name == "shd":
+        return (70,)
+    shape = (2, 32, 32) if name == "dvsgesture" else (2, 34, 34) if conv else (2, 17, 17)
+    return shape if conv else (math.prod(shape),)
+
+
+def run_definition(config: TrainConfig) -> Dict:
+    """The values of :data:`RUN_FIELDS` this run uses, with defaults resolved (the model, the conv
+    channels) and None for what does not apply (``hidden`` of a conv net, ``channels`` of the
+    others, ``encoding`` of event data, which is framed rather than encoded). A checkpoint records
+    it; a resumed run must match it."""
+    name, path = parse_dataset(config.dataset)
+    model = resolve_model(config)
+    return {
+        "dataset": f"{name}:{os.path.realpath(path)}" if path else name,
+        "model": model,
+        "neuron": config.neuron,
+        "channels": list(conv_channels(config)) if model == "conv" else None,
+        "hidden": config.hidden if model != "conv" else None,
+        "T": config.T,
+        "encoding": config.encoding if name == "digits" else None,
+        "beta": config.beta,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
+        "tbptt": config.tbptt,
+        "clip": config.clip,
+        "limit": config.limit,
+        "seed": config.seed,
+    }
+
+
+def given_fields(config: TrainConfig):
+    """The fields of ``config`` that differ from TrainConfig's defaults (what a caller asked for)."""
+    default = TrainConfig()
+    return {f for f in asdict(default) if getattr(config, f) != getattr(default, f)}
+
+
+def check_applicable(config: TrainConfig, given=None) -> None:
+    """ConfigError for an option that was asked for (``given``: field names; default: those that
+    differ from TrainConfig's defaults) but that this run would not use, rather than ignoring it
+    and recording it in results.json as if it had been used."""
+    given = given_fields(config) if given is None else set(given)
+    name, _ = parse_dataset(config.dataset)
+    model = resolve_model(config)
+    if "channels" in given and config.channels is not None and model != "conv":
+        raise ConfigError(("channels",), f"sets the blocks of the conv model; the {model} model has none "
+                                         "(its size is --hidden)")
+    if "hidden" in given and model == "conv":
+        raise ConfigError(("hidden",), "the conv model has no hidden layer of that size (its sizes are --channels)")
+    if "encoding" in given and name != "digits":
+        raise ConfigError(("encoding",), f"spike-encodes static data (digits); {config.dataset!r} is event "
+                                         "data, framed into T time bins without an encoder")
+    if "diagnose_every" in given and config.diagnose is None:
+        raise ConfigError(("diagnose_every",), "sets how often --diagnose measures, and no --diagnose was given")
+    if name == "digits":
+        for field in ("cache", "cache_dir"):
+            if field in given:
+                raise ConfigError((field,), "the frame cache holds event-data frames; digits are not event "
+                                            "data and are never cached")
+    if "cache_dir" in given and config.cache_dir is not None and not config.cache:
+        raise ConfigError(("cache_dir",), "the frame cache is turned off (--no-cache)")
+    if "dist_timeout" in given and int(os.environ.get("WORLD_SIZE") or 1) <= 1:
+        raise ConfigError(("dist_timeout",), "only a run of several processes (torchrun) waits for the others "
+                                             "to join; this is one process (WORLD_SIZE is not above 1)")
+
+
+def available_memory(device: str) -> int:
+    """Bytes this process could still allocate on ``device``: free memory on a GPU, MemAvailable
+    (/proc/meminfo) or physical memory on the CPU."""
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return 2**63
+
+
+def memory_estimate(config: TrainConfig) -> Tuple[int, int]:
+    """Lower bounds on the bytes training needs, ``(per batch, parameters)``: per batch the input
+    ``[T, B, features]`` and each layer's outputs, kept for the backward pass and matched by their
+    gradients; the parameters with their gradients and Adam's two moments (float32 throughout).
+    ``B`` is the batch size, or fewer when the data set (digits) or ``limit`` has fewer samples."""
+    name, _ = parse_dataset(config.dataset)
+    model = resolve_model(config)
+    shape = input_shape(config)
+    features = math.prod(shape)
+    classes = 11 if name == "dvsgesture" else 10
+    if model == "conv":
+        c, h, w = shape
+        activations, parameters = 0, 0
+        for out in conv_channels(config):
+            activations += out * h * w
+            parameters += c * out * 25 + 2 * out
+            c, h, w = out, h // 2, w // 2
+        parameters += c * h * w * classes
+    else:
+        activations = config.hidden + classes
+        parameters = features * config.hidden + config.hidden * classes
+        if model == "recurrent":
+            parameters += config.hidden * config.hidden
+    batch = config.batch_size
+    for cap in (config.limit, DIGITS_TRAIN_SAMPLES if name == "digits" else None):
+        if cap is not None:
+            batch = min(batch, cap)
+    return 4 * config.T * batch * (features + 2 * activations), 4 * 4 * parameters
+
+
+def check_memory(config: TrainConfig, device: str) -> None:
+    """ConfigError naming the sizes when :func:`memory_estimate` exceeds what ``device`` has free:
+    before any data is read, instead of an allocator's traceback mid-way."""
+    per_batch, parameters = memory_estimate(config)
+    have = available_memory(device)
+    if per_batch + parameters <= have:
+        return
+    model = resolve_model(config)
+    layer = "channels" if model == "conv" else "hidden"
+    size = (f"channels {','.join(map(str, conv_channels(config)))}" if model == "conv" else
+            f"{config.hidden} hidden neurons")
+    if parameters > have:
+        raise ConfigError((layer,), f"the {model} network with {size} does not fit in memory: its parameters "
+                                    f"need at least {parameters / 2**30:,.1f} GiB with gradients and Adam's "
+                                    f"moments, and {device} has {have / 2**30:,.1f} GiB free")
+    raise ConfigError(("T", "batch_size", layer),
+                      f"the {model} network with T={config.T}, batch size {config.batch_size} and {size} does "
+                      f"not fit in memory: one batch needs at least {per_batch / 2**30:,.1f} GiB, and {device} "
+                      f"has {(have - parameters) / 2**30:,.1f} GiB free beside the parameters (lower --T, "
+                      "--batch-size or the layer sizes)")
+
+
+def checkpoint_run(payload: Dict, path: str) -> Dict:
+    """The run definition a checkpoint of ``neurosim train`` records (``metadata["run"]``), checked to
+    be one a run can use; CheckpointError naming the file when it is missing or malformed."""
+    from neurosim.training.checkpoint import CheckpointError
+
+    metadata = payload.get("metadata")
+    run = metadata.get("run") if isinstance(metadata, dict) else None
+    if run is None:
+        raise CheckpointError(f"checkpoint {path} records no run configuration (it was not written by "
+                              "neurosim train), so it cannot be checked against this run's options")
+    if not isinstance(run, dict) or set(run) != set(RUN_FIELDS) or not isinstance(run["dataset"], str):
+        raise CheckpointError(f"checkpoint {path} has a malformed run configuration: expected the entries "
+                              f"{list(RUN_FIELDS)}")
+    world_size = metadata.get("world_size")
+    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+        raise CheckpointError(f"checkpoint {path} has a malformed run configuration: 'world_size' must be an "
+                              f"integer >= 1, got {world_size!r}")
+    values = {k: v for k, v in run.items() if v is not None}
+    if "channels" in values:
+        values["channels"] = tuple(values["channels"]) if isinstance(values["channels"], list) else None
+    try:
+        config = TrainConfig(**values)
+        config.validate()
+        if run_definition(config) != run:
+            raise ValueError("its entries are not those of a run")
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path} has a malformed run configuration: {e}") from None
+    return run
+
+
+def check_resume(config: TrainConfig, payload: Dict) -> None:
+    """ConfigError naming every field of :data:`RUN_FIELDS` where ``config`` differs from the run
+    that wrote the checkpoint ``payload`` (``config.resume``): a resumed run trains the same network
+    on the same data and split, with the same optimizer settings."""
+    recorded = checkpoint_run(payload, config.resume)
+    ours = run_definition(config)
+    differ = [f for f in RUN_FIELDS if ours[f] != recorded[f]]
+    if differ:
+        def show(d):
+            return ", ".join(f"{f}={d[f]!r}" for f in differ)
+        raise ConfigError(differ, f"the checkpoint {config.resume} was written by a run with {show(recorded)}; "
+                                  f"a resumed run must keep them (got {show(ours)}); leave them out on the "
+                                  "command line to continue with the checkpoint's values")
 
 
 def _frames(config: TrainConfig, events, flatten: bool, workdir: str, **options):
@@ -210,8 +435,7 @@ def build_model(config: TrainConfig, prepared: PreparedData):
     spec = NEURONS.get(config.neuron)
     options = {"beta": config.beta} if spec is not None and "beta" in spec.params else {}
     if model == "conv":
-        default = (16, 32, 32) if parse_dataset(config.dataset)[0] == "dvsgesture" else (12, 32)
-        channels = tuple(config.channels) if config.channels else default
+        channels = conv_channels(config)
         net = SpikingConvNet(prepared.frame_shape, prepared.num_classes, channels=channels, neuron=config.neuron,
                              neuron_options=options)
         return net, [prepared.in_features, *channels, prepared.num_classes]
@@ -313,29 +537,74 @@ def extend_cosine_schedule(scheduler, epoch: int, total_epochs: int) -> None:
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
 
 
+@contextlib.contextmanager
+def _sizes_that_do_not_fit(config: TrainConfig, device: str):
+    """Turns an allocation failure (beyond :func:`check_memory`'s lower bound) into a ConfigError
+    naming the sizes, one line rather than an allocator's traceback."""
+    try:
+        yield
+    except (RuntimeError, MemoryError) as e:
+        text = " ".join(str(e).split())
+        if not isinstance(e, MemoryError) and "alloc" not in text and "out of memory" not in text:
+            raise
+        model = resolve_model(config)
+        fields = ["T", "batch_size"] + (["channels"] if model == "conv" else ["hidden"])
+        raise ConfigError(fields, f"the {model} network with T={config.T} and batch size {config.batch_size} does "
+                                  f"not fit in the memory of {device} ({text[:200]})") from None
+
+
+def recorded_config(config: TrainConfig) -> Dict:
+    """``config`` as results.json records it: the values this run used, with defaults resolved
+    (model, conv channels) and None for what it did not use (see :func:`run_definition`; the
+    diagnostics interval without ``--diagnose``)."""
+    recorded = asdict(config)
+    recorded.update({k: v for k, v in run_definition(config).items() if k != "dataset"})
+    if config.diagnose is None:
+        recorded["diagnose_every"] = None
+    return recorded
+
+
 def run(config: TrainConfig, log=print) -> Dict:
     """Trains and evaluates as ``config`` says; rank 0 writes ``results.json``, ``metrics.csv``
     and the plots to ``config.out``. Returns the results dictionary."""
     import neurosim
     from neurosim.models import parameter_count
     from neurosim.provenance import run_settings
+    from neurosim.training.checkpoint import load_checkpoint
     from neurosim.training.distributed import init_distributed, shutdown
     from neurosim.training.seeding import seed_everything
-    from neurosim.training.trainer import Trainer
+    from neurosim.training.trainer import Trainer, check_training_state
 
     config.validate()
+    check_applicable(config)
     started = time.perf_counter()
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available to this torch")
+    resumed = None
+    if config.resume is not None:  # everything about the checkpoint is checked before any data work
+        payload = load_checkpoint(config.resume)
+        done = check_training_state(payload, config.resume)[0]
+        check_resume(config, payload)
+        if done > config.epochs:
+            raise ValueError(f"epochs: the checkpoint {config.resume} has done {done} epochs; ask for at "
+                             f"least that many (got {config.epochs})")
+        resumed = {"checkpoint": config.resume, "epoch": done,
+                   "world_size": payload["metadata"].get("world_size")}
     dist = init_distributed(device, timeout=config.dist_timeout,
                             log=lambda m: print(m, file=sys.stderr, flush=True))
     if dist.enabled and device.startswith("cuda"):
         device = f"cuda:{dist.local_rank}"
+    if resumed is not None and resumed["world_size"] != dist.world_size:
+        # --batch-size is per process and the processes shard the data: another count is another run
+        raise ConfigError(("resume",), f"the checkpoint {config.resume} was written by a run of "
+                                       f"{resumed['world_size']} process(es); this run has {dist.world_size}")
+    check_memory(config, device)
     if dist.is_main:
         os.makedirs(config.out, exist_ok=True)
     seed_everything(config.seed)
-    prepared = prepare_data(config, config.out)
+    with _sizes_that_do_not_fit(config, device):
+        prepared = prepare_data(config, config.out)
     for split, part in (("train", prepared.train), ("test", prepared.test)):
         if len(part) == 0:
             raise ValueError(f"data set {config.dataset!r} has no {split} samples")
@@ -363,7 +632,8 @@ def run(config: TrainConfig, log=print) -> Dict:
     trainer = Trainer(model, optimizer, loss=getattr(model, "default_loss", "ce_count"), scheduler=scheduler, encoder=prepared.encoder,
                       device=device, tbptt_steps=config.tbptt, clip_grad_norm=config.clip,
                       batch_size=config.batch_size, collate_fn=prepared.collate_fn, seed=config.seed,
-                      log_dir=config.out, progress=config.progress, callbacks=[monitor] if monitor else [])
+                      log_dir=config.out, progress=config.progress, callbacks=[monitor] if monitor else [],
+                      checkpoint_metadata={"run": run_definition(config), "world_size": dist.world_size})
     if dist.is_main:
         log(f"neurosim train: {prepared.description}; {len(prepared.train)} train / {len(prepared.test)} test "
             f"samples; {model_name} {config.neuron} network {'-'.join(map(str, layer_sizes))} "
@@ -371,13 +641,11 @@ def run(config: TrainConfig, log=print) -> Dict:
             f"{config.epochs} epochs on {device}" + (f" x {dist.world_size} processes" if dist.enabled else ""))
     if config.resume is not None:
         trainer.load_checkpoint(config.resume)
-        if trainer.epoch > config.epochs:
-            raise ValueError(f"epochs: the checkpoint {config.resume} has done {trainer.epoch} epochs; ask for at "
-                             f"least that many (got {config.epochs})")
         extend_cosine_schedule(scheduler, trainer.epoch, max(config.epochs, 1))
-    history = trainer.fit(prepared.train, prepared.test, epochs=config.epochs, checkpoint=config.checkpoint)
-    # the same fixed test encoding as each epoch's val_* line (Trainer.evaluate draws it from its seed)
-    test = trainer.evaluate(prepared.test)
+    with _sizes_that_do_not_fit(config, device):
+        history = trainer.fit(prepared.train, prepared.test, epochs=config.epochs, checkpoint=config.checkpoint)
+        # the same fixed test encoding as each epoch's val_* line (Trainer.evaluate draws it from its seed)
+        test = trainer.evaluate(prepared.test)
     wall = time.perf_counter() - started
     results = {
         "test_accuracy": test["accuracy"],
@@ -399,7 +667,8 @@ def run(config: TrainConfig, log=print) -> Dict:
         "torch": torch.__version__,
         "neurosim": neurosim.__version__,
         "settings": run_settings(config.seed),
-        "config": asdict(config),
+        "config": recorded_config(config),
+        "resumed_from": resumed,
         "history": history,
     }
     if monitor is not None and monitor.records:

@@ -46,6 +46,39 @@ def _close_open_trainers() -> None:
     gc.collect()
 
 
+def _count(payload: Dict, key: str, path, default=None) -> int:
+    value = payload.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ckpt.CheckpointError(f"checkpoint {path}: malformed {key!r} entry: expected an integer >= 0, "
+                                   f"got {value!r}")
+    return value
+
+
+def check_training_state(payload: Dict, path) -> tuple:
+    """Checks the entries of a training checkpoint that no model or optimizer check covers, and
+    returns ``(epoch, global_step, history)``: ``epoch`` and ``global_step`` integers >= 0, the
+    history a list of one dict per finished epoch (as many as ``epoch``), the RNG states
+    well-formed. :class:`CheckpointError` naming the file and the entry otherwise. Cheap: callers
+    run it before any data is prepared."""
+    epoch = _count(payload, "epoch", path)
+    global_step = _count(payload, "global_step", path, 0)
+    history = payload.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        raise ckpt.CheckpointError(f"checkpoint {path}: 'history' must be a list of per-epoch dicts, got "
+                                   f"{type(history).__name__}")
+    if "history" in payload and len(history) != epoch:
+        raise ckpt.CheckpointError(f"checkpoint {path} is inconsistent: 'epoch' says {epoch} epochs are done, "
+                                   f"its history holds {len(history)}")
+    try:
+        check_rng_state(payload["rng"])
+    except ValueError as e:
+        raise ckpt.CheckpointError(f"checkpoint {path}: {e}") from e
+    metadata = payload.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ckpt.CheckpointError(f"checkpoint {path}: 'metadata' must be a dict, got {type(metadata).__name__}")
+    return epoch, global_step, history
+
+
 class Trainer:
     """Trains a model mapping ``x[T, B, ...]`` to outputs ``[T, B, classes]`` (spikes or readout).
 
@@ -74,6 +107,9 @@ class Trainer:
             batch (``trainer.global_step`` counts batches from 1), and ``on_epoch_end(trainer, epoch)``,
             which may return a dict of numbers added to that epoch's history row and ``metrics.csv``.
             Forward passes a callback makes are not counted in the epoch's spike rates.
+        checkpoint_metadata: a dict of plain values (str, numbers, None, lists, dicts) written into
+            every checkpoint as ``"metadata"`` (``neurosim train`` records its run configuration
+            there); :meth:`load_checkpoint` sets ``loaded_metadata`` to the checkpoint's.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, loss="ce_count", scheduler=None,
@@ -82,7 +118,7 @@ class Trainer:
                  batch_size: int = 64, eval_batch_size: Optional[int] = None, shuffle: bool = True,
                  collate_fn: Optional[Callable] = None, num_workers: int = 0, seed: int = 0,
                  log_dir: Optional[str] = None, tensorboard: bool = True, progress: bool = True,
-                 callbacks: Sequence = ()):
+                 callbacks: Sequence = (), checkpoint_metadata: Optional[Dict] = None):
         if scheduler_step not in ("epoch", "batch"):
             raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
         if tbptt_steps is not None and (not isinstance(tbptt_steps, int) or tbptt_steps < 1):
@@ -122,6 +158,8 @@ class Trainer:
         for cb in self.callbacks:
             if not (hasattr(cb, "on_train_step") or hasattr(cb, "on_epoch_end")):
                 raise TypeError(f"callbacks: {type(cb).__name__} has neither on_train_step nor on_epoch_end")
+        self.checkpoint_metadata = checkpoint_metadata
+        self.loaded_metadata: Optional[Dict] = None
         self.epoch = 0
         self.global_step = 0
         self.history: List[Dict[str, float]] = []
@@ -352,7 +390,7 @@ class Trainer:
         _open_distributed.discard(self)
 
     def state_dict(self) -> Dict:
-        return {
+        state = {
             "model": self.module.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
@@ -361,6 +399,9 @@ class Trainer:
             "history": self.history,
             "rng": rng_state(),
         }
+        if self.checkpoint_metadata is not None:
+            state["metadata"] = self.checkpoint_metadata
+        return state
 
     def save_checkpoint(self, path: str) -> None:
         """Writes model, optimizer, scheduler, RNG states, epoch and history atomically."""
@@ -403,23 +444,7 @@ class Trainer:
         import copy
 
         payload = ckpt.load_checkpoint(path, map_location="cpu")  # load_state_dict copies to the device
-        try:
-            epoch = int(payload["epoch"])
-            if epoch < 0:
-                raise ValueError(f"epoch must be >= 0, got {epoch}")
-        except (TypeError, ValueError) as e:
-            raise ckpt.CheckpointError(f"checkpoint {path}: malformed 'epoch' entry: {e}") from e
-        try:
-            global_step = int(payload.get("global_step", 0))
-        except (TypeError, ValueError) as e:
-            raise ckpt.CheckpointError(f"checkpoint {path}: malformed 'global_step' entry: {e}") from e
-        history = payload.get("history", [])
-        if not isinstance(history, list):
-            raise ckpt.CheckpointError(f"checkpoint {path}: 'history' must be a list, got {type(history).__name__}")
-        try:
-            check_rng_state(payload["rng"])
-        except ValueError as e:
-            raise ckpt.CheckpointError(f"checkpoint {path}: {e}") from e
+        epoch, global_step, history = check_training_state(payload, path)
         try:
             self._check_optimizer_state(payload["optimizer"])
         except ValueError as e:
@@ -451,3 +476,4 @@ class Trainer:
         self.epoch = epoch
         self.global_step = global_step
         self.history = list(history)
+        self.loaded_metadata = payload.get("metadata")

@@ -1,0 +1,222 @@
+"""`neurosim train` / `neurosim bench` options: nothing given is ignored or recorded as used when it was
+not; a resumed run keeps the options that define it; sizes, threads and checkpoints are checked
+before any data work, each mistake one argparse-style line (exit status 2)."""
+
+import json
+import os
+
+import pytest
+import torch
+
+from neurosim import cli
+from neurosim.training import job
+from neurosim.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+pytest.importorskip("sklearn")
+
+QUICK = ["train", "--epochs", "1", "--T", "4", "--limit", "10", "--hidden", "8", "--no-plots", "--no-progress"]
+
+
+def _quick(extra):
+    """QUICK, without --hidden where ``extra`` sets the sizes or a data set (conv by default)."""
+    sized = any(a in extra for a in ("--hidden", "--channels", "--dataset"))
+    return [a for a in QUICK if a not in ("--hidden", "8")] if sized else QUICK
+
+
+@pytest.fixture(autouse=True)
+def _keep_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _refused(capsys, argv, flags, out=None):
+    """``argv`` exits 2 with one line naming every flag of ``flags``, before any data or training
+    work (nothing on stdout, no --out folder made)."""
+    assert cli.main(argv) == 2, argv
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    line = lines[0]
+    assert line.startswith(f"neurosim {argv[0]}: error: argument "), line
+    for flag in flags:
+        assert flag in line, (flag, line)
+    assert captured.out == "", captured.out
+    if out is not None:
+        assert not os.path.exists(out), out
+    return line
+
+
+def _results(out):
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A 1-epoch digits run with --T 4 --limit 10 --hidden 8 --lr 3e-3 --seed 1 and its checkpoint."""
+    ck, out = tmp_path / "ck.pt", tmp_path / "first"
+    assert cli.main(QUICK + ["--lr", "3e-3", "--seed", "1", "--out", str(out), "--checkpoint", str(ck)]) == 0
+    return ck, _results(out)
+
+
+# ------------------------------------------------------------------------------------- resume
+@pytest.mark.parametrize("change,flags", [
+    (["--lr", "0.5"], ["--lr"]),
+    (["--seed", "7"], ["--seed"]),
+    (["--T", "5"], ["--T"]),
+    (["--encoding", "latency"], ["--encoding"]),
+    (["--batch-size", "4"], ["--batch-size"]),
+    (["--hidden", "9"], ["--hidden"]),
+    (["--limit", "12"], ["--limit"]),
+    (["--neuron", "alif"], ["--neuron"]),
+    (["--tbptt", "2"], ["--tbptt"]),
+    (["--clip", "1"], ["--clip"]),
+    (["--model", "recurrent"], ["--model"]),
+    (["--seed", "7", "--T", "5"], ["--T", "--seed"]),
+])
+def test_resume_refuses_options_that_define_the_run(checkpoint, tmp_path, capsys, change, flags):
+    ck, _ = checkpoint
+    out = tmp_path / "resumed"
+    line = _refused(capsys, ["train", "--epochs", "2", "--no-progress", "--no-plots", "--resume", str(ck),
+                             "--out", str(out)] + change, flags, out)
+    assert str(ck) in line
+
+
+def test_resume_continues_with_the_checkpoint_options_and_records_them(checkpoint, tmp_path):
+    ck, first = checkpoint
+    out = tmp_path / "resumed"
+    # only what may change on resume: the epoch count, the output folder, progress and plots; the
+    # options that define the run come from the checkpoint (or, given, must equal its values)
+    assert cli.main(["train", "--epochs", "2", "--no-progress", "--no-plots", "--resume", str(ck), "--seed", "1",
+                     "--out", str(out)]) == 0
+    resumed = _results(out)
+    assert resumed["epochs"] == 2 and len(resumed["history"]) == 2
+    assert resumed["history"][0] == first["history"][0]  # the checkpoint's epoch, carried over
+    for field in job.RUN_FIELDS:
+        assert resumed["config"][field] == first["config"][field], field
+    assert resumed["config"]["lr"] == 3e-3 and resumed["config"]["seed"] == 1 and resumed["config"]["T"] == 4
+    assert resumed["history"][0]["lr"] == resumed["config"]["lr"]  # the lr recorded is the one the optimizer used
+    assert (resumed["train_samples"], resumed["test_samples"]) == (first["train_samples"], first["test_samples"])
+    assert resumed["resumed_from"] == {"checkpoint": str(ck), "epoch": 1, "world_size": 1}
+    assert first["resumed_from"] is None
+
+
+def test_run_api_refuses_a_resume_that_changes_the_run(checkpoint, tmp_path):
+    ck, _ = checkpoint
+    config = job.TrainConfig(epochs=2, T=4, limit=10, hidden=8, lr=3e-3, seed=7, resume=str(ck),
+                             out=str(tmp_path / "api"), progress=False, plots=False)
+    with pytest.raises(job.ConfigError, match="seed") as info:
+        job.run(config, log=lambda m: None)
+    assert info.value.fields == ("seed",)
+    assert not (tmp_path / "api").exists()
+
+
+def test_resume_needs_a_checkpoint_that_records_its_run(checkpoint, tmp_path, capsys):
+    ck, _ = checkpoint
+    payload = load_checkpoint(ck)
+    del payload["metadata"]  # as a checkpoint of Trainer.save_checkpoint without metadata
+    save_checkpoint(tmp_path / "bare.pt", payload)
+    line = _refused(capsys, ["train", "--resume", str(tmp_path / "bare.pt"), "--out", str(tmp_path / "o")],
+                    ["--resume"], tmp_path / "o")
+    assert "records no run configuration" in line
+
+
+@pytest.mark.parametrize("entry,value,words", [
+    ("epoch", -3, ["'epoch'", "-3"]),
+    ("epoch", "1", ["'epoch'"]),
+    ("epoch", 1.5, ["'epoch'"]),
+    ("epoch", 2, ["inconsistent", "history"]),
+    ("global_step", -1, ["'global_step'"]),
+    ("history", "rows", ["'history'"]),
+    ("rng", {"torch": "x"}, ["rng"]),
+])
+def test_inconsistent_checkpoints_are_refused_before_any_data_work(checkpoint, tmp_path, capsys, entry, value,
+                                                                   words):
+    ck, _ = checkpoint
+    payload = load_checkpoint(ck)
+    payload[entry] = value
+    bad = tmp_path / "bad.pt"
+    save_checkpoint(bad, payload)
+    line = _refused(capsys, ["train", "--epochs", "3", "--resume", str(bad), "--out", str(tmp_path / "o")],
+                    ["--resume", str(bad)] + words, tmp_path / "o")
+    assert "argument --resume: checkpoint" in line
+    from neurosim.models import SpikingMLP
+    from neurosim.training import Trainer
+
+    model = SpikingMLP([64, 8, 10])
+    trainer = Trainer(model, torch.optim.Adam(model.parameters()), progress=False)
+    with pytest.raises(CheckpointError):  # the Python API refuses the same checkpoints
+        trainer.load_checkpoint(bad)
+    assert trainer.epoch == 0
+
+
+# ---------------------------------------------------------------------- options that do not apply
+@pytest.mark.parametrize("extra,flag", [
+    (["--channels", "3,3"], "--channels"),
+    (["--model", "recurrent", "--channels", "3,3"], "--channels"),
+    (["--dataset", "synthetic", "--model", "conv", "--hidden", "77"], "--hidden"),
+    (["--dataset", "synthetic", "--model", "mlp", "--encoding", "latency"], "--encoding"),
+    (["--dataset", "nmnist:/nowhere", "--encoding", "rate"], "--encoding"),
+    (["--dataset", "shd:/nowhere.h5", "--encoding", "direct"], "--encoding"),
+    (["--dataset", "dvsgesture:/nowhere", "--encoding", "latency"], "--encoding"),
+    (["--every", "3"], "--every"),
+    (["--no-cache"], "--no-cache"),
+    (["--cache-dir", "/tmp/neurosim-frames"], "--cache-dir"),
+    (["--dataset", "synthetic", "--no-cache", "--cache-dir", "/tmp/neurosim-frames"], "--cache-dir"),
+    (["--dist-timeout", "5"], "--dist-timeout"),
+    (["--tbptt", "4"], "--tbptt"),  # T is 4: one chunk, nothing truncated
+])
+def test_options_that_do_not_apply_are_refused(tmp_path, capsys, monkeypatch, extra, flag):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    _refused(capsys, _quick(extra) + ["--out", str(tmp_path / "o")] + extra, [flag], tmp_path / "o")
+
+
+def test_defaults_that_do_not_apply_are_recorded_as_unused(tmp_path):
+    pytest.importorskip("tonic")
+    out = tmp_path / "conv"
+    assert cli.main(["train", "--dataset", "synthetic", "--epochs", "1", "--T", "3", "--limit", "6", "--channels",
+                     "2,2", "--no-cache", "--no-plots", "--no-progress", "--out", str(out)]) == 0
+    config = _results(out)["config"]
+    assert config["model"] == "conv" and config["channels"] == [2, 2]
+    assert config["hidden"] is None and config["encoding"] is None and config["diagnose_every"] is None
+    with pytest.raises(job.ConfigError, match="hidden"):  # the Python API: a non-default value that does not apply
+        job.check_applicable(job.TrainConfig(dataset="synthetic", hidden=77))
+
+
+# -------------------------------------------------------------------------------- sizes, threads
+def test_threads_are_bounded_by_the_cpu_count(tmp_path, capsys):
+    too_many = str((os.cpu_count() or 1) + 1)
+    _refused(capsys, QUICK + ["--out", str(tmp_path / "o"), "--threads", too_many], ["--threads"], tmp_path / "o")
+    _refused(capsys, ["bench", "--threads", "100000", "--out", str(tmp_path / "b")], ["--threads"], tmp_path / "b")
+    args = cli.build_parser().parse_args(["train", "--threads", str(os.cpu_count() or 1)])
+    assert args.threads == (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("extra,flags", [
+    (["--T", "1000000000"], ["--T", "does not fit in memory"]),
+    (["--batch-size", "100000000000000000000"], ["--batch-size", "<= 1000000"]),
+    (["--batch-size", "1000001"], ["--batch-size"]),
+    (["--model", "recurrent", "--hidden", "1000000"], ["--hidden", "does not fit in memory"]),
+    (["--dataset", "synthetic", "--channels", "100000,100000"], ["--channels", "does not fit in memory"]),
+    (["--dataset", "synthetic", "--model", "mlp", "--T", "100000000", "--batch-size", "100000"], ["--T"]),
+])
+def test_sizes_that_cannot_fit_are_refused_before_any_work(tmp_path, capsys, extra, flags):
+    _refused(capsys, _quick(extra) + ["--out", str(tmp_path / "o")] + extra, flags, tmp_path / "o")
+
+
+def test_memory_estimate_grows_with_the_sizes():
+    base = job.TrainConfig(T=25, batch_size=32, hidden=256)
+    per_batch, params = job.memory_estimate(base)
+    assert job.memory_estimate(job.TrainConfig(T=50, batch_size=32, hidden=256))[0] == 2 * per_batch
+    assert job.memory_estimate(job.TrainConfig(T=25, batch_size=32, hidden=512))[1] > params
+    # the default job fits easily: a lower bound, not a guess that refuses runs that would work
+    assert per_batch + params < 64 * 2**20
+
+
+def test_bench_refuses_sizes_that_cannot_fit_and_flags_quick_overrides(tmp_path, capsys):
+    _refused(capsys, ["bench", "--sizes", "1000000000", "--no-peers", "--reps", "1", "--out", str(tmp_path / "b")],
+             ["--sizes", "n=1000000000"], tmp_path / "b")
+    for extra, flag in ((["--sizes", "16"], "--sizes"), (["--reps", "2"], "--reps"),
+                        (["--linear-max-n", "64"], "--linear-max-n")):
+        _refused(capsys, ["bench", "--quick", "--out", str(tmp_path / "b")] + extra, [flag, "--quick"],
+                 tmp_path / "b")
