@@ -364,8 +364,9 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
         for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
         unrolled<kTile>([&](auto k_const) {
           constexpr int k = decltype(k_const)::value;
-          A rc[R], tv[TV];
-          for (int j = 0; j < TV; ++j) tv[j] = time_tile[kTimed ? k : 0][j][kTimed ? l : 0];
+          A rc[R], tv[TV] = {};
+          if constexpr (kTimed)
+            for (int j = 0; j < TV; ++j) tv[j] = time_tile[kTimed ? k : 0][j][kTimed ? l : 0];
           out_tile[k * cols + l] = store_as<T>(model_step(m, lp, st, load_acc<A>(x_tile[k * cols + l]), tv, rc));
           if (kRecord) {
             for (int j = 0; j < M::kRecorded; ++j)
@@ -391,14 +392,15 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
       block_time_values(m, lane, p, t, col0, lanes, time_values);
     }
     for (int l = 0; l < lanes; ++l) {
-      A st[S], lp[L], rc[R], tv[TV];
+      A st[S], lp[L], rc[R], tv[TV] = {};
       for (int j = 0; j < S; ++j) st[j] = s[j][l];
       for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
       const A xv = kThread ? x_in[kThread ? l : 0] : load_acc<A>(xr[l]);
       if constexpr (kThread) {
         lane_time_values(m, lp, time_now[kTimed ? l : 0], tv);
       } else {
-        for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
+        if constexpr (kTimed)
+          for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
       }
       const T o = store_as<T>(model_step(m, lp, st, xv, tv, rc));
       if constexpr (kThread) out_v.v[kThread ? l : 0] = o;
@@ -479,10 +481,11 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         const T* xr = x + (t0 + k) * cols + col0;
         if constexpr (kTimed) block_time_values(m, lane, p, t0 + k, col0, lanes, time_values);
         for (int l = 0; l < lanes; ++l) {
-          A st[S], lp[L], loc[C], tv[TV];
+          A st[S], lp[L], loc[C], tv[TV] = {};
           for (int j = 0; j < S; ++j) st[j] = s[j][l];
           for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
-          for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
+          if constexpr (kTimed)
+            for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
           model_local(m, lp, st, st, load_acc<A>(xr[l]), tv, loc);
           for (int j = 0; j < C; ++j) chunk.at(k * C + j, l) = loc[j];
           m.next_state(loc, st);
@@ -514,8 +517,9 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
             for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
             unrolled<kTile>([&](auto k_const) {
               constexpr int k = decltype(k_const)::value;
-              A rc[R], tv[TV];
-              for (int j = 0; j < TV; ++j) tv[j] = time_tile[kTimed ? k : 0][j][kTimed ? l : 0];
+              A rc[R], tv[TV] = {};
+              if constexpr (kTimed)
+                for (int j = 0; j < TV; ++j) tv[j] = time_tile[kTimed ? k : 0][j][kTimed ? l : 0];
               model_step(m, lp, st, load_acc<A>(x_tile[k * cols + l]), tv, rc);
               for (int j = 0; j < S; ++j) chunk.at((k_begin + k + 1) * S + j, l) = st[j];
             });
@@ -532,14 +536,15 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
           block_time_values(m, lane, p, t0 + k, col0, lanes, time_values);
         }
         for (int l = 0; l < lanes; ++l) {
-          A st[S], lp[L], rc[R], tv[TV];
+          A st[S], lp[L], rc[R], tv[TV] = {};
           for (int j = 0; j < S; ++j) st[j] = chunk.at(k * S + j, l);
           for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
           const A xv = kThread ? x_in[kThread ? l : 0] : load_acc<A>(xr[l]);
           if constexpr (kThread) {
             lane_time_values(m, lp, time_now[kTimed ? l : 0], tv);
           } else {
-            for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
+            if constexpr (kTimed)
+              for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
           }
           model_step(m, lp, st, xv, tv, rc);
           for (int j = 0; j < S; ++j) chunk.at((k + 1) * S + j, l) = st[j];
@@ -585,11 +590,12 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         if (kCache) {
           for (int j = 0; j < C; ++j) loc[j] = chunk.at(k * C + j, l);
         } else {
-          A prev[S], next[S], tv[TV];
+          A prev[S], next[S], tv[TV] = {};
           if constexpr (kThread) {
             lane_time_values(m, lp, time_now[kTimed ? l : 0], tv);
           } else {
-            for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
+            if constexpr (kTimed)
+              for (int j = 0; j < TV; ++j) tv[j] = time_values[j][kTimed ? l : 0];
           }
           for (int j = 0; j < S; ++j) prev[j] = chunk.at(k * S + j, l);
           if (M::kLocalNeedsNext) {
