@@ -50,6 +50,23 @@ def test_phase_uses_the_floor_modulus_for_times_before_the_shift():
     assert bool(((phi >= 0) & (phi < 1)).all())
 
 
+def test_integer_timestamps_beyond_float32_keep_their_precision():
+    """Integer timestamps (e.g. event cameras' microseconds) pass float32's exact integers (2^24)
+    within 17 s: the phase is computed from them in float64, as from the same float64 timestamps,
+    in time_gate, time_gate_phase and PhasedLSTM (float32 lost them: every phase came out 0)."""
+    t = torch.arange(100_000_000, 100_000_050, 3)
+    tau = torch.tensor([10.0, 7.0, 3.5])
+    shift = torch.tensor([0.0, 1.5, 2.0])
+    exact = torch.tensor([[((v - s) % p) / p for s, p in zip(shift.tolist(), tau.tolist())] for v in t.tolist()])
+    phi = time_gate_phase(t, tau, shift)
+    assert len(set(phi[:, 0].tolist())) > 3
+    torch.testing.assert_close(phi, exact.float(), rtol=0, atol=1e-6)
+    assert torch.equal(time_gate(t, tau, shift, 0.5), time_gate(t.double(), tau, shift, 0.5))
+    lstm = neurosim.PhasedLSTM(2, 3, r_on=0.5).eval()
+    x = torch.randn(t.numel(), 2, 2)
+    assert torch.equal(lstm(x, t)[0], lstm(x, t.double())[0])
+
+
 def test_gate_values_in_each_phase_and_leak():
     tau, shift, r_on = gate_params(5)
     phases = torch.stack([r_on / 4, r_on / 2, 3 * r_on / 4, (1 + r_on) / 2])  # rising, peak, falling, closed

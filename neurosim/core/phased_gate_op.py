@@ -34,9 +34,10 @@ def _rows_per_block(units: int) -> int:
 
 
 def _work_dtype(times: torch.Tensor, tau: torch.Tensor) -> torch.dtype:
-    """The phase is computed in the wider of the timestamps' and tau's dtype (so float64 times keep
-    their precision); integer times use tau's."""
-    return torch.promote_types(times.dtype, tau.dtype) if times.is_floating_point() else tau.dtype
+    """The phase is computed in the wider of the timestamps' and tau's dtype, so float64 times keep
+    their precision; integer times in float64 (exact to 2^53: microsecond event timestamps pass
+    float32's 2^24 within 17 seconds)."""
+    return torch.promote_types(times.dtype if times.is_floating_point() else torch.float64, tau.dtype)
 
 
 class TimeGateFunction(torch.autograd.Function):

@@ -31,7 +31,7 @@ import torch
 
 from neurosim import surrogate as surrogates
 from neurosim.core.models import PHASED_MODELS
-from neurosim.core.phased_gate_op import time_gate_fused
+from neurosim.core.phased_gate_op import _work_dtype, time_gate_fused
 from neurosim.core.phased_lstm_op import phased_lstm_fused
 from neurosim.core.phased_reference import phased_lstm_reference, phased_scan_reference
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
@@ -163,9 +163,7 @@ def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
 # The gate
 # --------------------------------------------------------------------------------------------
 def _phase(times, tau, shift):
-    work = tau.dtype
-    if times.is_floating_point():
-        work = torch.promote_types(times.dtype, tau.dtype)
+    work = _work_dtype(times, tau)
     t = times.to(work).unsqueeze(-1)
     return (torch.remainder(t - shift.to(work), tau.to(work)) / tau.to(work)).to(tau.dtype)
 
@@ -190,7 +188,8 @@ def time_gate_phase(times: torch.Tensor, tau: torch.Tensor, shift) -> torch.Tens
 
     Args:
         times: timestamps of any shape ``[...]`` (floating or integer; the phase is computed in
-            the wider of their dtype and tau's, so float64 timestamps keep their precision).
+            the wider of their dtype and tau's, so float64 timestamps keep their precision, and
+            integer ones in float64).
         tau: per-unit period [units], > 0.
         shift: per-unit phase shift, a number or [units].
 
