@@ -245,3 +245,32 @@ def test_stdp_with_one_amplitude_zero(backend, a_plus, a_minus):
     want = step_by_step_stdp(pre, post, a_plus, a_minus, 6.0, 4.0)
     assert want.abs().sum() > 0
     torch.testing.assert_close(got, want)
+
+
+def test_empty_batch_is_refused_before_any_work():
+    """A batch mean over B=0 samples is NaN (stdp divided by zero): every rule names the argument."""
+    for shape in ((10, 0), (0,)):  # a sequence [T, 0, n] and one step [0, n]
+        pre = torch.zeros(*shape, 5, dtype=torch.float64)
+        post = torch.zeros(*shape, 3, dtype=torch.float64)
+        for rule in (P.hebbian, P.anti_hebbian):
+            with pytest.raises(ValueError, match=r"pre: the batch axis is empty \(B=0\)"):
+                rule(pre, post)
+        with pytest.raises(ValueError, match=r"pre: the batch axis is empty"):
+            P.bcm(pre, post, torch.zeros(3, dtype=torch.float64))
+        with pytest.raises(ValueError, match=r"post: the batch axis is empty"):
+            P.bcm_threshold(torch.zeros(3, dtype=torch.float64), post, 10.0)
+        with pytest.raises(ValueError, match=r"x: the batch axis is empty"):
+            P.oja_subspace(pre, post, torch.zeros(3, 5, dtype=torch.float64))
+        traces = (pre, post) if len(shape) == 1 else (None, None)
+        with pytest.raises(ValueError, match=r"pre: the batch axis is empty"):
+            P.stdp(pre, post, *traces)
+    pre, post = torch.zeros(10, 0, 5), torch.zeros(10, 0, 3)
+    with pytest.raises(ValueError, match=r"pre: the batch axis is empty"):
+        P.stdp_traces(pre, post)
+    with pytest.raises(ValueError, match=r"pre: the batch axis is empty"):
+        P.three_factor(pre, post, 1.0)
+    with pytest.raises(ValueError, match=r"x: the batch axis is empty"):
+        P.oja(torch.zeros(0, 5), torch.zeros(0), torch.zeros(5))
+    # one sample is fine, and is the plain outer product (hand computation)
+    pre, post = torch.rand(1, 5, dtype=torch.float64), torch.rand(1, 3, dtype=torch.float64)
+    torch.testing.assert_close(P.hebbian(pre, post), post[0, :, None] * pre[0, None, :])

@@ -22,6 +22,7 @@ from neurosim.core.trace_op import stdp_rows_native
 from neurosim.functional.trace import exp_trace
 from neurosim.plasticity._checks import (
     check_activity,
+    check_batch,
     check_finite,
     check_number,
     check_same_samples,
@@ -69,6 +70,7 @@ def oja(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, lr: float = 1.0) -> t
     With ``y = x @ w`` the weight converges to the unit-norm first principal component of x.
     """
     check_tensor(x, "x", (2,))
+    check_batch(x, "x", 0)
     check_tensor(y, "y", (1,))
     check_tensor(w, "w", (1,))
     if y.shape[0] != x.shape[0]:
@@ -130,6 +132,7 @@ def stdp_traces(pre: torch.Tensor, post: torch.Tensor, *, tau_plus: float = 20.0
     """
     check_tensor(pre, "pre", (3,))
     check_tensor(post, "post", (3,))
+    check_batch(pre, "pre", 1)
     check_same_samples(pre[..., :1], post[..., :1], "pre", "post")
     decay_pre = math.exp(-check_number(dt, "dt", True) / check_number(tau_plus, "tau_plus", True))
     decay_post = math.exp(-dt / check_number(tau_minus, "tau_minus", True))
