@@ -224,3 +224,26 @@ def test_models_keep_one_dropout_mask_under_truncated_bptt(make):
     first, state = net(x[:3], return_state=True)
     second, _ = net(x[3:], state=state, return_state=True)
     torch.testing.assert_close(torch.cat([first, second]), whole)
+
+
+@pytest.mark.parametrize("layer,features", [
+    (lambda: td.Conv2d(2, 3, 3), (2, 6, 6)), (lambda: td.Conv1d(2, 3, 3), (2, 6)),
+    (lambda: td.AvgPool2d(2), (2, 4, 4)), (lambda: td.MaxPool2d(2), (2, 4, 4)),
+    (lambda: td.BatchNorm1d(2), (2,)), (lambda: td.BatchNorm2d(2), (2, 4, 4)),
+    (lambda: td.TimeDistributed(nn.Linear(2, 3)), (2,)), (lambda: td.Flatten(), (2, 3)),
+    (lambda: td.Dropout(0.5), (2,))])
+def test_time_folded_layers_refuse_an_empty_time_axis(layer, features):
+    with pytest.raises(ValueError, match=r"x: the time axis is empty \(T=0\)"):
+        layer()(torch.zeros(0, 3, *features))
+    out = layer()(torch.zeros(1, 3, *features))  # one step works, and keeps T and B
+    assert out.shape[:2] == (1, 3)
+
+
+def test_unfold_time_checks_its_steps():
+    y = torch.zeros(6, 4)
+    assert td.unfold_time(y, 3).shape == (3, 2, 4)
+    for bad in (0, -1, True, 2.0):
+        with pytest.raises(ValueError, match="steps"):
+            td.unfold_time(y, bad)
+    with pytest.raises(ValueError, match="y: its first axis"):
+        td.unfold_time(y, 4)
