@@ -247,3 +247,28 @@ def test_unfold_time_checks_its_steps():
             td.unfold_time(y, bad)
     with pytest.raises(ValueError, match="y: its first axis"):
         td.unfold_time(y, 4)
+
+
+@pytest.mark.parametrize("make,x", [
+    (lambda: SpikingMLP([7, 8, 3]), torch.rand(4, 2, 7)),
+    (lambda: RecurrentSNN(7, 3, hidden=[8]), torch.rand(4, 2, 7)),
+    (lambda: SpikingConvNet((2, 8, 8), 3, channels=(4,), dropout=0.2), torch.rand(4, 2, 2, 8, 8))])
+def test_models_check_state_length_and_input_dtype(make, x):
+    model = make().eval()
+    out, state = model(x, return_state=True)
+    # the right state list continues the sequence: two chunks equal one call (eval mode)
+    first, mid = model(x[:2], return_state=True)
+    second = model(x[2:], mid)
+    torch.testing.assert_close(torch.cat([first, second]), out)
+    for bad in ([None], state + state[:1], state[:-1]):
+        with pytest.raises(ValueError, match=rf"state: expected {len(state)} entries"):
+            model(x, bad)
+    with pytest.raises(TypeError, match="state: expected None or the list"):
+        model(x, state[0])
+    with pytest.raises(TypeError, match=r"x: has dtype torch.float64 but .*torch.float32"):
+        model(x.double())
+    with pytest.raises(TypeError, match="x: expected a torch.Tensor"):
+        model(x.tolist())
+    with pytest.raises(TypeError, match="return_state"):
+        model(x, return_state=1)
+    torch.testing.assert_close(model.double()(x.double()), out.double())  # matching dtypes run

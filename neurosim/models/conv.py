@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from neurosim import layers as td
-from neurosim.models.stack import LIReadout, mark_stateful, run_stack, stateful_neuron
+from neurosim.models.stack import (
+    LIReadout,
+    check_model_call,
+    count_stateful,
+    mark_stateful,
+    run_stack,
+    stateful_neuron,
+)
 
 
 class SpikingConvNet(nn.Module):
@@ -78,6 +85,7 @@ class SpikingConvNet(nn.Module):
         self.default_loss = "ce_count" if readout == "spikes" else "ce_mean"
 
     def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
+        check_model_call(self, x, state, return_state, count_stateful(self.layers))
         if not isinstance(x, torch.Tensor) or x.dim() != 5 or tuple(x.shape[2:]) != self.input_shape:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"SpikingConvNet expects frames [T, B, C, H, W] with (C, H, W) = {self.input_shape}, "
