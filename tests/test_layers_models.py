@@ -272,3 +272,26 @@ def test_models_check_state_length_and_input_dtype(make, x):
     with pytest.raises(TypeError, match="return_state"):
         model(x, return_state=1)
     torch.testing.assert_close(model.double()(x.double()), out.double())  # matching dtypes run
+
+
+def test_conv_net_chunks_agree_with_one_call_except_batch_norm_in_training():
+    """What the docstring says: truncated-BPTT chunks equal one call in eval mode or without batch
+    norm, and differ with batch norm in training (statistics over each chunk's time x batch)."""
+    x = (torch.rand(6, 2, 2, 8, 8, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+
+    def chunked_and_whole(model):
+        torch.manual_seed(0)
+        whole = model(x)
+        first, state = model(x[:3], return_state=True)
+        return torch.cat([first, model(x[3:], state)]), whole
+
+    for batch_norm, train in ((True, False), (False, True), (False, False)):
+        torch.manual_seed(1)
+        model = SpikingConvNet((2, 8, 8), 3, channels=(4,), batch_norm=batch_norm).train(train)
+        chunked, whole = chunked_and_whole(model)
+        torch.testing.assert_close(chunked, whole)
+    torch.manual_seed(1)
+    model = SpikingConvNet((2, 8, 8), 3, channels=(4,), batch_norm=True).train()
+    chunked, whole = chunked_and_whole(model)
+    assert not torch.allclose(chunked, whole)
+    assert "truncated-BPTT" in SpikingConvNet.__doc__ and "eval mode" in SpikingConvNet.__doc__

@@ -30,7 +30,8 @@ class SpikingConvNet(nn.Module):
         kernel_size: odd kernel size; padding keeps H and W (``kernel_size // 2``) before pooling.
         pool: "max" or "avg" pooling of ``pool_size`` after each block (1 for none).
         neuron: a neuron name from :func:`neurosim.models.make_neuron` (with ``neuron_options``).
-        batch_norm: batch norm over time and batch after each convolution.
+        batch_norm: batch norm over time and batch after each convolution (in training mode the
+            statistics are those of each call: see truncated BPTT below).
         dropout: probability of :class:`neurosim.layers.Dropout` (one mask per sequence) before the readout.
         readout: "li" (a leaky integrator, train with ``ce_mean``; default) or "spikes" (a neuron
             layer, ``ce_count``); :attr:`default_loss` names the matching loss. (After batch-normed
@@ -38,6 +39,10 @@ class SpikingConvNet(nn.Module):
             far more slowly on synthetic N-MNIST, 0.17 vs 1.0 test accuracy after 4 epochs.)
 
     ``model(x, state, return_state=True)`` returns ``(out, states)`` for truncated BPTT.
+    With ``batch_norm=True`` in training mode each call normalises over its own time x batch
+    samples (and updates the running statistics per call), so a sequence run in truncated-BPTT
+    chunks is not the same computation as one call on the whole sequence; in eval mode (running
+    statistics) or with ``batch_norm=False`` the chunks and the whole call agree.
     """
 
     def __init__(self, input_shape: Sequence[int] = (2, 34, 34), num_classes: int = 10,
