@@ -36,6 +36,8 @@ def _check_sequence(x, name: str, min_dim: int = 3, expected: str = "[T, B, ...]
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dim() < min_dim:
         raise ValueError(f"{name}: expected a time-major tensor {expected}, got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: the time axis is empty (T=0) in shape {tuple(x.shape)}")
 
 
 def fold_time(x: torch.Tensor) -> torch.Tensor:
@@ -46,6 +48,10 @@ def fold_time(x: torch.Tensor) -> torch.Tensor:
 
 def unfold_time(y: torch.Tensor, steps: int) -> torch.Tensor:
     """``[T*B, ...] -> [T, B, ...]``."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps: expected a positive int (the length T of the time axis), got {steps!r}")
+    if y.shape[0] % steps:
+        raise ValueError(f"y: its first axis ({y.shape[0]}) is not T*B for T = steps = {steps}")
     return y.unflatten(0, (steps, y.shape[0] // steps))
 
 

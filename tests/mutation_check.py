@@ -103,8 +103,8 @@ MUTATIONS = [
              't.add_argument("--hidden", type=int,',
              [f"{ADV}::test_cli_user_mistakes_in_process"]),
     Mutation("nan-pixel-unchecked", "neurosim/training/encoders.py",
-             "    _check_steps(num_steps)\n    _check_input(x, \"x\")\n    p = (gain * x).clamp(0.0, 1.0)",
-             "    _check_steps(num_steps)\n    p = (gain * x).clamp(0.0, 1.0)",
+             "    _check_input(x, \"x\")\n    p = (gain * x).clamp(0.0, 1.0)",
+             "    p = (gain * x).clamp(0.0, 1.0)",
              [f"{ADV}::test_nan_pixel_is_named_before_encoding"]),
 ]
 

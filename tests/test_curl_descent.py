@@ -108,5 +108,8 @@ def test_bad_input_errors():
         cd.train(task, torch.ones(4), torch.ones(3), epochs=1, engine="jax")
     with pytest.raises(ValueError, match="flipped_fraction"):
         cd.lowest_edge_limit(0.5, 1.5)
+    with pytest.raises(ValueError, match=r"x: the batch axis is empty \(B=0\)"):  # a mean over no samples
+        cd.curl_descent_update(task.student, task.x_train[:0], torch.zeros(1, 0, 1, dtype=torch.float64),
+                               torch.ones(4), torch.ones(3), 0.1)
     with pytest.raises(ValueError, match="inputs"):
         cd.critical_alpha_h_limit(0.5, inputs=0)

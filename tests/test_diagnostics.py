@@ -79,6 +79,33 @@ def test_largest_algebraic_eigenvalues_not_largest_magnitude(method, spectrum, k
         torch.testing.assert_close(a @ v, lam * v, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("spectrum", [[3.0, 3.0, 1.0, 0.5],                  # a repeated top eigenvalue
+                                      [2.0, 2.0, 2.0, 1.0, 0.0],             # three times
+                                      [-1.0, -1.0, -2.0, -3.0],              # repeated and negative
+                                      [2.0, 2.0, -5.0, -5.0, 1.0, 1.0, 0.0],  # mixed, several repeated
+                                      [4.0, -6.0, 4.0, 1.0, 1.0, 1.0, -0.5, 0.2]])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_lanczos_counts_repeated_eigenvalues_with_multiplicity(spectrum, k):
+    _, theta, loss_fn = quadratic(spectrum, seed=5)
+    dense = hessian_matrix(loss_fn, [theta])
+    reference = torch.linalg.eigvalsh(dense).flip(0)[:k]
+    result = sharpness(loss_fn, [theta], k=k, tol=1e-10)
+    assert result.converged
+    torch.testing.assert_close(result.eigenvalues, reference, rtol=1e-7, atol=1e-7)
+    for lam, v in zip(result.eigenvalues, result.eigenvectors):
+        torch.testing.assert_close(dense @ v, lam * v, rtol=1e-6, atol=1e-6)
+    # the eigenvectors of a repeated eigenvalue are distinct: orthonormal
+    gram = result.eigenvectors @ result.eigenvectors.t()
+    torch.testing.assert_close(gram, torch.eye(k, dtype=gram.dtype), rtol=0, atol=1e-6)
+    assert result.num_hvps > 0
+
+
+def test_lanczos_too_few_steps_for_k_is_named():
+    _, theta, loss_fn = quadratic([5.0, 4.0, 3.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="max_iter"):
+        sharpness(loss_fn, [theta], k=3, max_iter=2)
+
+
 @pytest.mark.parametrize("hvp", ["double_backward", "finite_difference"])
 def test_small_mlp_matches_full_hessian(hvp):
     net, loss_fn = small_mlp()

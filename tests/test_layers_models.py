@@ -224,3 +224,74 @@ def test_models_keep_one_dropout_mask_under_truncated_bptt(make):
     first, state = net(x[:3], return_state=True)
     second, _ = net(x[3:], state=state, return_state=True)
     torch.testing.assert_close(torch.cat([first, second]), whole)
+
+
+@pytest.mark.parametrize("layer,features", [
+    (lambda: td.Conv2d(2, 3, 3), (2, 6, 6)), (lambda: td.Conv1d(2, 3, 3), (2, 6)),
+    (lambda: td.AvgPool2d(2), (2, 4, 4)), (lambda: td.MaxPool2d(2), (2, 4, 4)),
+    (lambda: td.BatchNorm1d(2), (2,)), (lambda: td.BatchNorm2d(2), (2, 4, 4)),
+    (lambda: td.TimeDistributed(nn.Linear(2, 3)), (2,)), (lambda: td.Flatten(), (2, 3)),
+    (lambda: td.Dropout(0.5), (2,))])
+def test_time_folded_layers_refuse_an_empty_time_axis(layer, features):
+    with pytest.raises(ValueError, match=r"x: the time axis is empty \(T=0\)"):
+        layer()(torch.zeros(0, 3, *features))
+    out = layer()(torch.zeros(1, 3, *features))  # one step works, and keeps T and B
+    assert out.shape[:2] == (1, 3)
+
+
+def test_unfold_time_checks_its_steps():
+    y = torch.zeros(6, 4)
+    assert td.unfold_time(y, 3).shape == (3, 2, 4)
+    for bad in (0, -1, True, 2.0):
+        with pytest.raises(ValueError, match="steps"):
+            td.unfold_time(y, bad)
+    with pytest.raises(ValueError, match="y: its first axis"):
+        td.unfold_time(y, 4)
+
+
+@pytest.mark.parametrize("make,x", [
+    (lambda: SpikingMLP([7, 8, 3]), torch.rand(4, 2, 7)),
+    (lambda: RecurrentSNN(7, 3, hidden=[8]), torch.rand(4, 2, 7)),
+    (lambda: SpikingConvNet((2, 8, 8), 3, channels=(4,), dropout=0.2), torch.rand(4, 2, 2, 8, 8))])
+def test_models_check_state_length_and_input_dtype(make, x):
+    model = make().eval()
+    out, state = model(x, return_state=True)
+    # the right state list continues the sequence: two chunks equal one call (eval mode)
+    first, mid = model(x[:2], return_state=True)
+    second = model(x[2:], mid)
+    torch.testing.assert_close(torch.cat([first, second]), out)
+    for bad in ([None], state + state[:1], state[:-1]):
+        with pytest.raises(ValueError, match=rf"state: expected {len(state)} entries"):
+            model(x, bad)
+    with pytest.raises(TypeError, match="state: expected None or the list"):
+        model(x, state[0])
+    with pytest.raises(TypeError, match=r"x: has dtype torch.float64 but .*torch.float32"):
+        model(x.double())
+    with pytest.raises(TypeError, match="x: expected a torch.Tensor"):
+        model(x.tolist())
+    with pytest.raises(TypeError, match="return_state"):
+        model(x, return_state=1)
+    torch.testing.assert_close(model.double()(x.double()), out.double())  # matching dtypes run
+
+
+def test_conv_net_chunks_agree_with_one_call_except_batch_norm_in_training():
+    """What the docstring says: truncated-BPTT chunks equal one call in eval mode or without batch
+    norm, and differ with batch norm in training (statistics over each chunk's time x batch)."""
+    x = (torch.rand(6, 2, 2, 8, 8, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+
+    def chunked_and_whole(model):
+        torch.manual_seed(0)
+        whole = model(x)
+        first, state = model(x[:3], return_state=True)
+        return torch.cat([first, model(x[3:], state)]), whole
+
+    for batch_norm, train in ((True, False), (False, True), (False, False)):
+        torch.manual_seed(1)
+        model = SpikingConvNet((2, 8, 8), 3, channels=(4,), batch_norm=batch_norm).train(train)
+        chunked, whole = chunked_and_whole(model)
+        torch.testing.assert_close(chunked, whole)
+    torch.manual_seed(1)
+    model = SpikingConvNet((2, 8, 8), 3, channels=(4,), batch_norm=True).train()
+    chunked, whole = chunked_and_whole(model)
+    assert not torch.allclose(chunked, whole)
+    assert "truncated-BPTT" in SpikingConvNet.__doc__ and "eval mode" in SpikingConvNet.__doc__

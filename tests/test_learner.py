@@ -207,3 +207,12 @@ def test_recorded_activity_that_does_not_fit_the_weight_is_rejected():
     learner.neuron(layer(torch.zeros(5, 2, 6)))
     with pytest.raises(ValueError, match="does not match the weight"):
         learner.step()
+
+
+@pytest.mark.parametrize("rule", ["hebbian", "anti_hebbian", "oja", "bcm", "stdp"])
+def test_empty_batch_is_a_named_error_not_nan(rule):
+    layer = nn.Linear(5, 4, bias=False)
+    learner = P.Learner(layer, None, rule)
+    layer(torch.zeros(6, 0, 5))
+    with pytest.raises(ValueError, match=r"the batch axis is empty \(B=0\)"):
+        learner.step()

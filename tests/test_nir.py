@@ -594,9 +594,14 @@ def test_import_refusals_name_the_node_or_argument(tmp_path):
         from_nir(tmp_path / "missing.nir")
     with pytest.raises(TypeError, match="graph_or_path"):
         from_nir({"nodes": {}})
-    for bad in (0, -1e-4, float("nan"), float("inf"), "1e-4", True):
-        with pytest.raises(ValueError, match="dt"):
+    for bad in (0, -1e-4, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="dt: expected a finite time step"):
             from_nir(_lif_graph(), dt=bad)
+    for bad in ("1e-4", True, None, [1e-4]):  # not a number: a TypeError
+        with pytest.raises(TypeError, match="dt: expected a number"):
+            from_nir(_lif_graph(), dt=bad)
+    for good in (np.float32(1e-4), np.float64(1e-4), 1e-4):  # any real number is taken
+        assert from_nir(_lif_graph(), dt=good) is not None
     with pytest.raises(ValueError, match="'lif'.*tau contains NaN"):
         from_nir(_lif_graph(tau=np.array([1e-3, np.nan, 1e-3])))
     graph = _lif_graph()

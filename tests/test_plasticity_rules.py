@@ -245,3 +245,58 @@ def test_stdp_with_one_amplitude_zero(backend, a_plus, a_minus):
     want = step_by_step_stdp(pre, post, a_plus, a_minus, 6.0, 4.0)
     assert want.abs().sum() > 0
     torch.testing.assert_close(got, want)
+
+
+def test_empty_batch_is_refused_before_any_work():
+    """A batch mean over B=0 samples is NaN (stdp divided by zero): every rule names the argument."""
+    for shape in ((10, 0), (0,)):  # a sequence [T, 0, n] and one step [0, n]
+        pre = torch.zeros(*shape, 5, dtype=torch.float64)
+        post = torch.zeros(*shape, 3, dtype=torch.float64)
+        for rule in (P.hebbian, P.anti_hebbian):
+            with pytest.raises(ValueError, match=r"pre: the batch axis is empty \(B=0\)"):
+                rule(pre, post)
+        with pytest.raises(ValueError, match=r"pre: the batch axis is empty"):
+            P.bcm(pre, post, torch.zeros(3, dtype=torch.float64))
+        with pytest.raises(ValueError, match=r"post: the batch axis is empty"):
+            P.bcm_threshold(torch.zeros(3, dtype=torch.float64), post, 10.0)
+        with pytest.raises(ValueError, match=r"x: the batch axis is empty"):
+            P.oja_subspace(pre, post, torch.zeros(3, 5, dtype=torch.float64))
+        traces = (pre, post) if len(shape) == 1 else (None, None)
+        with pytest.raises(ValueError, match=r"pre: the batch axis is empty"):
+            P.stdp(pre, post, *traces)
+    pre, post = torch.zeros(10, 0, 5), torch.zeros(10, 0, 3)
+    with pytest.raises(ValueError, match=r"pre: the batch axis is empty"):
+        P.stdp_traces(pre, post)
+    with pytest.raises(ValueError, match=r"pre: the batch axis is empty"):
+        P.three_factor(pre, post, 1.0)
+    with pytest.raises(ValueError, match=r"x: the batch axis is empty"):
+        P.oja(torch.zeros(0, 5), torch.zeros(0), torch.zeros(5))
+    # one sample is fine, and is the plain outer product (hand computation)
+    pre, post = torch.rand(1, 5, dtype=torch.float64), torch.rand(1, 3, dtype=torch.float64)
+    torch.testing.assert_close(P.hebbian(pre, post), post[0, :, None] * pre[0, None, :])
+
+
+def test_bcm_threshold_and_stdp_per_sample_check_their_arguments():
+    post = torch.rand(4, 3, dtype=torch.float64)
+    theta = torch.rand(3, dtype=torch.float64)
+    # the threshold update is the running mean of post^2 (hand computation)
+    torch.testing.assert_close(P.bcm_threshold(theta, post, 4.0), theta + (post.square().mean(0) - theta) / 4.0)
+    for bad in (torch.zeros(2, dtype=torch.float64), torch.zeros(3, 1, dtype=torch.float64)):
+        with pytest.raises(ValueError, match="theta"):
+            P.bcm_threshold(bad, post, 4.0)
+    with pytest.raises(ValueError, match="theta: contains NaN"):
+        P.bcm_threshold(torch.full((3,), float("nan"), dtype=torch.float64), post, 4.0)
+    with pytest.raises(TypeError, match="theta"):
+        P.bcm_threshold([0.0, 0.0, 0.0], post, 4.0)
+    x = torch.rand(2, 5, dtype=torch.float64)
+    y = torch.rand(2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="pre_trace: expected the shape of pre"):
+        P.stdp_per_sample(x, y, x[:, :4], y)
+    with pytest.raises(ValueError, match="post_trace: expected the shape of post"):
+        P.stdp_per_sample(x, y, x, x)
+    with pytest.raises(TypeError, match="a_plus"):
+        P.stdp_per_sample(x, y, x, y, a_plus="big")
+    # right shapes: the per-sample outer products (hand computation)
+    dw = P.stdp_per_sample(x, y, 2 * x, 3 * y, a_plus=0.5, a_minus=0.25)
+    expected = 0.5 * y[:, :, None] * (2 * x)[:, None, :] - 0.25 * (3 * y)[:, :, None] * x[:, None, :]
+    torch.testing.assert_close(dw, expected)

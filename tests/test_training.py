@@ -68,6 +68,42 @@ def test_delta_and_direct_encoders():
         rate(x, 0)
 
 
+@pytest.mark.parametrize("encode", [rate, latency, direct, lambda x, n, **kw: make_encoder("rate", n, **kw)(x)])
+def test_encoders_name_bad_steps(encode):
+    x = torch.rand(2, 3)
+    for bad in (True, False, 2.0, "3", None):
+        with pytest.raises(TypeError, match="num_steps"):
+            encode(x, bad)
+    with pytest.raises(ValueError, match="num_steps"):
+        encode(x, -1)
+    assert encode(x, 1).shape == (1, 2, 3)
+
+
+def test_encoders_name_bad_options():
+    x = torch.rand(2, 3)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="gain: must be finite"):
+            rate(x, 3, gain=bad)
+        with pytest.raises(ValueError, match="threshold: must be finite"):
+            latency(x, 3, threshold=bad)
+        with pytest.raises(ValueError, match="threshold: must be finite"):
+            delta(x.unsqueeze(1), threshold=bad)
+    for call, name in ((lambda: rate(x, 3, gain="2"), "gain"), (lambda: rate(x, 3, gain=True), "gain"),
+                       (lambda: rate(x, 3, generator=0), "generator"),
+                       (lambda: latency(x, 3, linear="no"), "linear"),
+                       (lambda: delta(x.unsqueeze(1), off_spike=1), "off_spike"),
+                       (lambda: delta(x.unsqueeze(1), padding=None), "padding")):
+        with pytest.raises(TypeError, match=name):
+            call()
+    for call, name in ((lambda: latency(x, 3, tau=0.0), "tau: must be > 0"),
+                       (lambda: delta(x.unsqueeze(1), threshold=-0.1), "threshold: must be >= 0")):
+        with pytest.raises(ValueError, match=name):
+            call()
+    # gain scales the probability: gain 2 on 0.25 fires like 0.5 (a large-sample check)
+    g = torch.Generator().manual_seed(1)
+    assert abs(rate(torch.full((1, 1), 0.25), 20000, gain=2.0, generator=g).mean().item() - 0.5) < 0.02
+
+
 # ------------------------------------------------------------------ losses
 def test_losses_match_snntorch():
     sf = pytest.importorskip("snntorch.functional")

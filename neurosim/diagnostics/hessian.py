@@ -101,23 +101,37 @@ def _random_unit(n: int, like: torch.Tensor, seed: int) -> torch.Tensor:
     return v / v.norm()
 
 
-def _lanczos(hvp, n: int, k: int, max_iter: int, tol: float, start: torch.Tensor):
+def _lanczos(hvp, n: int, k: int, max_iter: int, tol: float, start: torch.Tensor,
+             locked: Optional[torch.Tensor] = None):
     """Lanczos with full reorthogonalisation; stops when the top-k Ritz pairs have relative
-    residual below ``tol``. Returns (values desc, vectors [k, n], residuals, converged)."""
+    residual below ``tol``. With ``locked`` (orthonormal rows) the operator is ``P H P`` for ``P``
+    the projector onto their orthogonal complement, and the Krylov space stays in that complement.
+    Returns (values desc, vectors [top, n], residuals, converged): ``top = min(k, Krylov dimension)``;
+    converged when those residuals are under ``tol`` or the Krylov space closed (its Ritz pairs exact)."""
+
+    def project(x):
+        if locked is None:
+            return x
+        for _ in range(2):
+            x = x - locked.t() @ (locked @ x)
+        return x
+
+    start = project(start)
     basis = [start / start.norm()]
     alphas: List[float] = []
     betas: List[float] = []
-    m = min(max_iter, n)
+    dim = n - (0 if locked is None else locked.shape[0])
+    m = min(max_iter, dim)
     converged = False
     for j in range(m):
         q = basis[j]
-        w = hvp(q)
+        w = project(hvp(q))
         alpha = float(torch.dot(w.double(), q.double()))
         alphas.append(alpha)
         w = w - alpha * q - (betas[-1] * basis[j - 1] if j > 0 else 0.0)
         Q = torch.stack(basis)
         for _ in range(2):  # full reorthogonalisation, twice is enough (Kahan)
-            w = w - Q.t() @ (Q @ w)
+            w = project(w - Q.t() @ (Q @ w))
         beta = float(w.norm())
         T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
         if j > 0:
@@ -128,11 +142,11 @@ def _lanczos(hvp, n: int, k: int, max_iter: int, tol: float, start: torch.Tensor
         top = min(k, j + 1)
         residuals = (beta * S[-1, :top]).abs()
         scale = max(abs(float(theta[0])), 1e-30)
-        invariant = beta <= 1e-10 * max(scale, 1.0)
-        if top == k and (bool((residuals <= tol * scale).all()) or invariant):
+        invariant = beta <= 1e-10 * max(scale, 1.0) or j + 1 == dim
+        if invariant or (top == k and bool((residuals <= tol * scale).all())):
             converged = True
             break
-        if invariant or j == m - 1:
+        if j == m - 1:
             break
         betas.append(beta)
         basis.append(w / beta)
@@ -141,6 +155,46 @@ def _lanczos(hvp, n: int, k: int, max_iter: int, tol: float, start: torch.Tensor
     vectors = (S[:, :top].t().to(Q.dtype) @ Q)
     vectors = vectors / vectors.norm(dim=1, keepdim=True)
     return theta[:top], vectors, residuals[:top], converged
+
+
+def _lanczos_restarted(hvp, n: int, k: int, max_iter: int, tol: float, start: torch.Tensor, seed: int):
+    """The k largest eigenvalues counted with multiplicity.
+
+    One Lanczos run sees one vector of each eigenspace (the start vector's component in it), so a
+    repeated eigenvalue shows up once. For k > 1, after a converged run its Ritz pairs are locked
+    and Lanczos restarts from a fresh random vector on the operator deflated by every locked vector
+    (``P H P`` on their orthogonal complement); the new pairs are merged in. This repeats until a
+    run adds nothing above the current k-th value (or the complement is exhausted), at most k + 1
+    runs of at most ``max_iter`` products each. Converged: every run converged and the last one
+    confirmed the top k."""
+    values, vectors, residuals, converged = _lanczos(hvp, n, k, max_iter, tol, start)
+    if k == 1 or not converged:
+        return values, vectors, residuals, converged
+    runs = 1
+    while vectors.shape[0] < n:
+        if runs > k:
+            converged = False  # the top k kept changing: no run confirmed them
+            break
+        restart = _random_unit(n, start, seed + 1 + runs)
+        restart = restart - vectors.t() @ (vectors @ restart)
+        restart = restart - vectors.t() @ (vectors @ restart)
+        if float(restart.norm()) <= 1e-8:  # the random vector lies in the locked span (rounding)
+            restart = _random_unit(n, start, seed + 1000 + runs)
+            restart = restart - vectors.t() @ (vectors @ restart)
+        new_values, new_vectors, new_residuals, ok = _lanczos(hvp, n, k, max_iter, tol, restart, locked=vectors)
+        runs += 1
+        kth = float(values.sort(descending=True).values[k - 1]) if values.numel() >= k else -float("inf")
+        scale = max(abs(float(values.max())), 1e-30)
+        values = torch.cat([values, new_values])
+        vectors = torch.cat([vectors, new_vectors.to(vectors.dtype)])
+        residuals = torch.cat([residuals.double(), new_residuals.double()])
+        converged = converged and ok
+        if not ok:
+            break
+        if values.numel() >= k and float(new_values[0]) <= kth + tol * scale:
+            break  # nothing new above the k-th: the top k are confirmed
+    order = values.argsort(descending=True)[:k]
+    return values[order], vectors[order], residuals[order], converged
 
 
 def _power_iterate(hvp, v: torch.Tensor, deflate: List[torch.Tensor], shift: float, budget: int, tol: float):
@@ -209,8 +263,12 @@ def sharpness(loss_fn: Callable[[], torch.Tensor], params: Params, k: int = 1, *
         params: the parameters (``model.parameters()``, ``model.named_parameters()``, a list or a
             name -> tensor dict); each must require grad.
         k: how many eigenpairs (1 <= k <= number of parameters).
-        max_iter: most Hessian-vector products (Lanczos steps). 20 resolve the top eigenvalue of
-            typical networks to well under 1 %; more for larger ``k`` or clustered spectra.
+        max_iter: most Hessian-vector products (Lanczos steps) per Lanczos run. 20 resolve the top
+            eigenvalue of typical networks to well under 1 %; more for larger ``k`` or clustered
+            spectra. For k > 1 Lanczos restarts on the Hessian deflated by the pairs found, from a
+            fresh random vector, until a run finds nothing above the k-th value (so repeated
+            eigenvalues are counted with multiplicity): up to k + 1 runs, ``num_hvps`` says how many
+            products were used.
         tol: stop early when every Ritz residual ``||H v - lambda v||`` is under ``tol * |lambda_1|``
             (the eigenvalue error is then about ``tol**2 * lambda_1 / gap``).
         method: "lanczos" (default) or "power" iteration (with deflation for k > 1; it shifts the
@@ -253,10 +311,10 @@ def sharpness(loss_fn: Callable[[], torch.Tensor], params: Params, k: int = 1, *
             raise ValueError("init: is the zero vector")
         start = start / start.norm()
         if method == "lanczos":
-            values, vectors, residuals, converged = _lanczos(product, n, k, max_iter, tol, start)
-            if values.numel() < k:  # an invariant subspace smaller than k: restart is not worth it
-                raise ValueError(f"k: the Krylov space closed after {values.numel()} vectors; "
-                                 f"the Hessian has fewer than {k} distinct eigenvalues reachable from the start vector")
+            values, vectors, residuals, converged = _lanczos_restarted(product, n, k, max_iter, tol, start, seed)
+            if values.numel() < k:  # the budget ran out before k Ritz pairs existed
+                raise ValueError(f"max_iter: {max_iter} Lanczos steps gave only {values.numel()} of the k={k} "
+                                 f"eigenvalues asked for; raise max_iter")
         else:
             values, vectors, residuals, converged = _power(product, n, k, max_iter, tol, start, seed)
         if product.gradient is None or product.loss is None:

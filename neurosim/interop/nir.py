@@ -20,6 +20,7 @@ warning per layer and the fact recorded in the node's metadata.
 from __future__ import annotations
 
 import math
+import numbers
 import pathlib
 import warnings
 from typing import Dict, List, Optional, Tuple
@@ -53,7 +54,10 @@ def _require_nir():
 
 
 def _check_dt(dt) -> float:
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
+    """A real number (not a bool, not a string): TypeError; not finite or <= 0: ValueError."""
+    if isinstance(dt, bool) or not isinstance(dt, numbers.Real):
+        raise TypeError(f"dt: expected a number (the time step in seconds), got {type(dt).__name__} {dt!r}")
+    if not math.isfinite(dt) or dt <= 0:
         raise ValueError(f"dt: expected a finite time step > 0 (seconds), got {dt!r}")
     return float(dt)
 

@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from neurosim import layers as td
-from neurosim.models.stack import LIReadout, mark_stateful, run_stack, stateful_neuron
+from neurosim.models.stack import (
+    LIReadout,
+    check_model_call,
+    count_stateful,
+    mark_stateful,
+    run_stack,
+    stateful_neuron,
+)
 
 
 class SpikingConvNet(nn.Module):
@@ -23,7 +30,8 @@ class SpikingConvNet(nn.Module):
         kernel_size: odd kernel size; padding keeps H and W (``kernel_size // 2``) before pooling.
         pool: "max" or "avg" pooling of ``pool_size`` after each block (1 for none).
         neuron: a neuron name from :func:`neurosim.models.make_neuron` (with ``neuron_options``).
-        batch_norm: batch norm over time and batch after each convolution.
+        batch_norm: batch norm over time and batch after each convolution (in training mode the
+            statistics are those of each call: see truncated BPTT below).
         dropout: probability of :class:`neurosim.layers.Dropout` (one mask per sequence) before the readout.
         readout: "li" (a leaky integrator, train with ``ce_mean``; default) or "spikes" (a neuron
             layer, ``ce_count``); :attr:`default_loss` names the matching loss. (After batch-normed
@@ -31,6 +39,10 @@ class SpikingConvNet(nn.Module):
             far more slowly on synthetic N-MNIST, 0.17 vs 1.0 test accuracy after 4 epochs.)
 
     ``model(x, state, return_state=True)`` returns ``(out, states)`` for truncated BPTT.
+    With ``batch_norm=True`` in training mode each call normalises over its own time x batch
+    samples (and updates the running statistics per call), so a sequence run in truncated-BPTT
+    chunks is not the same computation as one call on the whole sequence; in eval mode (running
+    statistics) or with ``batch_norm=False`` the chunks and the whole call agree.
     """
 
     def __init__(self, input_shape: Sequence[int] = (2, 34, 34), num_classes: int = 10,
@@ -78,6 +90,7 @@ class SpikingConvNet(nn.Module):
         self.default_loss = "ce_count" if readout == "spikes" else "ce_mean"
 
     def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
+        check_model_call(self, x, state, return_state, count_stateful(self.layers))
         if not isinstance(x, torch.Tensor) or x.dim() != 5 or tuple(x.shape[2:]) != self.input_shape:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"SpikingConvNet expects frames [T, B, C, H, W] with (C, H, W) = {self.input_shape}, "

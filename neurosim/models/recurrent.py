@@ -11,6 +11,8 @@ from torch import nn
 from neurosim import layers as td
 from neurosim.models.stack import (
     LIReadout,
+    check_model_call,
+    count_stateful,
     mark_stateful,
     recurrent_neuron,
     run_stack,
@@ -65,6 +67,7 @@ class RecurrentSNN(nn.Module):
         self.default_loss = "ce_mean" if readout == "li" else "ce_count"
 
     def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
+        check_model_call(self, x, state, return_state, count_stateful(self.layers))
         if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.in_features:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"RecurrentSNN expects [T, B, {self.in_features}], got {shape}")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from neurosim.models.neuron_factory import make_neuron
-from neurosim.models.stack import neuron_output
+from neurosim.models.stack import check_model_call, neuron_output
 
 
 class SpikingMLP(nn.Module):
@@ -48,6 +48,7 @@ class SpikingMLP(nn.Module):
             return make_neuron(name, **options)
 
     def forward(self, x: torch.Tensor, state: Optional[List] = None, return_state: bool = False):
+        check_model_call(self, x, state, return_state, len(self.neurons))
         if x.dim() != 3 or x.shape[-1] != self.sizes[0]:
             raise ValueError(f"x must be [T, B, {self.sizes[0]}], got {tuple(x.shape)}")
         new_state = []

@@ -71,9 +71,52 @@ def _is_stateful(layer: nn.Module) -> bool:
     return getattr(layer, "_neurosim_stateful", False)
 
 
+def count_stateful(layers: Sequence[nn.Module]) -> int:
+    """How many of ``layers`` take a state (the length of a model's ``state`` list)."""
+    return sum(1 for layer in layers if _is_stateful(layer))
+
+
 def mark_stateful(layer: nn.Module) -> nn.Module:
     layer._neurosim_stateful = True
     return layer
+
+
+def model_dtype(model: nn.Module) -> Optional[torch.dtype]:
+    """The dtype of the model's first floating parameter (None without one)."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return None
+
+
+def _autocasting(x: torch.Tensor) -> bool:
+    """Whether autocast is on for x's device (it casts the inputs of each op: mixed dtypes are fine)."""
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except TypeError:  # older torch: no device argument
+        return torch.is_autocast_enabled() if x.is_cuda else torch.is_autocast_cpu_enabled()
+
+
+def check_model_call(model: nn.Module, x, state, return_state, num_states: int) -> None:
+    """Shared checks of a layered model's ``forward(x, state, return_state)``: ``x`` a tensor of
+    the model's dtype, ``state`` None or one entry per stateful layer, ``return_state`` a bool."""
+    name = type(model).__name__
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
+    if not isinstance(return_state, bool):
+        raise TypeError(f"return_state: expected a bool, got {type(return_state).__name__}")
+    dtype = model_dtype(model)
+    if dtype is not None and x.dtype != dtype and not _autocasting(x):
+        raise TypeError(f"x: has dtype {x.dtype} but {name}'s parameters are {dtype}; convert one to the other "
+                        f"(x.to({dtype}) or model.to({x.dtype}))")
+    if state is None:
+        return
+    if not isinstance(state, (list, tuple)) or hasattr(state, "_fields"):  # a layer's NamedTuple state is not the list
+        raise TypeError(f"state: expected None or the list of per-layer states returned with return_state=True, "
+                        f"got {type(state).__name__}")
+    if len(state) != num_states:
+        raise ValueError(f"state: expected {num_states} entries (one per stateful layer of {name}, as returned "
+                         f"with return_state=True), got {len(state)}")
 
 
 def run_stack(layers: Sequence[nn.Module], x: torch.Tensor, state: Optional[List] = None,

@@ -19,8 +19,18 @@ def check_tensor(value, name: str, dims: tuple) -> torch.Tensor:
 
 
 def check_activity(value, name: str) -> torch.Tensor:
-    """Activity is one step [B, n] or a whole sequence [T, B, n]."""
-    return check_tensor(value, name, (2, 3))
+    """Activity is one step [B, n] or a whole sequence [T, B, n], with B >= 1 (the rules average
+    over the batch: an empty one has no mean)."""
+    check_tensor(value, name, (2, 3))
+    check_batch(value, name, value.dim() - 2)
+    return value
+
+
+def check_batch(value: torch.Tensor, name: str, axis: int) -> None:
+    """The batch axis ``axis`` of ``value`` must not be empty (a batch mean over B=0 samples is NaN)."""
+    if value.shape[axis] == 0:
+        raise ValueError(f"{name}: the batch axis is empty (B=0) in shape {tuple(value.shape)}; "
+                         "the change is a batch mean and needs at least one sample")
 
 
 def check_same_samples(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:

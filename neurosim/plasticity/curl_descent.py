@@ -18,7 +18,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 
-from neurosim.plasticity._checks import check_number
+from neurosim.plasticity._checks import check_batch, check_number
 
 NONLINEARITIES = ("linear", "tanh")
 
@@ -87,6 +87,7 @@ def curl_descent_update(student: Networks, x: torch.Tensor, y: torch.Tensor, d1:
     """
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
+    check_batch(x, "x", 0)
     a, h, y_hat = forward(student, x, nonlinearity)
     delta2 = y_hat - y                                                       # [K, S, 1]
     delta1 = torch.matmul(delta2, student.w2) * _phi_prime(a, nonlinearity)  # [K, S, N]
@@ -167,6 +168,7 @@ def train(task: Task, d1: torch.Tensor, d2: torch.Tensor, *, epochs: int, lr: fl
             raise ValueError(f"{name}: expected a {'non-negative' if name == 'epochs' else 'positive'} int, got {v!r}")
     lr = check_number(lr, "lr", positive=True)
     x = task.x_train
+    check_batch(x, "task.x_train", 0)
     samples = x.shape[0]
     step_lr = lr * batch / samples
     y_train = forward(task.teacher, x, nonlinearity)[2]

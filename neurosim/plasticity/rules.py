@@ -22,9 +22,11 @@ from neurosim.core.trace_op import stdp_rows_native
 from neurosim.functional.trace import exp_trace
 from neurosim.plasticity._checks import (
     check_activity,
+    check_batch,
     check_finite,
     check_number,
     check_same_samples,
+    check_same_shape,
     check_tensor,
     check_weight,
 )
@@ -69,6 +71,7 @@ def oja(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, lr: float = 1.0) -> t
     With ``y = x @ w`` the weight converges to the unit-norm first principal component of x.
     """
     check_tensor(x, "x", (2,))
+    check_batch(x, "x", 0)
     check_tensor(y, "y", (1,))
     check_tensor(w, "w", (1,))
     if y.shape[0] != x.shape[0]:
@@ -93,20 +96,28 @@ def oja_subspace(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, lr: float = 
     return lr * (_outer(y, x) - _outer(y, y).matmul(w))
 
 
+def _check_theta(theta, post: torch.Tensor) -> None:
+    """The BCM threshold: a number-like 0-D tensor or one entry (shared) or one per post neuron."""
+    check_tensor(theta, "theta", (0, 1))
+    if theta.dim() == 1 and theta.shape[0] not in (1, post.shape[-1]):
+        raise ValueError(f"theta: expected 1 or {post.shape[-1]} entries (one per post neuron), got {theta.shape[0]}")
+    if theta.device != post.device:
+        raise ValueError(f"theta: is on {theta.device} but post is on {post.device}")
+    check_finite(theta, "theta")
+
+
 def bcm(pre: torch.Tensor, post: torch.Tensor, theta: torch.Tensor, lr: float = 1.0) -> torch.Tensor:
     """BCM rule ``dW = lr <post (post - theta) pre^T>`` with a sliding threshold theta [n_out]
     (update it with :func:`bcm_threshold`)."""
     _pair(pre, post)
-    check_tensor(theta, "theta", (0, 1))
-    if theta.dim() == 1 and theta.shape[0] not in (1, post.shape[-1]):
-        raise ValueError(f"theta: expected 1 or {post.shape[-1]} entries (one per post neuron), got {theta.shape[0]}")
-    check_finite(theta, "theta")
+    _check_theta(theta, post)
     return check_number(lr, "lr") * _outer(post * (post - theta), pre)
 
 
 def bcm_threshold(theta: torch.Tensor, post: torch.Tensor, tau: float) -> torch.Tensor:
     """Sliding BCM threshold: ``theta + (<post^2> - theta) / tau`` (a running mean of post^2)."""
     check_activity(post, "post")
+    _check_theta(theta, post)
     tau = check_number(tau, "tau", positive=True)
     second_moment = post.reshape(-1, post.shape[-1]).square().mean(0)
     return theta + (second_moment - theta) / tau
@@ -130,6 +141,7 @@ def stdp_traces(pre: torch.Tensor, post: torch.Tensor, *, tau_plus: float = 20.0
     """
     check_tensor(pre, "pre", (3,))
     check_tensor(post, "post", (3,))
+    check_batch(pre, "pre", 1)
     check_same_samples(pre[..., :1], post[..., :1], "pre", "post")
     decay_pre = math.exp(-check_number(dt, "dt", True) / check_number(tau_plus, "tau_plus", True))
     decay_post = math.exp(-dt / check_number(tau_minus, "tau_minus", True))
@@ -272,6 +284,11 @@ def stdp_per_sample(pre: torch.Tensor, post: torch.Tensor, pre_trace: torch.Tens
     for name, t in (("pre", pre), ("post", post), ("pre_trace", pre_trace), ("post_trace", post_trace)):
         check_tensor(t, name, (2,))
     check_same_samples(pre, post, "pre", "post")
+    check_same_shape(pre, pre_trace, "pre", "pre_trace")
+    check_same_shape(post, post_trace, "post", "post_trace")
+    check_same_samples(pre, pre_trace, "pre", "pre_trace")  # and the same device
+    check_same_samples(post, post_trace, "post", "post_trace")
+    a_plus, a_minus = check_number(a_plus, "a_plus"), check_number(a_minus, "a_minus")
     up, down = _weight_factors(weight, dependence, w_min, w_max, post.shape[-1], pre.shape[-1])
     ltp = torch.einsum("bo,bi->boi", post, pre_trace.to(post.dtype))
     ltd = torch.einsum("bo,bi->boi", post_trace, pre.to(post.dtype))

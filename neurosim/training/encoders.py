@@ -11,10 +11,32 @@ from typing import Callable, Optional
 
 import torch
 
+from neurosim._numbers import finite_number
+
 
 def _check_steps(num_steps: int) -> None:
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int):
+        raise TypeError(f"num_steps: expected a positive int, got {type(num_steps).__name__} {num_steps!r}")
+    if num_steps < 1:
+        raise ValueError(f"num_steps: expected a positive int, got {num_steps!r}")
+
+
+def _check_number(value, name: str, positive: bool = False, nonnegative: bool = False) -> float:
+    """A finite real number (not a bool), optionally > 0 or >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    if not finite_number(value):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{name}: must be > 0, got {value!r}")
+    if nonnegative and value < 0:
+        raise ValueError(f"{name}: must be >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_flag(value, name: str) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
 
 
 def _check_input(x, name: str) -> None:
@@ -32,6 +54,9 @@ def _check_input(x, name: str) -> None:
 def rate(x: torch.Tensor, num_steps: int, gain: float = 1.0, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Bernoulli rate code: at each step a spike with probability ``clamp(gain * x, 0, 1)``."""
     _check_steps(num_steps)
+    gain = _check_number(gain, "gain")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
     _check_input(x, "x")
     p = (gain * x).clamp(0.0, 1.0)
     return torch.bernoulli(p.unsqueeze(0).expand(num_steps, *p.shape), generator=generator)
@@ -44,6 +69,9 @@ def latency(x: torch.Tensor, num_steps: int, threshold: float = 0.01, linear: bo
     crossing ``threshold``; ``tau`` in steps), clipped to the last step. Inputs at or below
     ``threshold`` never fire."""
     _check_steps(num_steps)
+    threshold = _check_number(threshold, "threshold")
+    _check_flag(linear, "linear")
+    tau = _check_number(tau, "tau", positive=True)
     _check_input(x, "x")
     x = x.clamp(0.0, 1.0)
     fires = x > threshold
@@ -66,6 +94,9 @@ def delta(x_seq: torch.Tensor, threshold: float = 0.1, off_spike: bool = False, 
         raise TypeError(f"x_seq: expected a torch.Tensor, got {type(x_seq).__name__}")
     if x_seq.dim() < 2:
         raise ValueError(f"delta encodes a sequence x_seq[T, B, ...], got shape {tuple(x_seq.shape)}")
+    threshold = _check_number(threshold, "threshold", nonnegative=True)
+    _check_flag(off_spike, "off_spike")
+    _check_flag(padding, "padding")
     previous = torch.cat([x_seq[:1] if padding else torch.zeros_like(x_seq[:1]), x_seq[:-1]])
     change = x_seq - previous
     out = (change >= threshold).to(x_seq.dtype)
