@@ -18,14 +18,24 @@ def _figure(ax, figsize):
     return fig, fig.add_subplot()
 
 
-def _as_time_by_neuron(values, sample: int, name: str) -> np.ndarray:
+def _activity(values, name: str) -> np.ndarray:
+    """Activity [T, N] or [T, B, ...] as a float array, with at least one step and one neuron."""
     a = values.detach().cpu().float().numpy() if isinstance(values, torch.Tensor) else np.asarray(values, float)
-    if a.ndim == 3:  # [T, B, N]: pick one sample
-        a = a[:, sample]
-    elif a.ndim > 3:
+    if a.ndim < 2:
+        raise ValueError(f"{name}: expected [T, N] or [T, B, ...], got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name}: no values to plot in shape {a.shape} (an empty time, batch or neuron axis)")
+    return a
+
+
+def _as_time_by_neuron(values, sample: int, name: str) -> np.ndarray:
+    a = _activity(values, name)
+    if a.ndim >= 3:  # [T, B, ...]: pick one sample
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)):
+            raise TypeError(f"sample: expected an int, got {type(sample).__name__}")
+        if not -a.shape[1] <= sample < a.shape[1]:
+            raise ValueError(f"sample: {sample} is out of range for a batch of {a.shape[1]}")
         a = a[:, sample].reshape(a.shape[0], -1)
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be [T, N] or [T, B, ...], got shape {a.shape}")
     return a
 
 
@@ -51,7 +61,7 @@ def membrane_traces(membrane, neurons: Sequence[int] = (0, 1, 2), sample: int = 
     m = _as_time_by_neuron(membrane, sample, "membrane")
     fig, ax = _figure(ax, (6, 3))
     for i in neurons:
-        if not 0 <= i < m.shape[1]:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < m.shape[1]:
             raise ValueError(f"neuron {i} out of range [0, {m.shape[1]})")
         ax.plot(m[:, i], label=f"neuron {i}")
     if threshold is not None:
@@ -66,10 +76,12 @@ def membrane_traces(membrane, neurons: Sequence[int] = (0, 1, 2), sample: int = 
 
 def firing_rate_histogram(spikes, ax=None, bins: int = 20, title: Optional[str] = None):
     """Histogram over neurons of the firing rate (spikes per step, averaged over time and batch)."""
-    s = spikes.detach().cpu().float() if isinstance(spikes, torch.Tensor) else torch.as_tensor(spikes, dtype=torch.float32)
-    if s.dim() < 2:
-        raise ValueError(f"spikes must be [T, N] or [T, B, ...], got shape {tuple(s.shape)}")
-    rates = (s.mean(dim=(0, 1)) if s.dim() > 2 else s.mean(0)).reshape(-1).numpy()
+    s = _activity(spikes, "spikes")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins: expected a positive int, got {bins!r}")
+    rates = (s.mean(axis=(0, 1)) if s.ndim > 2 else s.mean(0)).reshape(-1)
+    if not np.isfinite(rates).all():
+        raise ValueError("spikes: contains NaN or inf")
     fig, ax = _figure(ax, (4, 3))
     ax.hist(rates, bins=bins, range=(0, max(1e-6, float(rates.max()))), color="tab:blue")
     ax.set_xlabel("firing rate (spikes / step)")
@@ -95,6 +107,8 @@ def training_curves(history: List[Dict[str, float]], ax=None):
         fig, panels = ax[0].figure, list(zip(("loss", "accuracy"), ax))
     else:
         fig, panels = ax.figure, [("accuracy", ax)]
+    if not isinstance(history, (list, tuple)) or not all(isinstance(h, dict) and "epoch" in h for h in history):
+        raise ValueError("history: expected a list of dicts with an 'epoch' entry (Trainer.history / results.json)")
     epochs = [h["epoch"] for h in history]
     for key, axis in panels:
         for prefix, label in (("train_", "train"), ("val_", "held-out (val_*)")):

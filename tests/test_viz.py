@@ -31,7 +31,7 @@ def test_membrane_traces_and_histogram():
     assert heights == [5, 1]  # five silent neurons, one firing every step
     with pytest.raises(ValueError, match="neuron 5 out of range"):
         viz.membrane_traces(mem, neurons=[5])
-    with pytest.raises(ValueError, match="spikes must be"):
+    with pytest.raises(ValueError, match="spikes: expected"):
         viz.spike_raster(torch.zeros(5))
 
 
@@ -55,3 +55,29 @@ def test_training_curves_draws_on_given_axes():
     assert list(only_ax.get_lines()[1].get_ydata()) == [0.4, 0.4, 0.4]
     with pytest.raises(ValueError, match="ax"):
         viz.training_curves(history, ax=(loss_ax,))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: viz.spike_raster(torch.zeros(10, 2, 4), sample=5), "sample"),
+    (lambda: viz.spike_raster(torch.zeros(10, 2, 4), sample=-3), "sample"),
+    (lambda: viz.spike_raster(torch.zeros(10, 2, 4), sample=1.0), "sample"),
+    (lambda: viz.membrane_traces(torch.zeros(10, 2, 4), sample=2), "sample"),
+    (lambda: viz.membrane_traces(torch.zeros(10, 4), neurons=(4,)), "neuron 4"),
+    (lambda: viz.firing_rate_histogram(torch.zeros(10, 2, 0)), "spikes"),
+    (lambda: viz.firing_rate_histogram(torch.zeros(0, 2, 3)), "spikes"),
+    (lambda: viz.firing_rate_histogram(torch.zeros(10, 3), bins=0), "bins"),
+    (lambda: viz.firing_rate_histogram(torch.full((10, 3), float("nan"))), "NaN"),
+    (lambda: viz.spike_raster(torch.zeros(10)), "spikes"),
+    (lambda: viz.training_curves([{"loss": 1.0}]), "history"),
+])
+def test_bad_arguments_are_named(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_last_sample_by_negative_index():
+    s = torch.zeros(6, 3, 2)
+    s[1, 2, 1] = 1
+    fig = viz.spike_raster(s, sample=-1)
+    offsets = fig.axes[0].collections[0].get_offsets()
+    assert [tuple(o) for o in np.asarray(offsets)] == [(1.0, 1.0)]
