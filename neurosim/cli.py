@@ -241,11 +241,18 @@ def _train(args) -> int:
         for field in job.RUN_FIELDS:
             if field not in values and recorded[field] is not None:
                 values[field] = tuple(recorded[field]) if field == "channels" else recorded[field]
-        epochs = values.get("epochs", job.TrainConfig.epochs)
-        if done > epochs:
+        if "epochs" not in values:  # the interrupted run's own total, not TrainConfig's default
+            total = job.checkpoint_epochs(payload)
+            if total is None:
+                raise UsageError(f"argument --resume: the checkpoint {args.resume} does not record how many "
+                                 "epochs its run was to train; give --epochs")
+            values["epochs"] = max(total, done)
+        elif done > values["epochs"]:
             raise UsageError(f"argument --epochs: the checkpoint {args.resume} has done {done} epochs; "
-                             f"ask for at least that many (got {epochs})")
+                             f"ask for at least that many (got {values['epochs']})")
     config = job.TrainConfig(**values)
+    if payload is not None:  # a differing run option first: it explains the checks below that would fail
+        job.check_resume(config, payload)
     try:
         config.validate()
     except job.ConfigError:
@@ -256,8 +263,6 @@ def _train(args) -> int:
             raise
         raise UsageError(f"argument {TRAIN_FLAGS[field]}: {reason}") from None
     job.check_applicable(config, given=set(given))
-    if payload is not None:
-        job.check_resume(config, payload)
     job.check_memory(config, config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.checkpoint is not None:
         writable_file(args.checkpoint, "--checkpoint")
@@ -322,7 +327,8 @@ def _add_train_parser(sub) -> None:
                    help="event data only: folder of the event-frame cache "
                         "(default: $NEUROSIM_CACHE or ~/.cache/neurosim/frames)")
     t.add_argument("--epochs", type=POSITIVE_INT, default=None,
-                   help=f"training epochs in total; with --resume the run continues to this count (default: {d.epochs})")
+                   help=f"training epochs in total; with --resume the run continues to this count (default: {d.epochs}; "
+                        "with --resume, the checkpoint's run's total)")
     t.add_argument("--T", type=POSITIVE_INT, default=None,
                    help=f"time steps per sample (default: {d.T}); sizes that cannot fit in memory are refused")
     t.add_argument("--hidden", type=int_range(1, MAX_HIDDEN), default=None,

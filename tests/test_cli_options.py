@@ -101,6 +101,64 @@ def test_resume_continues_with_the_checkpoint_options_and_records_them(checkpoin
     assert first["resumed_from"] is None
 
 
+@pytest.fixture
+def interrupted(tmp_path, monkeypatch):
+    """A 3-epoch digits run interrupted after its first epoch's checkpoint (ck.pt)."""
+    from neurosim.training.trainer import Trainer
+
+    ck = tmp_path / "interrupted.pt"
+    save = Trainer.save_checkpoint
+
+    def save_then_stop(self, path):
+        save(self, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(QUICK[:2] + ["3"] + QUICK[3:] + ["--out", str(tmp_path / "i"), "--checkpoint", str(ck)])
+    monkeypatch.setattr(Trainer, "save_checkpoint", save)
+    return ck
+
+
+@pytest.mark.parametrize("recorded", [True, False])  # False: an older checkpoint, only its schedule's T_max
+def test_resume_without_epochs_trains_to_the_checkpoint_total(interrupted, tmp_path, recorded):
+    ck = interrupted
+    if not recorded:
+        payload = load_checkpoint(ck)
+        del payload["metadata"]["epochs"]
+        save_checkpoint(ck, payload)
+    full = tmp_path / "full"
+    assert cli.main(QUICK[:2] + ["3"] + QUICK[3:] + ["--out", str(full)]) == 0
+    out = tmp_path / "resumed"
+    assert cli.main(["train", "--no-progress", "--no-plots", "--resume", str(ck), "--out", str(out)]) == 0
+    resumed, uninterrupted = _results(out), _results(full)
+    assert resumed["epochs"] == 3 and resumed["config"]["epochs"] == 3
+    assert [r["lr"] for r in resumed["history"]] == [r["lr"] for r in uninterrupted["history"]]
+
+
+def test_resume_without_a_recorded_total_asks_for_epochs(interrupted, tmp_path, capsys):
+    payload = load_checkpoint(interrupted)
+    del payload["metadata"]["epochs"]
+    payload["scheduler"] = {}
+    save_checkpoint(interrupted, payload)
+    line = _refused(capsys, ["train", "--resume", str(interrupted), "--out", str(tmp_path / "o")], ["--resume"],
+                    tmp_path / "o")
+    assert "--epochs" in line and "(got" not in line
+
+
+def test_resume_names_the_differing_option_before_checks_it_would_fail(tmp_path, capsys):
+    ck = tmp_path / "tb.pt"
+    assert cli.main(QUICK + ["--tbptt", "2", "--out", str(tmp_path / "first"), "--checkpoint", str(ck)]) == 0
+    capsys.readouterr()
+    line = _refused(capsys, ["train", "--resume", str(ck), "--T", "2", "--out", str(tmp_path / "o")], ["--T"],
+                    tmp_path / "o")
+    assert "--tbptt" not in line
+    with pytest.raises(job.ConfigError) as info:  # the Python API reports the same
+        job.run(job.TrainConfig(epochs=2, T=2, tbptt=2, limit=10, hidden=8, resume=str(ck),
+                                out=str(tmp_path / "api"), progress=False, plots=False), log=lambda m: None)
+    assert "T" in info.value.fields
+
+
 def test_run_api_refuses_a_resume_that_changes_the_run(checkpoint, tmp_path):
     ck, _ = checkpoint
     config = job.TrainConfig(epochs=2, T=4, limit=10, hidden=8, lr=3e-3, seed=7, resume=str(ck),

@@ -344,6 +344,19 @@ def checkpoint_run(payload: Dict, path: str) -> Dict:
     return run
 
 
+def checkpoint_epochs(payload: Dict) -> Optional[int]:
+    """The epoch count the run that wrote the checkpoint ``payload`` was to train: its recorded
+    ``metadata["epochs"]``, or (older checkpoints) its cosine schedule's horizon ``T_max``; None
+    when neither is there."""
+    metadata = payload.get("metadata")
+    scheduler = payload.get("scheduler")
+    for value in ((metadata or {}).get("epochs") if isinstance(metadata, dict) else None,
+                  scheduler.get("T_max") if isinstance(scheduler, dict) else None):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+    return None
+
+
 def check_resume(config: TrainConfig, payload: Dict) -> None:
     """ConfigError naming every field of :data:`RUN_FIELDS` where ``config`` differs from the run
     that wrote the checkpoint ``payload`` (``config.resume``): a resumed run trains the same network
@@ -575,17 +588,18 @@ def run(config: TrainConfig, log=print) -> Dict:
     from neurosim.training.seeding import seed_everything
     from neurosim.training.trainer import Trainer, check_training_state
 
+    resumed = None
+    if config.resume is not None:  # everything about the checkpoint is checked before any data work
+        payload = load_checkpoint(config.resume)
+        done = check_training_state(payload, config.resume)[0]
+        check_resume(config, payload)  # before validate(): a differing option explains what it would refuse
     config.validate()
     check_applicable(config)
     started = time.perf_counter()
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available to this torch")
-    resumed = None
-    if config.resume is not None:  # everything about the checkpoint is checked before any data work
-        payload = load_checkpoint(config.resume)
-        done = check_training_state(payload, config.resume)[0]
-        check_resume(config, payload)
+    if config.resume is not None:
         if done > config.epochs:
             raise ValueError(f"epochs: the checkpoint {config.resume} has done {done} epochs; ask for at "
                              f"least that many (got {config.epochs})")
@@ -633,7 +647,8 @@ def run(config: TrainConfig, log=print) -> Dict:
                       device=device, tbptt_steps=config.tbptt, clip_grad_norm=config.clip,
                       batch_size=config.batch_size, collate_fn=prepared.collate_fn, seed=config.seed,
                       log_dir=config.out, progress=config.progress, callbacks=[monitor] if monitor else [],
-                      checkpoint_metadata={"run": run_definition(config), "world_size": dist.world_size})
+                      checkpoint_metadata={"run": run_definition(config), "world_size": dist.world_size,
+                                           "epochs": config.epochs})
     if dist.is_main:
         log(f"neurosim train: {prepared.description}; {len(prepared.train)} train / {len(prepared.test)} test "
             f"samples; {model_name} {config.neuron} network {'-'.join(map(str, layer_sizes))} "
