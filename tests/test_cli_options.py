@@ -229,6 +229,26 @@ def test_options_that_do_not_apply_are_refused(tmp_path, capsys, monkeypatch, ex
     _refused(capsys, _quick(extra) + ["--out", str(tmp_path / "o")] + extra, [flag], tmp_path / "o")
 
 
+@pytest.mark.parametrize("neuron", ["ultralif", "li", "ultraplif", "ultradlif", "ultradplif"])
+@pytest.mark.parametrize("extra,flags", [
+    (["--model", "recurrent"], ["--neuron", "--model"]),
+    (["--dataset", "shd:/nowhere/shd_train.h5"], ["--neuron"]),  # recurrent by default
+])
+def test_neurons_the_model_cannot_take_are_refused_before_any_data_work(tmp_path, capsys, monkeypatch, neuron,
+                                                                        extra, flags):
+    from neurosim.training import job as job_module
+
+    def no_data(*a, **k):
+        raise AssertionError("data prepared")
+
+    monkeypatch.setattr(job_module, "prepare_data", no_data)
+    line = _refused(capsys, _quick(extra) + ["--out", str(tmp_path / "o"), "--neuron", neuron] + extra, flags,
+                    tmp_path / "o")
+    assert "--model" in line if "--model" in extra else "--model mlp" in line and "argument --neuron:" in line
+    with pytest.raises(job.ConfigError, match="recurrent"):  # the Python API
+        job.check_applicable(job.TrainConfig(model="recurrent", neuron=neuron))
+
+
 def test_defaults_that_do_not_apply_are_recorded_as_unused(tmp_path):
     pytest.importorskip("tonic")
     out = tmp_path / "conv"

@@ -215,6 +215,21 @@ def given_fields(config: TrainConfig):
     return {f for f in asdict(default) if getattr(config, f) != getattr(default, f)}
 
 
+def check_neuron(config: TrainConfig, given=()) -> None:
+    """ConfigError when ``config.neuron`` cannot be built into the model (the recurrent model takes
+    only the neurons with a recurrent form), before any data work rather than in build_model.
+    Names --model only when it was given (``given``: field names)."""
+    from neurosim.models.stack import RECURRENT_NEURONS
+
+    model = resolve_model(config)
+    if model == "recurrent" and config.neuron not in RECURRENT_NEURONS:
+        how = ("" if "model" in given else
+               f" (the default model for {parse_dataset(config.dataset)[0]}; --model mlp takes any neuron)")
+        raise ConfigError(("neuron", "model") if "model" in given else ("neuron",),
+                          f"the recurrent model{how} takes the neurons {sorted(RECURRENT_NEURONS)}, "
+                          f"not {config.neuron!r}")
+
+
 def check_applicable(config: TrainConfig, given=None) -> None:
     """ConfigError for an option that was asked for (``given``: field names; default: those that
     differ from TrainConfig's defaults) but that this run would not use, rather than ignoring it
@@ -222,6 +237,7 @@ def check_applicable(config: TrainConfig, given=None) -> None:
     given = given_fields(config) if given is None else set(given)
     name, _ = parse_dataset(config.dataset)
     model = resolve_model(config)
+    check_neuron(config, given)
     if "channels" in given and config.channels is not None and model != "conv":
         raise ConfigError(("channels",), f"sets the blocks of the conv model; the {model} model has none "
                                          "(its size is --hidden)")
