@@ -291,6 +291,31 @@ def test_memory_estimate_grows_with_the_sizes():
     assert per_batch + params < 64 * 2**20
 
 
+def test_event_data_batches_are_bounded_by_the_samples_there_are(tmp_path, monkeypatch):
+    from neurosim.data.synthetic import make_synthetic_nmnist, make_synthetic_shd
+
+    folder = make_synthetic_nmnist(tmp_path / "nm", {"Train": 4, "Test": 1})  # 50 samples
+    shd = make_synthetic_shd(tmp_path / "shd_train.h5", n_samples=30)
+    for dataset, samples in ((f"nmnist:{folder}", 50), (f"shd:{shd}", 30)):
+        huge = job.TrainConfig(dataset=dataset, batch_size=200_000)
+        assert job.sample_count(huge) == samples
+        assert job.memory_estimate(huge) == job.memory_estimate(job.TrainConfig(dataset=dataset, batch_size=samples))
+    # a data set that cannot be counted before it is read: no batch-size-driven refusal
+    unknown = job.TrainConfig(dataset="shd:" + str(tmp_path / "nowhere.h5"), batch_size=200_000)
+    assert job.memory_estimate(unknown) == job.memory_estimate(job.TrainConfig(dataset=unknown.dataset, batch_size=1))
+    # SHD has 20 classes: its parameter bound counts 20 outputs
+    per_neuron = (job.memory_estimate(job.TrainConfig(dataset=f"shd:{shd}", model="mlp", hidden=9))[1] -
+                  job.memory_estimate(job.TrainConfig(dataset=f"shd:{shd}", model="mlp", hidden=8))[1])
+    assert per_neuron == 4 * 4 * (70 + 20)  # each hidden neuron: 70 inputs and 20 outputs, 4 float32 copies
+    # the CLI runs such a job (the batch is the whole training set)
+    pytest.importorskip("tonic")
+    out = tmp_path / "o"
+    monkeypatch.setattr(job, "available_memory", lambda device: 2**30)
+    assert cli.main(["train", "--dataset", f"nmnist:{folder}", "--epochs", "1", "--T", "3", "--batch-size", "200000",
+                     "--no-cache", "--no-plots", "--no-progress", "--out", str(out)]) == 0
+    assert _results(out)["train_samples"] == 40
+
+
 def test_bench_refuses_sizes_that_cannot_fit_and_flags_quick_overrides(tmp_path, capsys):
     _refused(capsys, ["bench", "--sizes", "1000000000", "--no-peers", "--reps", "1", "--out", str(tmp_path / "b")],
              ["--sizes", "n=1000000000"], tmp_path / "b")

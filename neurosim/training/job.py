@@ -278,16 +278,41 @@ def available_memory(device: str) -> int:
         return 2**63
 
 
+def sample_count(config: TrainConfig) -> Optional[int]:
+    """At least as many samples as the data set's training split holds, counted cheaply before
+    any data is read (digits: known; an N-MNIST or DVS Gesture folder: its event files; an SHD
+    file: the length of its labels); None when it cannot be counted that way."""
+    name, path = parse_dataset(config.dataset)
+    if name == "digits":
+        return DIGITS_TRAIN_SAMPLES
+    if name == "synthetic":
+        return 30  # prepare_data's synthetic folder: 30 training samples
+    if name in ("nmnist", "dvsgesture"):
+        if not os.path.isdir(path):
+            return None
+        suffix = ".bin" if name == "nmnist" else ".npy"
+        return sum(n.endswith(suffix) for _, _, names in os.walk(path) for n in names)
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return int(f["labels"].shape[0])
+    except Exception:  # unreadable here: prepare_data reports it; the estimate assumes nothing
+        return None
+
+
 def memory_estimate(config: TrainConfig) -> Tuple[int, int]:
     """Lower bounds on the bytes training needs, ``(per batch, parameters)``: per batch the input
     ``[T, B, features]`` and each layer's outputs, kept for the backward pass and matched by their
     gradients; the parameters with their gradients and Adam's two moments (float32 throughout).
-    ``B`` is the batch size, or fewer when the data set (digits) or ``limit`` has fewer samples."""
+    ``B`` is the batch size, or fewer when the data set (:func:`sample_count`) or ``limit`` has
+    fewer samples; 1 when the data set's size is not known before it is read (a batch the data
+    cannot fill is not refused: the allocation itself then reports what does not fit)."""
     name, _ = parse_dataset(config.dataset)
     model = resolve_model(config)
     shape = input_shape(config)
     features = math.prod(shape)
-    classes = 11 if name == "dvsgesture" else 10
+    classes = {"dvsgesture": 11, "shd": 20}.get(name, 10)
     if model == "conv":
         c, h, w = shape
         activations, parameters = 0, 0
@@ -301,10 +326,10 @@ def memory_estimate(config: TrainConfig) -> Tuple[int, int]:
         parameters = features * config.hidden + config.hidden * classes
         if model == "recurrent":
             parameters += config.hidden * config.hidden
-    batch = config.batch_size
-    for cap in (config.limit, DIGITS_TRAIN_SAMPLES if name == "digits" else None):
-        if cap is not None:
-            batch = min(batch, cap)
+    samples = sample_count(config)
+    batch = min(config.batch_size, samples if samples is not None else 1)
+    if config.limit is not None:
+        batch = min(batch, config.limit)
     return 4 * config.T * batch * (features + 2 * activations), 4 * 4 * parameters
 
 
