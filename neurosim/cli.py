@@ -264,6 +264,7 @@ def _train(args) -> int:
         raise UsageError(f"argument {TRAIN_FLAGS[field]}: {reason}") from None
     job.check_applicable(config, given=set(given))
     job.check_memory(config, config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    job.check_checkpoint_path(config)
     if args.checkpoint is not None:
         writable_file(args.checkpoint, "--checkpoint")
     writable_dir(config.out, "--out")

@@ -316,6 +316,25 @@ def test_event_data_batches_are_bounded_by_the_samples_there_are(tmp_path, monke
     assert _results(out)["train_samples"] == 40
 
 
+@pytest.mark.parametrize("place", ["o", "o/results.json", "o/metrics.csv", "o/diagnostics.csv", "o/raster.png",
+                                   "existing", "o/synthetic_nmnist/x.pt"])
+def test_checkpoints_that_clash_with_the_output_are_refused(tmp_path, capsys, place):
+    (tmp_path / "existing").mkdir()
+    ck = tmp_path / place
+    _refused(capsys, QUICK + ["--out", str(tmp_path / "o"), "--checkpoint", str(ck)], ["--checkpoint"],
+             tmp_path / "o")
+    with pytest.raises(job.ConfigError):
+        job.run(job.TrainConfig(epochs=1, T=4, limit=10, hidden=8, out=str(tmp_path / "o"), checkpoint=str(ck),
+                                progress=False, plots=False), log=lambda m: None)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_checkpoint_beside_the_outputs_is_kept(tmp_path):
+    out = tmp_path / "o"
+    assert cli.main(QUICK + ["--out", str(out), "--checkpoint", str(out / "ck.pt")]) == 0
+    assert load_checkpoint(out / "ck.pt")["epoch"] == 1 and _results(out)["epochs"] == 1
+
+
 def test_bench_refuses_sizes_that_cannot_fit_and_flags_quick_overrides(tmp_path, capsys):
     _refused(capsys, ["bench", "--sizes", "1000000000", "--no-peers", "--reps", "1", "--out", str(tmp_path / "b")],
              ["--sizes", "n=1000000000"], tmp_path / "b")

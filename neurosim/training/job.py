@@ -260,6 +260,31 @@ def check_applicable(config: TrainConfig, given=None) -> None:
                                              "to join; this is one process (WORLD_SIZE is not above 1)")
 
 
+OUT_FILES = ("results.json", "metrics.csv", "diagnostics.csv", "training_curves.png", "raster.png",
+             "firing_rates.png", "membrane.png", "sharpness.png", "synthetic_nmnist")
+"""What ``neurosim train`` writes into ``--out`` (besides TensorBoard's event files)."""
+
+
+def check_checkpoint_path(config: TrainConfig) -> None:
+    """ConfigError when ``config.checkpoint`` is a folder, is (or is inside a file of) the ``--out``
+    folder the run makes, or is one of the files it writes there (:data:`OUT_FILES`, TensorBoard's
+    ``events.out.tfevents.*``): found before training rather than after an epoch, or never, with the
+    checkpoint silently overwritten."""
+    if config.checkpoint is None:
+        return
+    path, out = os.path.realpath(config.checkpoint), os.path.realpath(config.out)
+    if os.path.isdir(path) or path == out:
+        what = "the --out folder" if path == out else "a folder"
+        raise ConfigError(("checkpoint",), f"{config.checkpoint} is {what}; expected a file path")
+    if os.path.dirname(path) == out and (os.path.basename(path) in OUT_FILES or
+                                         os.path.basename(path).startswith("events.out.tfevents")):
+        raise ConfigError(("checkpoint",), f"{config.checkpoint} is the run's {os.path.basename(path)} in --out "
+                                           f"{config.out}, which the run writes; choose another file name")
+    if path.startswith(os.path.join(out, "synthetic_nmnist") + os.sep):
+        raise ConfigError(("checkpoint",), f"{config.checkpoint} is inside the synthetic data folder the run "
+                                           f"writes into --out {config.out}")
+
+
 def available_memory(device: str) -> int:
     """Bytes this process could still allocate on ``device``: free memory on a GPU, MemAvailable
     (/proc/meminfo) or physical memory on the CPU."""
@@ -636,6 +661,7 @@ def run(config: TrainConfig, log=print) -> Dict:
         check_resume(config, payload)  # before validate(): a differing option explains what it would refuse
     config.validate()
     check_applicable(config)
+    check_checkpoint_path(config)
     started = time.perf_counter()
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
