@@ -265,6 +265,7 @@ def _train(args) -> int:
     job.check_applicable(config, given=set(given))
     job.check_memory(config, config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     job.check_checkpoint_path(config)
+    job.check_cache_dir(config)
     if args.checkpoint is not None:
         writable_file(args.checkpoint, "--checkpoint")
     writable_dir(config.out, "--out")

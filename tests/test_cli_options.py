@@ -329,6 +329,17 @@ def test_checkpoints_that_clash_with_the_output_are_refused(tmp_path, capsys, pl
     assert not (tmp_path / "o").exists()
 
 
+def test_a_cache_dir_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "f").write_text("not a folder")
+    extra = ["--dataset", "synthetic", "--cache-dir", str(tmp_path / "f")]
+    _refused(capsys, _quick(extra) + ["--out", str(tmp_path / "o")] + extra, ["--cache-dir", str(tmp_path / "f")],
+             tmp_path / "o")
+    with pytest.raises(job.ConfigError, match="not a directory"):
+        job.run(job.TrainConfig(dataset="synthetic", epochs=1, T=3, limit=6, cache_dir=str(tmp_path / "f"),
+                                out=str(tmp_path / "o"), progress=False, plots=False), log=lambda m: None)
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_checkpoint_beside_the_outputs_is_kept(tmp_path):
     out = tmp_path / "o"
     assert cli.main(QUICK + ["--out", str(out), "--checkpoint", str(out / "ck.pt")]) == 0

@@ -285,6 +285,19 @@ def check_checkpoint_path(config: TrainConfig) -> None:
                                            f"writes into --out {config.out}")
 
 
+def check_cache_dir(config: TrainConfig) -> None:
+    """ConfigError when the given ``cache_dir`` of a cached event-data run is an existing file or
+    a folder that cannot be written: the cache would fall back to no cache with a warning while
+    results.json recorded it as used."""
+    if config.cache_dir is None or not config.cache or parse_dataset(config.dataset)[0] == "digits":
+        return
+    path = os.path.expanduser(str(config.cache_dir))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(("cache_dir",), f"{config.cache_dir} exists and is not a directory")
+    if os.path.isdir(path) and not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(("cache_dir",), f"cannot write to {config.cache_dir} (permission denied)")
+
+
 def available_memory(device: str) -> int:
     """Bytes this process could still allocate on ``device``: free memory on a GPU, MemAvailable
     (/proc/meminfo) or physical memory on the CPU."""
@@ -662,6 +675,7 @@ def run(config: TrainConfig, log=print) -> Dict:
     config.validate()
     check_applicable(config)
     check_checkpoint_path(config)
+    check_cache_dir(config)
     started = time.perf_counter()
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
