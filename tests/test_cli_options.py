@@ -353,3 +353,29 @@ def test_bench_refuses_sizes_that_cannot_fit_and_flags_quick_overrides(tmp_path,
                         (["--linear-max-n", "64"], "--linear-max-n")):
         _refused(capsys, ["bench", "--quick", "--out", str(tmp_path / "b")] + extra, [flag, "--quick"],
                  tmp_path / "b")
+
+
+# ---------------------------------------------------------------------------- logs on resume
+def _csv(path):
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("first_diagnoses", [True, False])
+def test_resume_into_the_same_out_continues_the_logs(tmp_path, first_diagnoses):
+    out, ck = tmp_path / "o", tmp_path / "ck.pt"
+    diagnose = ["--diagnose", "sharpness", "--every", "1"]
+    assert cli.main(QUICK + ["--out", str(out), "--checkpoint", str(ck)] + (diagnose if first_diagnoses else [])) == 0
+    first_diag = _csv(out / "diagnostics.csv") if first_diagnoses else []
+    assert cli.main(["train", "--epochs", "2", "--no-progress", "--no-plots", "--resume", str(ck), "--out", str(out)]
+                    + diagnose) == 0
+    metrics = _csv(out / "metrics.csv")
+    assert [int(r["epoch"]) for r in metrics] == [1, 2]
+    assert metrics[1]["sharpness"] != ""  # the new column is there, not dropped for the old header
+    assert (metrics[0]["sharpness"] != "") == first_diagnoses
+    diag = _csv(out / "diagnostics.csv")
+    assert diag[:len(first_diag)] == first_diag  # the first run's measurements are kept
+    assert [int(r["epoch"]) for r in diag[len(first_diag):]] and all(
+        int(r["epoch"]) == 2 for r in diag[len(first_diag):])

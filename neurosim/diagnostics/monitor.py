@@ -118,8 +118,40 @@ class SharpnessMonitor:
             self._columns = list(row)
             with open(path, "w", newline="") as f:
                 csv.writer(f).writerow(self._columns)
+        elif any(k not in self._columns for k in row):  # e.g. a resumed file from other settings
+            self._columns += [k for k in row if k not in self._columns]
+            with open(path, newline="") as f:
+                old = list(csv.DictReader(f))
+            with open(path, "w", newline="") as f:
+                csv.writer(f).writerow(self._columns)
+                for r in old:
+                    csv.writer(f).writerow([r.get(c, "") for c in self._columns])
         with open(path, "a", newline="") as f:
             csv.writer(f).writerow([row.get(c, "") for c in self._columns])
+
+    def resume(self, global_step: int) -> None:
+        """Continues ``log_dir/diagnostics.csv`` after a resume at ``global_step``: the rows of
+        measurements up to that step are kept (those of an interrupted attempt past it dropped)
+        and new rows are appended under the same header. The measurement batch is not in a
+        checkpoint: a resumed run measures on its first batch after the resume, so its values
+        differ from an uninterrupted run's."""
+        if self.log_dir is None:
+            return
+        path = os.path.join(self.log_dir, "diagnostics.csv")
+        if not os.path.isfile(path):
+            return
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            columns = list(reader.fieldnames or [])
+            rows = [r for r in reader if (r.get("step") or "").isdigit() and int(r["step"]) <= global_step]
+        if "step" not in columns:
+            return
+        self._columns = columns
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(columns)
+            for r in rows:
+                writer.writerow([r.get(c, "") for c in columns])
 
     def on_epoch_end(self, trainer, epoch: int) -> Dict[str, float]:
         if not self.records:

@@ -738,6 +738,8 @@ def run(config: TrainConfig, log=print) -> Dict:
     if config.resume is not None:
         trainer.load_checkpoint(config.resume)
         extend_cosine_schedule(scheduler, trainer.epoch, max(config.epochs, 1))
+        if monitor is not None:
+            monitor.resume(trainer.global_step)  # diagnostics.csv continues, as metrics.csv does
     with _sizes_that_do_not_fit(config, device):
         history = trainer.fit(prepared.train, prepared.test, epochs=config.epochs, checkpoint=config.checkpoint)
         # the same fixed test encoding as each epoch's val_* line (Trainer.evaluate draws it from its seed)

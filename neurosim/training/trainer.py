@@ -348,7 +348,8 @@ class Trainer:
             raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
         if resume is not None:
             self.load_checkpoint(resume)
-        logger = EpochLogger(self.log_dir, self.tensorboard) if self.log_dir else None
+        # the log holds the epochs done (restored by a resume) and then the new ones
+        logger = EpochLogger(self.log_dir, self.tensorboard, history=self.history) if self.log_dir else None
         try:
             while self.epoch < epochs:
                 epoch = self.epoch + 1
