@@ -261,6 +261,30 @@ def test_defaults_that_do_not_apply_are_recorded_as_unused(tmp_path):
         job.check_applicable(job.TrainConfig(dataset="synthetic", hidden=77))
 
 
+def test_values_that_did_not_apply_are_recorded_as_null(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    out = tmp_path / "ultra"
+    assert cli.main(QUICK + ["--neuron", "ultralif", "--out", str(out)]) == 0
+    config = _results(out)["config"]
+    assert config["beta"] is None  # the ultra* neurons have no beta
+    assert config["cache"] is None and config["cache_dir"] is None  # digits are never cached
+    assert config["dist_timeout"] is None  # one process waits for no others
+    assert job.run_definition(job.TrainConfig(neuron="ultralif", beta=0.5))["beta"] is None  # not run-defining
+    assert job.run_definition(job.TrainConfig(neuron="lif", beta=0.5))["beta"] == 0.5
+    with pytest.raises(job.ConfigError, match="beta"):
+        job.check_applicable(job.TrainConfig(neuron="ultralif", beta=0.5))
+
+
+def test_an_older_checkpoint_with_a_beta_for_an_ultra_neuron_resumes(tmp_path):
+    ck = tmp_path / "u.pt"
+    assert cli.main(QUICK + ["--neuron", "ultralif", "--out", str(tmp_path / "a"), "--checkpoint", str(ck)]) == 0
+    payload = load_checkpoint(ck)
+    payload["metadata"]["run"]["beta"] = 0.9  # as written before beta was recorded only where it applies
+    save_checkpoint(ck, payload)
+    assert cli.main(["train", "--epochs", "2", "--no-progress", "--no-plots", "--resume", str(ck), "--out",
+                     str(tmp_path / "b")]) == 0
+
+
 # -------------------------------------------------------------------------------- sizes, threads
 def test_threads_are_bounded_by_the_cpu_count(tmp_path, capsys):
     too_many = str((os.cpu_count() or 1) + 1)

@@ -184,6 +184,14 @@ def input_shape(config: TrainConfig) -> Tuple[int, ...]:
     return shape if conv else (math.prod(shape),)
 
 
+def uses_beta(neuron: str) -> bool:
+    """Whether the neuron ``neuron`` has a ``beta`` (the ultra* neurons have none)."""
+    from neurosim.models import NEURONS
+
+    spec = NEURONS.get(neuron)
+    return spec is None or "beta" in spec.params
+
+
 def run_definition(config: TrainConfig) -> Dict:
     """The values of :data:`RUN_FIELDS` this run uses, with defaults resolved (the model, the conv
     channels) and None for what does not apply (``hidden`` of a conv net, ``channels`` of the
@@ -199,7 +207,7 @@ def run_definition(config: TrainConfig) -> Dict:
         "hidden": config.hidden if model != "conv" else None,
         "T": config.T,
         "encoding": config.encoding if name == "digits" else None,
-        "beta": config.beta,
+        "beta": config.beta if uses_beta(config.neuron) else None,
         "batch_size": config.batch_size,
         "lr": config.lr,
         "tbptt": config.tbptt,
@@ -246,6 +254,9 @@ def check_applicable(config: TrainConfig, given=None) -> None:
     if "encoding" in given and name != "digits":
         raise ConfigError(("encoding",), f"spike-encodes static data (digits); {config.dataset!r} is event "
                                          "data, framed into T time bins without an encoder")
+    if "beta" in given and not uses_beta(config.neuron):
+        raise ConfigError(("beta",), f"the {config.neuron} neuron has no beta (its parameters are tau, eps and "
+                                     "theta)")
     if "diagnose_every" in given and config.diagnose is None:
         raise ConfigError(("diagnose_every",), "sets how often --diagnose measures, and no --diagnose was given")
     if name == "digits":
@@ -410,6 +421,8 @@ def checkpoint_run(payload: Dict, path: str) -> Dict:
     if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
         raise CheckpointError(f"checkpoint {path} has a malformed run configuration: 'world_size' must be an "
                               f"integer >= 1, got {world_size!r}")
+    if isinstance(run.get("neuron"), str) and not uses_beta(run["neuron"]):
+        run = {**run, "beta": None}  # older checkpoints recorded a beta the neuron did not have
     values = {k: v for k, v in run.items() if v is not None}
     if "channels" in values:
         values["channels"] = tuple(values["channels"]) if isinstance(values["channels"], list) else None
@@ -645,14 +658,21 @@ def _sizes_that_do_not_fit(config: TrainConfig, device: str):
                                   f"not fit in the memory of {device} ({text[:200]})") from None
 
 
-def recorded_config(config: TrainConfig) -> Dict:
+def recorded_config(config: TrainConfig, world_size: int = 1) -> Dict:
     """``config`` as results.json records it: the values this run used, with defaults resolved
     (model, conv channels) and None for what it did not use (see :func:`run_definition`; the
-    diagnostics interval without ``--diagnose``)."""
+    diagnostics interval without ``--diagnose``; the frame cache of digits, which are never
+    cached, and its folder with the cache off; the rendezvous timeout of a single process)."""
     recorded = asdict(config)
     recorded.update({k: v for k, v in run_definition(config).items() if k != "dataset"})
     if config.diagnose is None:
         recorded["diagnose_every"] = None
+    if parse_dataset(config.dataset)[0] == "digits":
+        recorded["cache"] = None
+    if not recorded["cache"]:
+        recorded["cache_dir"] = None
+    if world_size <= 1:
+        recorded["dist_timeout"] = None
     return recorded
 
 
@@ -765,7 +785,7 @@ def run(config: TrainConfig, log=print) -> Dict:
         "torch": torch.__version__,
         "neurosim": neurosim.__version__,
         "settings": run_settings(config.seed),
-        "config": recorded_config(config),
+        "config": recorded_config(config, dist.world_size),
         "resumed_from": resumed,
         "history": history,
     }
