@@ -186,6 +186,9 @@ def test_resume_needs_a_checkpoint_that_records_its_run(checkpoint, tmp_path, ca
     ("epoch", 2, ["inconsistent", "history"]),
     ("global_step", -1, ["'global_step'"]),
     ("history", "rows", ["'history'"]),
+    ("history", [{"epoch": 1}], ["history row 1", "'train_loss'"]),
+    ("history", [{"epoch": 1, "train_loss": 0.5, "train_accuracy": "x"}], ["history row 1", "'train_accuracy'"]),
+    ("history", [{"epoch": 3, "train_loss": 0.5, "train_accuracy": 0.1}], ["history row 1", "'epoch'"]),
     ("rng", {"torch": "x"}, ["rng"]),
 ])
 def test_inconsistent_checkpoints_are_refused_before_any_data_work(checkpoint, tmp_path, capsys, entry, value,

@@ -285,7 +285,7 @@ def check_checkpoint_path(config: TrainConfig) -> None:
         return
     path, out = os.path.realpath(config.checkpoint), os.path.realpath(config.out)
     if os.path.isdir(path) or path == out:
-        what = "the --out folder" if path == out else "a folder"
+        what = "the --out directory" if path == out else "a directory"
         raise ConfigError(("checkpoint",), f"{config.checkpoint} is {what}; expected a file path")
     if os.path.dirname(path) == out and (os.path.basename(path) in OUT_FILES or
                                          os.path.basename(path).startswith("events.out.tfevents")):

@@ -54,6 +54,10 @@ def _count(payload: Dict, key: str, path, default=None) -> int:
     return value
 
 
+HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy")
+"""The entries every history row of a checkpoint has (others, such as val_* and lr, may be absent)."""
+
+
 def check_training_state(payload: Dict, path) -> tuple:
     """Checks the entries of a training checkpoint that no model or optimizer check covers, and
     returns ``(epoch, global_step, history)``: ``epoch`` and ``global_step`` integers >= 0, the
@@ -66,6 +70,14 @@ def check_training_state(payload: Dict, path) -> tuple:
     if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
         raise ckpt.CheckpointError(f"checkpoint {path}: 'history' must be a list of per-epoch dicts, got "
                                    f"{type(history).__name__}")
+    for i, row in enumerate(history, 1):  # the entries a resumed fit and neurosim train read
+        for key in HISTORY_KEYS:
+            value = row.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ckpt.CheckpointError(f"checkpoint {path}: history row {i} needs a number {key!r}, got "
+                                           f"{value!r}")
+        if row["epoch"] != i:
+            raise ckpt.CheckpointError(f"checkpoint {path}: history row {i} has 'epoch' {row['epoch']!r}")
     if "history" in payload and len(history) != epoch:
         raise ckpt.CheckpointError(f"checkpoint {path} is inconsistent: 'epoch' says {epoch} epochs are done, "
                                    f"its history holds {len(history)}")
