@@ -406,3 +406,23 @@ def test_resume_into_the_same_out_continues_the_logs(tmp_path, first_diagnoses):
     assert diag[:len(first_diag)] == first_diag  # the first run's measurements are kept
     assert [int(r["epoch"]) for r in diag[len(first_diag):]] and all(
         int(r["epoch"]) == 2 for r in diag[len(first_diag):])
+
+
+def test_a_moved_data_folder_is_refused_with_how_to_proceed(tmp_path, capsys):
+    from neurosim.data.synthetic import make_synthetic_nmnist
+
+    pytest.importorskip("tonic")
+    first = make_synthetic_nmnist(tmp_path / "nm", {"Train": 1, "Test": 1})
+    ck = tmp_path / "ck.pt"
+    common = ["train", "--model", "mlp", "--T", "3", "--no-cache", "--no-plots", "--no-progress"]
+    assert cli.main(common + ["--epochs", "1", "--dataset", f"nmnist:{first}", "--checkpoint", str(ck),
+                              "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    os.rename(first, tmp_path / "moved")
+    line = _refused(capsys, ["train", "--resume", str(ck), "--epochs", "2", "--dataset",
+                             f"nmnist:{tmp_path / 'moved'}", "--out", str(tmp_path / "b")], ["--dataset"],
+                    tmp_path / "b")
+    assert f"put it back at {os.path.realpath(first)}" in line
+    os.rename(tmp_path / "moved", first)  # as the error says
+    assert cli.main(["train", "--resume", str(ck), "--epochs", "2", "--no-plots", "--no-progress",
+                     "--out", str(tmp_path / "b")]) == 0

@@ -459,9 +459,14 @@ def check_resume(config: TrainConfig, payload: Dict) -> None:
     if differ:
         def show(d):
             return ", ".join(f"{f}={d[f]!r}" for f in differ)
+        moved = ""
+        if "dataset" in differ and ours["dataset"].partition(":")[0] == recorded["dataset"].partition(":")[0]:
+            # the checkpoint records the data's real path: moved data is found at that path again
+            moved = (f"; if the data moved, put it back at {recorded['dataset'].partition(':')[2]} (the real "
+                     "path is compared, so a symbolic link does not do) and resume without --dataset")
         raise ConfigError(differ, f"the checkpoint {config.resume} was written by a run with {show(recorded)}; "
                                   f"a resumed run must keep them (got {show(ours)}); leave them out on the "
-                                  "command line to continue with the checkpoint's values")
+                                  "command line to continue with the checkpoint's values" + moved)
 
 
 def _frames(config: TrainConfig, events, flatten: bool, workdir: str, **options):
