@@ -367,6 +367,17 @@ def test_a_cache_dir_that_is_a_file_is_refused(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_default_cache_folder_that_is_a_file_is_refused(tmp_path, capsys, monkeypatch):
+    """The default frame cache ($NEUROSIM_CACHE) is checked like a given --cache-dir: a file there
+    would turn the cache off with a warning while results.json recorded it as used."""
+    (tmp_path / "f").write_text("not a folder")
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "f"))
+    extra = ["--dataset", "synthetic"]
+    _refused(capsys, _quick(extra) + ["--out", str(tmp_path / "o")] + extra, ["--cache-dir", "NEUROSIM_CACHE"],
+             tmp_path / "o")
+    assert cli.main(_quick(extra) + ["--out", str(tmp_path / "o2"), "--no-cache"] + extra) == 0
+
+
 def test_a_checkpoint_beside_the_outputs_is_kept(tmp_path):
     out = tmp_path / "o"
     assert cli.main(QUICK + ["--out", str(out), "--checkpoint", str(out / "ck.pt")]) == 0

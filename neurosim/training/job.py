@@ -297,16 +297,24 @@ def check_checkpoint_path(config: TrainConfig) -> None:
 
 
 def check_cache_dir(config: TrainConfig) -> None:
-    """ConfigError when the given ``cache_dir`` of a cached event-data run is an existing file or
-    a folder that cannot be written: the cache would fall back to no cache with a warning while
+    """ConfigError when the cache folder of a cached event-data run (the given ``cache_dir``, or
+    the default one: $NEUROSIM_CACHE or ~/.cache/neurosim/frames) is an existing file or a folder
+    that cannot be written: the cache would fall back to no cache with a warning while
     results.json recorded it as used."""
-    if config.cache_dir is None or not config.cache or parse_dataset(config.dataset)[0] == "digits":
+    if not config.cache or parse_dataset(config.dataset)[0] == "digits":
         return
-    path = os.path.expanduser(str(config.cache_dir))
+    if config.cache_dir is None:
+        from neurosim.data import default_cache_dir
+
+        path = default_cache_dir()
+        shown = f"the default frame cache {path} ($NEUROSIM_CACHE; or give --cache-dir or --no-cache)"
+    else:
+        shown = str(config.cache_dir)
+        path = os.path.expanduser(str(config.cache_dir))
     if os.path.exists(path) and not os.path.isdir(path):
-        raise ConfigError(("cache_dir",), f"{config.cache_dir} exists and is not a directory")
+        raise ConfigError(("cache_dir",), f"{shown} exists and is not a directory")
     if os.path.isdir(path) and not os.access(path, os.W_OK | os.X_OK):
-        raise ConfigError(("cache_dir",), f"cannot write to {config.cache_dir} (permission denied)")
+        raise ConfigError(("cache_dir",), f"cannot write to {shown} (permission denied)")
 
 
 def available_memory(device: str) -> int:
