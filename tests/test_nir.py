@@ -755,12 +755,19 @@ def test_undelayed_zero_reset_has_the_delayed_spikes_and_the_post_reset_membrane
     assert torch.equal(undelayed.state, delayed.state * (1 - delayed.spikes[-1]))
 
 
-def _direct(x, beta, thr, v_reset, v_leak, scale):
-    """NIR's discrete LIF written out step by step in float64."""
-    u = torch.zeros(x.shape[1:], dtype=torch.float64)
+def _direct(x, beta, thr, v_reset, v_leak=0.0, scale=1.0, u0=None, current_decay=None):
+    """NIR's discrete LIF (or CubaLIF with ``current_decay``) written out step by step in float64,
+    from the membrane u0 (zeros by default), which is already past its reset: it spikes in the
+    first step if it lies above threshold there."""
+    u = torch.zeros(x.shape[1:], dtype=torch.float64) if u0 is None else u0.clone()
+    syn = torch.zeros_like(u)
     spikes, mems = [], []
     for x_t in x:
-        u = beta * u + (1 - beta) * v_leak + scale * x_t
+        drive = scale * x_t
+        if current_decay is not None:
+            syn = current_decay * syn + drive
+            drive = syn
+        u = beta * u + (1 - beta) * v_leak + drive
         s = (u > thr).double()
         u = torch.where(s > 0, v_reset, u)
         spikes.append(s)
@@ -789,23 +796,6 @@ def test_reset_value_leak_and_scale_follow_the_equations(backend):
     assert torch.equal(torch.cat([first.spikes, rest.spikes]), spikes)
 
 
-def _direct_from(x, u0, beta, thr, v_reset, current_decay=None):
-    """NIR's discrete LIF (or CubaLIF with ``current_decay``) step by step in float64 from the
-    membrane u0, which is already past its reset: it spikes in the first step if it stays above
-    threshold there."""
-    u, syn = u0.clone(), torch.zeros_like(u0)
-    spikes, mems = [], []
-    for x_t in x:
-        if current_decay is not None:
-            syn = current_decay * syn + x_t
-        u = beta * u + (syn if current_decay is not None else x_t)
-        s = (u > thr).double()
-        u = torch.where(s > 0, v_reset, u)
-        spikes.append(s)
-        mems.append(u)
-    return torch.stack(spikes), torch.stack(mems)
-
-
 @pytest.mark.parametrize("backend", ["torch", "auto"])
 @pytest.mark.parametrize("neuron", ["lif", "synaptic"])
 def test_undelayed_reset_lets_a_starting_membrane_above_threshold_spike(neuron, backend):
@@ -824,13 +814,13 @@ def test_undelayed_reset_lets_a_starting_membrane_above_threshold_spike(neuron, 
         if neuron == "lif":
             got = neurosim.functional.lif(x, given, beta=0.8, threshold=thr, reset="zero", reset_delay=False,
                                           v_reset=v_reset, record_membrane=True, backend=backend)
-            spikes, mems = _direct_from(x, start, 0.8, thr, v_reset)
+            spikes, mems = _direct(x, 0.8, thr, v_reset, u0=start)
         else:
             state = None if given is None else neurosim.functional.SynapticState(torch.zeros_like(u0), u0)
             got = neurosim.functional.synaptic(x, state, alpha=0.6, beta=0.8, threshold=thr, reset="zero",
                                                reset_delay=False, v_reset=v_reset, record_membrane=True,
                                                backend=backend)
-            spikes, mems = _direct_from(x, start, 0.8, thr, v_reset, current_decay=0.6)
+            spikes, mems = _direct(x, 0.8, thr, v_reset, u0=start, current_decay=0.6)
         assert bool(spikes[0].any()) and spikes.sum() > 20
         assert torch.equal(got.spikes, spikes)
         torch.testing.assert_close(got.membrane, mems, rtol=1e-12, atol=1e-12)
@@ -838,7 +828,7 @@ def test_undelayed_reset_lets_a_starting_membrane_above_threshold_spike(neuron, 
     for threshold in (0.4, -0.4):
         got = neurosim.functional.lif(x, beta=0.8, threshold=threshold, reset="zero", reset_delay=False,
                                       backend=backend)
-        spikes, _ = _direct_from(x, torch.zeros(3, n, dtype=torch.float64), 0.8, torch.tensor(threshold), 0.0)
+        spikes, _ = _direct(x, 0.8, torch.tensor(threshold), 0.0)
         assert torch.equal(got.spikes, spikes)
 
 

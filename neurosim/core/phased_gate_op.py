@@ -33,7 +33,7 @@ def _rows_per_block(units: int) -> int:
     return max(1, _BLOCK_ELEMENTS // units)
 
 
-def _work_dtype(times: torch.Tensor, tau: torch.Tensor) -> torch.dtype:
+def phase_work_dtype(times: torch.Tensor, tau: torch.Tensor) -> torch.dtype:
     """The phase is computed in the wider of the timestamps' and tau's dtype, so float64 times keep
     their precision; integer times in float64 (exact to 2^53: microsecond event timestamps pass
     float32's 2^24 within 17 seconds)."""
@@ -48,7 +48,7 @@ class TimeGateFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, times, tau, shift, r_on, alpha):
         units = tau.shape[0]
-        work = _work_dtype(times, tau)
+        work = phase_work_dtype(times, tau)
         flat_times = times.reshape(-1)
         rows = flat_times.shape[0]
         tau_w, shift_w = tau.to(work), shift.to(work)
@@ -87,7 +87,7 @@ class TimeGateFunction(torch.autograd.Function):
         if dk is None or not any(ctx.needs_input_grad):
             return None, None, None, None, None
         need_times = need_times and times.is_floating_point()
-        work = _work_dtype(times, tau)
+        work = phase_work_dtype(times, tau)
         flat_times = times.reshape(-1)
         rows = flat_times.shape[0]
         dk = dk.reshape(rows, units)

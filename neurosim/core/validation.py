@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from neurosim._numbers import finite_number  # noqa: F401 (re-exported for the functional modules)
+from neurosim._numbers import finite_number
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 RESETS = {"subtract": 0, "zero": 1, "none": 2}

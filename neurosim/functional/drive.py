@@ -16,7 +16,7 @@ They are pure preprocessing and postprocessing around the unchanged fused scans:
   it is ``u_t*(1 - s_t)``. One exception: the state before the first step is already past its
   reset, so a starting membrane above threshold spikes in the first step, where the delayed scan
   would reset it before the step; the first step then runs without a reset
-  (:func:`neurosim.functional.lif.undelayed_zero_reset_scan`). The subtractive reset has no such
+  (:func:`neurosim.functional.lif.undelayed_reset_scan`). The subtractive reset has no such
   identity (the undelayed subtraction is decayed by beta) and is refused.
 """
 

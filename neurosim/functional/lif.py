@@ -118,10 +118,10 @@ def _lif_nir(x, state, beta, threshold, reset, sg, detach_reset, record_membrane
     options = dict(beta=beta_t, threshold=thr, reset=reset, surrogate=sg, detach_reset=detach_reset,
                    record_membrane=record_membrane, backend=backend)
     scan_input = drive(x, beta_t, v_leak, v_reset, input_scale)
-    if not reset_delay and reset == "zero":
-        inner = undelayed_zero_reset_scan(scan_input, w0, state is None and _nonnegative_number(threshold), **options)
-    else:
+    if reset_delay:
         inner = lif(scan_input, w0, **options)
+    else:
+        inner = undelayed_reset_scan(scan_input, w0, starts_at_rest(state, threshold), **options)
     spikes, w, membrane = inner.spikes.to(x.dtype), inner.state, inner.membrane
     if not reset_delay and reset == "zero":
         w = after_reset(w, spikes[-1], detach_reset)
@@ -130,21 +130,23 @@ def _lif_nir(x, state, beta, threshold, reset, sg, detach_reset, record_membrane
     return LIFResult(spikes, unshifted(w, x, v_reset), membrane.to(x.dtype) if membrane is not None else None)
 
 
-def _nonnegative_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+def starts_at_rest(state, threshold) -> bool:
+    """Whether the membrane before the first step is known not to lie above threshold without
+    looking at tensor values: the default zero state under a threshold that is a number >= 0."""
+    return state is None and isinstance(threshold, (int, float)) and not isinstance(threshold, bool) \
+        and threshold >= 0
 
 
-def undelayed_zero_reset_scan(x, state, default_state_at_rest: bool, **options) -> LIFResult:
-    """The fused (delayed) zero-reset LIF for a neuron that resets in the step that spikes
-    (``reset_delay=False``, see :mod:`neurosim.functional.drive`): the same spikes, except that
-    the state before the first step is already past its reset. The delayed scan would reset a
-    starting membrane above threshold before the first step (as if it had spiked in step -1)
-    instead of letting it spike; so the first step runs without a reset and the rest continue
-    from its (unreset) membrane, whose delayed reset is then the first step's own. The reported
-    membrane is before the reset, as the delayed scan's. ``default_state_at_rest``: the caller
-    knows the starting membrane is not above threshold (zero state, threshold >= 0), so one scan
-    does it."""
-    if default_state_at_rest:
+def undelayed_reset_scan(x, state, at_rest: bool, **options) -> LIFResult:
+    """The fused (delayed-reset) LIF for a neuron that resets in the step that spikes
+    (``reset_delay=False``, see :mod:`neurosim.functional.drive`). For the zero reset the spikes
+    are the delayed scan's, except that the state before the first step is already past its
+    reset: the delayed scan would reset a starting membrane above threshold before the first step
+    (as if it had spiked in step -1) instead of letting it spike; so the first step runs without a
+    reset and the rest continue from its (unreset) membrane, whose delayed reset is then the first
+    step's own. The reported membrane is before the reset, as the delayed scan's. ``at_rest``
+    (:func:`starts_at_rest`), or no reset: one scan does it."""
+    if at_rest or options["reset"] != "zero":
         return lif(x, state, **options)
     first = lif(x[:1], state, **{**options, "reset": "none"})
     if x.shape[0] == 1:

@@ -30,8 +30,9 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple
 import torch
 
 from neurosim import surrogate as surrogates
+from neurosim._numbers import finite_number
 from neurosim.core.models import PHASED_MODELS
-from neurosim.core.phased_gate_op import _work_dtype, time_gate_fused
+from neurosim.core.phased_gate_op import phase_work_dtype, time_gate_fused
 from neurosim.core.phased_lstm_op import phased_lstm_fused
 from neurosim.core.phased_reference import phased_lstm_reference, phased_scan_reference
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
@@ -41,7 +42,6 @@ from neurosim.core.validation import (
     check_choice,
     check_flag,
     check_sequence,
-    finite_number,
     values_checkable,
 )
 
@@ -163,7 +163,7 @@ def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
 # The gate
 # --------------------------------------------------------------------------------------------
 def _phase(times, tau, shift):
-    work = _work_dtype(times, tau)
+    work = phase_work_dtype(times, tau)
     t = times.to(work).unsqueeze(-1)
     return (torch.remainder(t - shift.to(work), tau.to(work)) / tau.to(work)).to(tau.dtype)
 

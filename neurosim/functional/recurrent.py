@@ -141,8 +141,6 @@ def recurrent(
         raise ValueError(f"x: recurrent layers take [T, B, n] (one feature axis), got shape {tuple(x.shape)}")
     check_choice(reset, RESETS, "reset")
     sg = surrogates.get(surrogate)
-    if not isinstance(reset_delay, bool):
-        raise TypeError(f"reset_delay: expected a bool, got {type(reset_delay).__name__}")
     detach_reset = reset_detached(detach_reset, reset_delay)
     check_flag(record_membrane, "record_membrane")
     if not detach_reset and reset == "zero" and reset_delay:

@@ -22,7 +22,7 @@ from neurosim.functional.drive import (
     unshifted,
 )
 from neurosim.functional.li import li
-from neurosim.functional.lif import lif, undelayed_zero_reset_scan
+from neurosim.functional.lif import starts_at_rest, undelayed_reset_scan
 
 
 class SynapticState(NamedTuple):
@@ -153,11 +153,7 @@ def _synaptic_nir(x, state, alpha, beta, threshold, reset, sg, detach_reset, rec
     w0 = shifted_state(mem0, x, v_reset, "state.mem")
     options = dict(beta=beta_t, threshold=shifted(threshold, x, v_reset, "threshold"), reset=reset, surrogate=sg,
                    detach_reset=detach_reset, record_membrane=record_membrane, backend=backend)
-    if reset == "zero":
-        at_rest = mem0 is None and isinstance(threshold, (int, float)) and threshold >= 0
-        result = undelayed_zero_reset_scan(membrane_input, w0, at_rest, **options)
-    else:
-        result = lif(membrane_input, w0, **options)
+    result = undelayed_reset_scan(membrane_input, w0, starts_at_rest(mem0, threshold), **options)
     spikes, w, membrane = result.spikes.to(x.dtype), result.state, result.membrane
     if reset == "zero":
         w = after_reset(w, spikes[-1], detach_reset)

@@ -14,6 +14,7 @@ from typing import NamedTuple, Optional, Sequence, Union
 
 import torch
 
+from neurosim._numbers import finite_number
 from neurosim.core import resolve_backend
 from neurosim.core.models import ULTRALIF
 from neurosim.core.temporal import ScanOptions, run_scan
@@ -26,7 +27,6 @@ from neurosim.core.validation import (
     check_open_interval,
     check_sequence,
     check_state,
-    finite_number,
     flat_parameter,
     parameter_tensor,
 )

@@ -59,8 +59,6 @@ class _RecurrentLayer(nn.Module):
             raise ValueError(f"size: expected a positive int (the number of neurons), got {size!r}")
         check_choice(reset, RESETS, "reset")
         check_choice(backend, BACKENDS, "backend")
-        if not isinstance(reset_delay, bool):
-            raise TypeError(f"reset_delay: expected a bool, got {type(reset_delay).__name__}")
         detach_reset = reset_detached(detach_reset, reset_delay)
         for flag, name in ((all_to_all, "all_to_all"), (bias, "bias"), (learn_recurrent, "learn_recurrent"),
                            (detach_reset, "detach_reset"), (return_state, "return_state"),
@@ -165,7 +163,8 @@ class RLIF(_RecurrentLayer):
     ``reset_delay=False`` (``reset="zero"``): the reset lands in the step that spikes (snnTorch's
     ``RLeaky(reset_delay=False)``, NIR's recurrent LIF subgraph); it runs on the PyTorch reference,
     and by default (``detach_reset=None``) its gradient flows through the step's own spike as
-    snnTorch's does (``detach_reset=True`` cuts it). With it, ``v_reset`` (the value of the zero reset), ``v_leak`` (leak target) and ``input_scale``
+    snnTorch's does (``detach_reset=True`` cuts it). With it, ``v_reset`` (the value of the zero
+    reset), ``v_leak`` (leak target) and ``input_scale``
     (on the input plus the recurrence) give NIR's LIF terms (see :func:`neurosim.functional.recurrent`).
     """
 

@@ -31,7 +31,9 @@ RUN_FIELDS = ("dataset", "model", "neuron", "channels", "hidden", "T", "encoding
 """The TrainConfig fields that define a run (its data, split, network and training): a checkpoint
 records them, and a resumed run must have the same values. The others (``epochs``, ``out``,
 ``checkpoint``, ``device``, the cache, progress, plots, diagnostics) may change on resume."""
-DIGITS_TRAIN_SAMPLES = 1437
+DIGITS_TRAIN_SAMPLES = 1437  # digits_datasets' default split: 1,797 less a stratified fifth (360)
+SYNTHETIC_PER_CLASS = {"Train": 30, "Test": 10}
+"""Samples per class (10 classes) of ``--dataset synthetic``'s folder, per split."""
 
 
 class ConfigError(ValueError):
@@ -343,7 +345,7 @@ def sample_count(config: TrainConfig) -> Optional[int]:
     if name == "digits":
         return DIGITS_TRAIN_SAMPLES
     if name == "synthetic":
-        return 30  # prepare_data's synthetic folder: 30 training samples
+        return 10 * SYNTHETIC_PER_CLASS["Train"]
     if name in ("nmnist", "dvsgesture"):
         if not os.path.isdir(path):
             return None
@@ -501,7 +503,7 @@ def prepare_data(config: TrainConfig, workdir: str) -> PreparedData:
                             f"scikit-learn digits, {config.encoding}-encoded, T={config.T}", (64,))
     if name == "synthetic":
         # reused only when its marker shows a complete folder made with these parameters
-        path = data.synthetic_nmnist_folder(os.path.join(workdir, "synthetic_nmnist"), {"Train": 30, "Test": 10},
+        path = data.synthetic_nmnist_folder(os.path.join(workdir, "synthetic_nmnist"), SYNTHETIC_PER_CLASS,
                                             seed=config.seed)
         name = "nmnist"
     flatten = model != "conv"
