@@ -319,25 +319,31 @@ def test_non_contiguous_input_and_expanded_gradient(name):
 @needs_native
 @pytest.mark.parametrize("name", SCAN_NEURONS)
 def test_unneeded_gradients_are_not_computed(name, monkeypatch):
-    """Only the parameter asks for a gradient: x's and the state's are never materialised."""
-    x = torch.randn(33, 2, 4)
-    params = _param_tensors(name, (), torch.float32, "cpu")
-    first = next(iter(params))
-    for k, p in params.items():
-        p.requires_grad_(k == first)
-    out, state, traces = _call(name, x, None, params, backend="cpp")
-    seen = []
-    original = torch.ops.neurosim.scan_backward
+    """Only the parameter asks for a gradient: x's and the state's are never materialised, and
+    the parameter's gradient is still the reference's."""
+    x = torch.randn(33, 2, 4, generator=torch.Generator().manual_seed(4)) * 1.5
+    grads = {}
+    for backend in ("cpp", "torch"):
+        params = _param_tensors(name, (), torch.float32, "cpu")
+        first = next(iter(params))
+        for k, p in params.items():
+            p.requires_grad_(k == first)
+        out, state, traces = _call(name, x, None, params, backend=backend)
+        seen = []
+        original = torch.ops.neurosim.scan_backward
 
-    def spy(*args, **kwargs):
-        seen.append(list(args[6]))
-        return original(*args, **kwargs)
+        def spy(*args, **kwargs):
+            seen.append(list(args[6]))
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(torch.ops.neurosim, "scan_backward", spy)
-    (out.float().sum() + state[0].sum()).backward()
-    monkeypatch.undo()
-    assert params[first].grad is not None and torch.isfinite(params[first].grad).all()
-    assert seen == [[False, False] + [k == first for k in params]]
+        monkeypatch.setattr(torch.ops.neurosim, "scan_backward", spy)
+        (out.float().sum() + state[0].sum()).backward()
+        monkeypatch.undo()
+        grads[backend] = params[first].grad
+        if backend == "cpp":
+            assert seen == [[False, False] + [k == first for k in params]]
+    assert grads["cpp"] is not None and torch.isfinite(grads["cpp"]).all()
+    torch.testing.assert_close(grads["cpp"], grads["torch"], rtol=1e-4, atol=1e-5)
 
 
 def test_torch_backend_supports_double_backward():

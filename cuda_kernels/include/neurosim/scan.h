@@ -424,6 +424,79 @@ NEUROSIM_HD void scan_forward_columns(const M& m, const ScanForwardArgs<T, A>& p
       if (lane_is_live<W>(l, width)) p.state_final[j * cols + col0 + l] = s[j][l];
 }
 
+// The reverse pass of a CPU block in time tiles of kTile steps, from step k_rest - 1 of the chunk
+// down while a whole tile remains; returns the steps left. Each vector of lanes takes a tile's
+// steps with its carry and parameter gradients in registers, and reads the upstream gradients and
+// writes dL/dx straight from and to their rows. (The step-by-step loop of scan_backward_columns
+// keeps those in arrays of the block's width, which live in L2: that traffic was about half of
+// the backward's time.) Per lane the arithmetic is that loop's, so the results are the same bit
+// for bit. For A = T (float32 storage). One lane loop serves every case (the build's time):
+// upstream gradients with a column stride other than 1, absent recorded-value gradients and an
+// unwanted dL/dx go through small rows filled or discarded here.
+template <int kTile, int W, class M, typename T, typename A, int Stride, int LaneStride, int L, int S, int P>
+NEUROSIM_HD int reverse_tiles(const M& m, const ScanBackwardArgs<T, A>& p, ChunkView<A, Stride, LaneStride> chunk,
+                              const A (&lane)[L][W], A (&carry)[S][W], A (&dpar)[P][W], int64_t t0, int k_rest,
+                              int64_t col0, int lanes) {
+  static_assert(std::is_same<T, A>::value, "storage read as it is");
+  constexpr int C = M::kLocal, R = AtLeastOne<M::kRecorded>::value;
+  constexpr bool kTimed = IsTimed<M>::value;
+  constexpr int TV = TimeValuesOf<M>::value;
+  if (k_rest < kTile) return k_rest;
+  const int64_t cols = p.columns;
+  const bool traced = M::kRecorded > 0 && p.grad_trace != nullptr;
+  // upstream gradients: their own rows (column stride 1); one value per step (stride 0, read into
+  // go_shared and selected in the lane loop, the row read then being a row of zeros); or, for
+  // any other stride, rows copied here
+  const bool go_direct = p.go_c_stride == 1, go_one = p.go_c_stride == 0, gx_direct = p.grad_x != nullptr;
+  A zero_row[W], go_rows[kTile][W], gx_rows[kTile][W], go_shared[kTile] = {};
+  if (!traced || go_one)
+    for (int l = 0; l < lanes; ++l) zero_row[l] = A(0);
+  const int64_t rec_j = traced ? p.steps * cols : 0, rec_t = traced ? cols : 0;  // row strides
+  const int64_t go_t = go_direct ? p.go_t_stride : go_one ? 0 : W, gx_t = gx_direct ? cols : W;
+  A time_tile[kTimed ? kTile : 1][TV][kTimed ? W : 1];
+  for (; k_rest >= kTile; k_rest -= kTile) {
+    const int k_lo = k_rest - kTile;
+    const int64_t t_lo = t0 + k_lo;
+    if constexpr (kTimed)
+      for (int k = 0; k < kTile; ++k) block_time_values(m, lane, p, t_lo + k, col0, lanes, time_tile[k]);
+    for (int k = 0; k < kTile; ++k) {
+      const A* go = p.grad_out + (t_lo + k) * p.go_t_stride + col0 * p.go_c_stride;
+      if (go_one) {
+        go_shared[k] = go[0];
+      } else if (!go_direct) {
+        for (int l = 0; l < lanes; ++l) go_rows[k][l] = go[l * p.go_c_stride];
+      }
+    }
+    const A* __restrict__ x_tile = p.x + t_lo * cols + col0;
+    const A* __restrict__ go_tile = go_direct ? p.grad_out + t_lo * go_t + col0 : go_one ? zero_row : go_rows[0];
+    const A* __restrict__ rec_tile = traced ? p.grad_trace + t_lo * cols + col0 : zero_row;
+    A* __restrict__ gx_tile = gx_direct ? p.grad_x + t_lo * cols + col0 : gx_rows[0];
+    NEUROSIM_IVDEP
+    for (int l = 0; l < lanes; ++l) {
+      A lp[L], cr[S], dp[P], next[S];
+      for (int j = 0; j < L; ++j) lp[j] = lane[j][l];
+      for (int j = 0; j < S; ++j) cr[j] = carry[j][l];
+      for (int j = 0; j < P; ++j) dp[j] = dpar[j][l];
+      for (int j = 0; j < S; ++j) next[j] = M::kLocalNeedsNext ? chunk.at((k_lo + kTile) * S + j, l) : A(0);
+      unrolled<kTile>([&](auto kk) {
+        constexpr int k = kTile - 1 - decltype(kk)::value;  // the tile's steps from the top
+        A prev[S], loc[C], gr[R], tv[TV] = {};
+        for (int j = 0; j < S; ++j) prev[j] = chunk.at((k_lo + k) * S + j, l);
+        if constexpr (kTimed)
+          for (int j = 0; j < TV; ++j) tv[j] = time_tile[kTimed ? k : 0][j][kTimed ? l : 0];
+        model_local(m, lp, prev, M::kLocalNeedsNext ? next : prev, x_tile[k * cols + l], tv, loc);
+        for (int j = 0; j < R; ++j) gr[j] = rec_tile[j * rec_j + k * rec_t + l];
+        const A go_row = go_tile[k * go_t + l];  // read in every case, so that the select vectorises
+        gx_tile[k * gx_t + l] = m.step_backward(lp, loc, go_one ? go_shared[k] : go_row, gr, cr, dp);
+        for (int j = 0; j < S; ++j) next[j] = prev[j];
+      });
+      for (int j = 0; j < S; ++j) carry[j][l] = cr[j];
+      for (int j = 0; j < P; ++j) dpar[j][l] = dp[j];
+    }
+  }
+  return k_rest;
+}
+
 // Backward of `width` <= W adjacent columns: chunks of kCheckpointEvery steps in reverse order, each first
 // replayed forward from its checkpoint (bit-identical to the forward pass), then reversed. With
 // kCache the replay keeps every step's locals, so the reverse pass does no model work again;
@@ -446,6 +519,11 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
   A time_now[kTimed ? W : 1];         // the thread body's timestamps
   A time_values[TV][kTimed ? W : 1];  // a CPU block's time values of one step
   static_assert(!kThread || !kCache, "the GPU's threads replay states");
+  // The CPU blocks with float32 storage reverse in time tiles (reverse_tiles); the step-by-step
+  // reverse loop below is then not compiled for them. (Other storage types keep that loop: one
+  // copy of the lane loop per type and model costs build time, and float32 is what trains.)
+  constexpr bool kTiledReverse = !kThread && !kCache && TimeTileOf<M>::value > 1 && std::is_same<T, float>::value &&
+                                 std::is_same<A, float>::value;
   // the thread body: the replay's inputs (restarted per chunk) and the reverse pass's (all steps, backwards)
   const A* const time_column = kTimed ? p.times + (col0 / p.features) * p.times_b_stride : nullptr;
   const int64_t time_offset = kTimed ? next_column_time_offset(col0, p.features, p.times_b_stride) : 0;
@@ -551,7 +629,11 @@ NEUROSIM_HD void scan_backward_columns(const M& m, const ScanBackwardArgs<T, A>&
         }
       }
     }
-    for (int k = len - 1; k >= 0; --k) {
+    if constexpr (kTiledReverse) {
+      // in time tiles, then the last few steps one at a time in the same lane loop
+      const int k_rest = reverse_tiles<TimeTileOf<M>::value, W>(m, p, chunk, lane, carry, dpar, t0, len, col0, lanes);
+      reverse_tiles<1, W>(m, p, chunk, lane, carry, dpar, t0, k_rest, col0, lanes);
+    } else for (int k = len - 1; k >= 0; --k) {
       const int64_t t = t0 + k;
       const int64_t row = t * cols + col0;
       // upstream gradients of step t, gathered first so that the lane loop is branch-free
