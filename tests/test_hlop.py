@@ -72,3 +72,19 @@ def test_bad_input_errors():
         P.HebbianProjection(0)
     with pytest.raises(ValueError, match="weight"):
         P.project_gradient(torch.zeros(3, 6, requires_grad=True), hlop)
+
+
+def test_learn_refuses_non_finite_activity_and_bad_iterations():
+    """One NaN sample used to turn every lateral weight into NaN for good (the clip keeps NaN), and
+    with them every gradient projected for all later tasks; negative iterations did nothing silently."""
+    h = P.HebbianProjection(4, 0.1)
+    h.add_components(2, torch.Generator().manual_seed(0))
+    before = h.active.clone()
+    x = torch.rand(8, 4)
+    x[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="x: contains NaN or inf"):
+        h.learn(x)
+    assert torch.equal(h.active, before)
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="iterations"):
+            h.learn(torch.rand(8, 4), iterations=bad)

@@ -216,3 +216,27 @@ def test_empty_batch_is_a_named_error_not_nan(rule):
     layer(torch.zeros(6, 0, 5))
     with pytest.raises(ValueError, match=r"the batch axis is empty \(B=0\)"):
         learner.step()
+
+
+@pytest.mark.parametrize("rule", ["stdp", "three_factor", "hebbian"])
+def test_a_batch_size_change_is_a_named_error(rule):
+    """A new batch size within one step (pieces joined along time) or while per-sample state is
+    carried used to fail inside torch.cat or with a message about a `state` the user never passed."""
+    layer = nn.Linear(3, 2, bias=False)
+    learner = P.Learner(layer, None, rule)
+    mod = {"modulator": 1.0} if rule == "three_factor" else {}
+    layer(spikes(5, 4, 3))
+    layer(spikes(5, 3, 3))
+    with pytest.raises(ValueError, match="different \\[B, n\\] shapes"):
+        learner.step(**mod)
+    layer(spikes(5, 4, 3))
+    learner.step(**mod)
+    layer(spikes(5, 3, 3))
+    if rule == "hebbian":  # no per-sample state: any batch size
+        learner.step(**mod)
+        return
+    with pytest.raises(ValueError, match="call reset\\(\\) before changing the batch size"):
+        learner.step(**mod)
+    learner.reset()
+    layer(spikes(5, 3, 3))
+    learner.step(**mod)

@@ -300,3 +300,23 @@ def test_bcm_threshold_and_stdp_per_sample_check_their_arguments():
     dw = P.stdp_per_sample(x, y, 2 * x, 3 * y, a_plus=0.5, a_minus=0.25)
     expected = 0.5 * y[:, :, None] * (2 * x)[:, None, :] - 0.25 * (3 * y)[:, :, None] * x[:, None, :]
     torch.testing.assert_close(dw, expected)
+
+
+def test_mixed_float_dtypes_give_the_promoted_dtype_on_every_path():
+    """float32 spikes with float64 ones: every rule computes in the promoted dtype. STDP's result
+    used to depend on the spikes' density (the event-driven sum returned pre's float32, the dense
+    GEMM float64), and Oja's rules failed inside a matrix product."""
+    g = torch.Generator().manual_seed(3)
+    pre = (torch.rand(40, 4, 30, generator=g) < 0.05).float()  # sparse: the event-driven path
+    post = (torch.rand(40, 4, 20, generator=g) < 0.3).double()
+    dense = P.stdp(pre.double(), post, backend="torch")
+    for backend in BACKENDS:
+        dw = P.stdp(pre, post, backend=backend)
+        assert dw.dtype == torch.float64, backend
+        torch.testing.assert_close(dw, dense, rtol=0, atol=1e-12)
+        assert P.three_factor(pre, post, 1.0, backend=backend).dtype == torch.float64
+    assert P.hebbian(post, pre[..., :20]).dtype == torch.float64
+    x, y = torch.rand(5, 3), torch.rand(5, 2, dtype=torch.float64)
+    assert P.oja_subspace(x, y, torch.rand(2, 3)).dtype == torch.float64
+    assert P.oja_subspace(x, y.float(), torch.rand(2, 3, dtype=torch.float64)).dtype == torch.float64
+    assert P.oja(x, y[:, 0], torch.rand(3)).dtype == torch.float64

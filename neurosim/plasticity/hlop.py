@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from neurosim.plasticity._checks import check_number, check_tensor
+from neurosim.plasticity._checks import check_finite, check_number, check_tensor
 from neurosim.plasticity.rules import hebbian
 
 
@@ -69,6 +69,11 @@ class HebbianProjection(nn.Module):
         check_tensor(x, "x", (2, 3))
         if x.shape[-1] != self.n_in:
             raise ValueError(f"x: expected {self.n_in} features in the last dim, got {x.shape[-1]}")
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+            raise ValueError(f"iterations: expected a non-negative int, got {iterations!r}")
+        # one NaN/inf sample would make every row NaN for good (the clip keeps NaN), and with them
+        # every gradient projected for all later tasks
+        check_finite(x, "x")
         if self.active.shape[0] == 0:
             return
         samples = x.detach().reshape(-1, self.n_in).to(self.active.dtype)

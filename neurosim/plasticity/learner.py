@@ -140,10 +140,20 @@ class Learner:
     def _take(self):
         if not self._pre or not self._post:
             raise RuntimeError("Learner.step: nothing recorded; run the synapse and neuron forward first")
-        pre = torch.cat([_as_steps(p) for p in self._pre])
-        post = torch.cat([_as_steps(p) for p in self._post])
+        pieces = {"pre": [_as_steps(p) for p in self._pre], "post": [_as_steps(p) for p in self._post]}
         self._pre.clear()
         self._post.clear()
+        for side, steps in pieces.items():
+            shapes = sorted({tuple(p.shape[1:]) for p in steps})
+            if len(shapes) > 1:
+                raise ValueError(f"recorded {side} activity: the calls since the last step had different [B, n] "
+                                 f"shapes {shapes}; the pieces of one step are joined along time, so call step() "
+                                 f"before changing the batch size")
+        pre, post = torch.cat(pieces["pre"]), torch.cat(pieces["post"])
+        if self.traces is not None and self.traces.pre.shape[0] != pre.shape[1]:
+            raise ValueError(f"recorded activity has batch size {pre.shape[1]}, but the rule's state (traces, "
+                             f"eligibility) carried from the previous step is per sample with batch size "
+                             f"{self.traces.pre.shape[0]}; call reset() before changing the batch size")
         n_out, n_in = self.weight.shape
         if pre.shape[-1] != n_in or post.shape[-1] != n_out or pre.shape[:-1] != post.shape[:-1]:
             raise ValueError(

@@ -54,9 +54,21 @@ def _pair(pre, post) -> None:
     check_same_samples(pre, post, "pre", "post")
 
 
+def _promoted(*tensors: torch.Tensor):
+    """The tensors in their common (promoted) floating dtype: every rule computes and returns its
+    change in ``torch.result_type`` of its inputs, whichever path (dense GEMM or the event-driven
+    sum, chosen by the spikes' density) runs, and mixed float32/float64 inputs do not fail in a
+    matrix product."""
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return tuple(t.to(dtype) for t in tensors)
+
+
 def hebbian(pre: torch.Tensor, post: torch.Tensor, lr: float = 1.0) -> torch.Tensor:
     """Hebb's rule ``dW = lr <post pre^T>``: pre [(T,) B, n_in], post [(T,) B, n_out] -> [n_out, n_in]."""
     _pair(pre, post)
+    pre, post = _promoted(pre, post)
     return check_number(lr, "lr") * _outer(post, pre)
 
 
@@ -79,6 +91,7 @@ def oja(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, lr: float = 1.0) -> t
     if w.shape[0] != x.shape[1]:
         raise ValueError(f"w: expected {x.shape[1]} entries (one per input of x), got {w.shape[0]}")
     lr = check_number(lr, "lr")
+    x, y, w = _promoted(x, y, w)
     return lr * (y.matmul(x) - y.square().sum() * w) / x.shape[0]
 
 
@@ -93,6 +106,7 @@ def oja_subspace(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, lr: float = 
     check_same_samples(x, y, "x", "y")
     check_weight(w, y.shape[-1], x.shape[-1], "w")
     lr = check_number(lr, "lr")
+    x, y, w = _promoted(x, y, w)
     return lr * (_outer(y, x) - _outer(y, y).matmul(w))
 
 
@@ -111,6 +125,7 @@ def bcm(pre: torch.Tensor, post: torch.Tensor, theta: torch.Tensor, lr: float = 
     (update it with :func:`bcm_threshold`)."""
     _pair(pre, post)
     _check_theta(theta, post)
+    pre, post, theta = _promoted(pre, post, theta)
     return check_number(lr, "lr") * _outer(post * (post - theta), pre)
 
 
@@ -247,6 +262,7 @@ def stdp(pre: torch.Tensor, post: torch.Tensor, pre_trace: Optional[torch.Tensor
         dW [n_out, n_in] (batch mean, summed over time).
     """
     _pair(pre, post)
+    pre, post = _promoted(pre, post)
     a_plus, a_minus = check_number(a_plus, "a_plus"), check_number(a_minus, "a_minus")
     factors = _weight_factors(weight, dependence, w_min, w_max, post.shape[-1], pre.shape[-1])
     if (pre_trace is None and post_trace is None and factors[0] is None and pre.dim() == 3
@@ -349,6 +365,7 @@ def three_factor(pre: torch.Tensor, post: torch.Tensor, modulator: torch.Tensor,
     _pair(pre, post)
     if not isinstance(return_state, bool):
         raise TypeError(f"return_state: expected a bool, got {type(return_state).__name__}")
+    pre, post = _promoted(pre, post)
     steps, batch = pre.shape[0], pre.shape[1]
     mod = _check_modulator(modulator, steps, batch, post)
     decay = math.exp(-check_number(dt, "dt", True) / check_number(tau_eligibility, "tau_eligibility", True))
