@@ -238,6 +238,30 @@ def test_half_input_runs_in_float32(backend):
     assert torch.equal(layer(x.to(torch.bfloat16)).float(), layer(x.to(torch.bfloat16).float()))
 
 
+@pytest.mark.parametrize("backend", [b for b, _ in NATIVE])
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_native_double_backward_is_refused_not_zero(backend, cell):
+    """create_graph=True through a native recurrent layer: its backward has no autograd formula, so
+    the second derivative is refused like the other native ops' (it came back as exactly 0, with
+    only torch's deprecation warning); the torch backend computes it."""
+    cls, params = CELLS[cell]
+    device = _device(backend)
+    x0 = torch.randn(8, 2, 5, dtype=torch.float64, device=device)
+    grads = {}
+    for b in (backend, "torch"):
+        torch.manual_seed(0)
+        layer = cls(5, **params, backend=b, record_membrane=True).double().to(device)
+        x = x0.clone().requires_grad_()
+        loss = (layer(x).membrane ** 2).sum()
+        if b == backend:
+            with pytest.raises(RuntimeError, match="no double backward.*backend='torch'"):
+                torch.autograd.grad(loss, x, create_graph=True)
+        else:
+            g, = torch.autograd.grad(loss, x, create_graph=True)
+            grads[b] = torch.autograd.grad(g.pow(2).sum(), x)[0]
+    assert bool(grads["torch"].any())
+
+
 @needs_native
 def test_no_trace_without_grad():
     x = torch.randn(30, 2, 6)

@@ -19,6 +19,7 @@ CELLS = {"lif": 0, "synaptic": 1, "alif": 2}
 CELL_PARAMS = {"lif": ("beta", "threshold"), "synaptic": ("alpha", "beta", "threshold"),
                "alif": ("beta", "rho", "gamma", "threshold")}
 CELL_VARIABLES = {"lif": ("mem",), "synaptic": ("syn", "mem"), "alif": ("mem", "adapt")}
+_CELL_NAMES = {code: name for name, code in CELLS.items()}
 
 
 def _fake_forward(x, state0, params, weight, bias, v, cell, reset, surrogate, surrogate_param, detach_reset,
@@ -46,6 +47,14 @@ def _setup_context(ctx, inputs, output):
 
 
 def _backward(ctx, grad_spikes, grad_state, grad_trace):
+    if torch.is_grad_enabled():
+        # recurrent_backward has no autograd formula of its own: with create_graph=True its results
+        # would come back as constants and every second derivative through the layer as exactly 0
+        raise RuntimeError(
+            f"neurosim: the native recurrent {_CELL_NAMES[ctx.config[0]]!r} op has no double backward "
+            "(create_graph=True asked for gradients of its gradients); run the model with backend='torch', "
+            "which supports it"
+        )
     spikes, trace, state0, params, weight, v = ctx.saved_tensors
     if not ctx.keep_trace:
         raise RuntimeError("neurosim: recurrent_forward ran with keep_trace=False, so it cannot be differentiated")
