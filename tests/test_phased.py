@@ -512,6 +512,21 @@ def test_bad_gate_parameters_raise_naming_the_argument():
         neurosim.TimeGate(4, period_range=(0.0, 3.0))
 
 
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_empty_batch_with_a_broadcast_clock(backend):
+    """Timestamps [T, B] expanded from [T, 1] (stride 0 over the batch) with B = 0: the shared-clock
+    shortcut took column 0 of an empty batch (IndexError)."""
+    times = torch.arange(6.0)[:, None]
+    x = torch.randn(6, 0, 4, requires_grad=True)
+    for model in (neurosim.PhasedLIF(4, backend=backend, return_state=True),
+                  neurosim.Phased(neurosim.ALIF(), 4, backend=backend, return_state=True)):
+        out, _ = model(x, times.expand(6, 0))
+        assert out.shape == (6, 0, 4)
+        out.sum().backward()
+    out, (h, c) = neurosim.PhasedLSTM(4, 3, backend=backend)(x, times.expand(6, 0))
+    assert out.shape == (6, 0, 3) and h.shape == c.shape == (1, 0, 3)
+
+
 def test_bad_timestamps_and_shapes_raise_naming_the_argument():
     model = neurosim.PhasedLSTM(2, 4)
     x = torch.randn(6, 3, 2)
