@@ -154,6 +154,46 @@ def test_fused_gate_gradcheck_of_every_input():
     assert torch.autograd.gradcheck(lambda *a: TimeGateFunction.apply(*a)[0], leaves)
 
 
+def test_fused_gate_second_derivatives_equal_autograd_of_the_formula():
+    """create_graph=True through the fused gate: its hand-written backward is not differentiable, and
+    under once_differentiable torch.autograd.grad(..., inputs) skipped the error node, so every
+    second derivative came back as exactly 0. The double backward now differentiates the formula."""
+    g = torch.Generator().manual_seed(11)
+    tau, shift, r_on = gate_params(5, seed=11)
+    times = torch.rand(8, 2, generator=g, dtype=torch.float64).mul(5).cumsum(0).requires_grad_()
+    alpha = torch.tensor(0.2, dtype=torch.float64)
+    fused_leaves = [p.clone().requires_grad_() for p in (tau, shift, r_on, alpha)]
+    formula_leaves = [p.clone().requires_grad_() for p in (tau, shift, r_on, alpha)]
+    hessians = []
+    for leaves, gate in ((fused_leaves, lambda t, *p: time_gate_fused(t, *p)[0]),
+                         (formula_leaves, lambda t, tau, s, r, a: gate_from_phase(_phase(t, tau, s), r, a))):
+        k = gate(times, *leaves)
+        grads = torch.autograd.grad((k ** 2).sum(), [times, *leaves], create_graph=True)
+        hessians.append(torch.autograd.grad(sum((q ** 2).sum() for q in grads), [times, *leaves]))
+    for got, want in zip(*hessians):
+        assert bool(want.any())
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    # the module's gate (|tau|, clamped r_on) on top of it
+    gate = neurosim.TimeGate(5, r_on=0.5).double()
+    params = [gate.tau, gate.shift, gate.r_on]
+    grads = torch.autograd.grad((gate(times.detach()) ** 2).sum(), params, create_graph=True)
+    assert all(bool(h.any()) for h in torch.autograd.grad(sum((q ** 2).sum() for q in grads), params))
+
+
+def test_fused_phased_lstm_refuses_double_backward_and_torch_backend_gives_it():
+    torch.manual_seed(3)
+    x = torch.randn(8, 2, 5, dtype=torch.float64, requires_grad=True)
+    times = torch.rand(8, 2, dtype=torch.float64).mul(5).cumsum(0)
+    model = neurosim.PhasedLSTM(5, 4).double()
+    with pytest.raises(RuntimeError, match="no double backward.*backend='torch'"):
+        torch.autograd.grad((model(x, times)[0] ** 2).sum(), x, create_graph=True)
+    model.backend = "torch"
+    params = list(model.parameters())
+    grads = torch.autograd.grad((model(x, times)[0] ** 2).sum(), params, create_graph=True)
+    hess = torch.autograd.grad(sum((q ** 2).sum() for q in grads), params)
+    assert all(bool(h.any()) for h in hess)  # the gate's tau, shift and r_on included
+
+
 def test_time_gate_module_alpha_in_training_only_and_init_ranges():
     torch.manual_seed(0)
     gate = neurosim.TimeGate(64, period_range=(2.0, 50.0), r_on=0.1)
@@ -470,6 +510,21 @@ def test_bad_gate_parameters_raise_naming_the_argument():
         neurosim.TimeGate(4, r_on=1.2)
     with pytest.raises(ValueError, match="period_range"):
         neurosim.TimeGate(4, period_range=(0.0, 3.0))
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_empty_batch_with_a_broadcast_clock(backend):
+    """Timestamps [T, B] expanded from [T, 1] (stride 0 over the batch) with B = 0: the shared-clock
+    shortcut took column 0 of an empty batch (IndexError)."""
+    times = torch.arange(6.0)[:, None]
+    x = torch.randn(6, 0, 4, requires_grad=True)
+    for model in (neurosim.PhasedLIF(4, backend=backend, return_state=True),
+                  neurosim.Phased(neurosim.ALIF(), 4, backend=backend, return_state=True)):
+        out, _ = model(x, times.expand(6, 0))
+        assert out.shape == (6, 0, 4)
+        out.sum().backward()
+    out, (h, c) = neurosim.PhasedLSTM(4, 3, backend=backend)(x, times.expand(6, 0))
+    assert out.shape == (6, 0, 3) and h.shape == c.shape == (1, 0, 3)
 
 
 def test_bad_timestamps_and_shapes_raise_naming_the_argument():

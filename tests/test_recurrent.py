@@ -3,10 +3,12 @@ autograd backward), native backends against the PyTorch reference, gradcheck, st
 opcheck, torch.compile and bad input."""
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
-from conftest import NATIVE, needs_native
+from conftest import NATIVE, ROOT, needs_native
 
 import neurosim
 from neurosim.functional import RALIFState, RLIFState, RSynapticState
@@ -236,6 +238,51 @@ def test_half_input_runs_in_float32(backend):
     layer = neurosim.RLIF(8, backend=backend).to(device)
     x = torch.randn(10, 2, 8, device=device)
     assert torch.equal(layer(x.to(torch.bfloat16)).float(), layer(x.to(torch.bfloat16).float()))
+
+
+@pytest.mark.parametrize("backend", [b for b, _ in NATIVE])
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_native_double_backward_is_refused_not_zero(backend, cell):
+    """create_graph=True through a native recurrent layer: its backward has no autograd formula, so
+    the second derivative is refused like the other native ops' (it came back as exactly 0, with
+    only torch's deprecation warning); the torch backend computes it."""
+    cls, params = CELLS[cell]
+    device = _device(backend)
+    x0 = torch.randn(8, 2, 5, dtype=torch.float64, device=device)
+    grads = {}
+    for b in (backend, "torch"):
+        torch.manual_seed(0)
+        layer = cls(5, **params, backend=b, record_membrane=True).double().to(device)
+        x = x0.clone().requires_grad_()
+        loss = (layer(x).membrane ** 2).sum()
+        if b == backend:
+            with pytest.raises(RuntimeError, match="no double backward.*backend='torch'"):
+                torch.autograd.grad(loss, x, create_graph=True)
+        else:
+            g, = torch.autograd.grad(loss, x, create_graph=True)
+            grads[b] = torch.autograd.grad(g.pow(2).sum(), x)[0]
+    assert bool(grads["torch"].any())
+
+
+@pytest.mark.parametrize("backend", [b for b, _ in NATIVE])
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("all_to_all", [True, False])
+def test_empty_batch_backward_gives_zero_gradients(backend, cell, all_to_all):
+    """B = 0 through a native recurrent layer: the native backward crashed the interpreter with a
+    segmentation fault (so the check runs in a child process); every gradient is a sum over nothing."""
+    cls, params = CELLS[cell]
+    learn = {f"learn_{name}": True for name in params}
+    code = f"""
+import torch, neurosim
+layer = neurosim.{cls.__name__}(3, all_to_all={all_to_all}, backend={backend!r}, **{learn!r}).to({_device(backend)!r})
+x = torch.randn(5, 0, 3, device={_device(backend)!r}, requires_grad=True)
+layer(x).sum().backward()
+assert x.grad.shape == (5, 0, 3) and not x.grad.any()
+grads = [p.grad for p in layer.parameters() if p.requires_grad]
+assert len(grads) == {len(params) + (2 if all_to_all else 1)} and all(g is not None and not g.any() for g in grads)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 @needs_native

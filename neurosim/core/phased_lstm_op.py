@@ -17,7 +17,6 @@ device and in float32 / float64; not twice differentiable.
 from __future__ import annotations
 
 import torch
-from torch.autograd.function import once_differentiable
 
 
 def _gate_views(acts, quarters):
@@ -113,6 +112,17 @@ def _backward_loop(dout, dh_last, dc_last, k, h0, out, acts, cells, tanh_c, w_hh
     return dgates, dk, grad[1], grad[0]
 
 
+def _refuse_double_backward() -> None:
+    # create_graph=True runs the backward with grad mode on. (once_differentiable, used before, gave
+    # no clear error: torch.autograd.grad(..., inputs) skips its error node, so a second derivative
+    # through the layer came back as 0 or as an unrelated "Tensor ... not used in the graph" error.)
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "neurosim: the fused Phased LSTM loop (backend='auto') has no double backward (create_graph=True "
+            "asked for gradients of its gradients); run the model with backend='torch', which supports it"
+        )
+
+
 class PhasedLSTMFunction(torch.autograd.Function):
     """``(x [T, B, I], k [T, B, H], h0, c0 [B, H], w_ih [4H, I], w_hh [4H, H], bias [4H] or None)
     -> (h [T, B, H], h_T, c_T)``, torch.nn.LSTM's layout (gate order i, f, g, o; ``bias`` is
@@ -131,8 +141,8 @@ class PhasedLSTMFunction(torch.autograd.Function):
         return out, out[-1].clone(), cells[-1].clone()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dout, dh_last, dc_last):
+        _refuse_double_backward()
         x, k, h0, w_ih, w_hh, acts, cells, tanh_c, out = ctx.saved_tensors
         steps, batch, four_h = acts.shape
         hidden = four_h // 4

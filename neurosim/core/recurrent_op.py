@@ -19,6 +19,7 @@ CELLS = {"lif": 0, "synaptic": 1, "alif": 2}
 CELL_PARAMS = {"lif": ("beta", "threshold"), "synaptic": ("alpha", "beta", "threshold"),
                "alif": ("beta", "rho", "gamma", "threshold")}
 CELL_VARIABLES = {"lif": ("mem",), "synaptic": ("syn", "mem"), "alif": ("mem", "adapt")}
+_CELL_NAMES = {code: name for name, code in CELLS.items()}
 
 
 def _fake_forward(x, state0, params, weight, bias, v, cell, reset, surrogate, surrogate_param, detach_reset,
@@ -46,12 +47,27 @@ def _setup_context(ctx, inputs, output):
 
 
 def _backward(ctx, grad_spikes, grad_state, grad_trace):
+    if torch.is_grad_enabled():
+        # recurrent_backward has no autograd formula of its own: with create_graph=True its results
+        # would come back as constants and every second derivative through the layer as exactly 0
+        raise RuntimeError(
+            f"neurosim: the native recurrent {_CELL_NAMES[ctx.config[0]]!r} op has no double backward "
+            "(create_graph=True asked for gradients of its gradients); run the model with backend='torch', "
+            "which supports it"
+        )
     spikes, trace, state0, params, weight, v = ctx.saved_tensors
     if not ctx.keep_trace:
         raise RuntimeError("neurosim: recurrent_forward ran with keep_trace=False, so it cannot be differentiated")
+    need_weight = weight is not None and ctx.needs_input_grad[3]
+    if spikes.numel() == 0:
+        # an empty batch (B = 0) or layer: every gradient is a sum over nothing. (The native backward
+        # crashes the process with a segmentation fault on such inputs.)
+        zeros = torch.zeros_like
+        grad_bias = spikes.new_zeros(spikes.shape[-1]) if ctx.has_bias and ctx.needs_input_grad[4] else None
+        return (zeros(spikes), zeros(state0), zeros(params), zeros(weight) if need_weight else None, grad_bias,
+                zeros(v) if v is not None else None, None, None, None, None, None, None)
     if grad_spikes is None:  # only the state or the trace was used: a free stride-0 zero
         grad_spikes = spikes.new_zeros(()).expand(spikes.shape)
-    need_weight = weight is not None and ctx.needs_input_grad[3]
     grad_x, grad_state0, grad_params, grad_v, grad_weight = torch.ops.neurosim.recurrent_backward(
         grad_spikes, grad_state, grad_trace, spikes, trace, state0, params, weight, v, *ctx.config, need_weight
     )

@@ -134,8 +134,8 @@ def sequence_clock(times: torch.Tensor, x: torch.Tensor, x_name: str = "x") -> t
     check_sequence_times(times, x.shape[0], x.shape[1])
     if times.device != x.device:
         raise ValueError(f"times: is on {times.device} but {x_name} is on {x.device}")
-    if times.dim() == 2 and (times.shape[1] == 1 or times.stride(1) == 0):
-        times = times[:, 0]
+    if times.dim() == 2 and (times.shape[1] == 1 or (times.shape[1] > 1 and times.stride(1) == 0)):
+        times = times[:, 0]  # (an empty batch, B = 0, keeps its [T, 0]: there is no column to take)
     return times
 
 def check_lengths(lengths, steps: int, batch: int, device: torch.device) -> Optional[torch.Tensor]:
