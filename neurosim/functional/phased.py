@@ -42,6 +42,7 @@ from neurosim.core.validation import (
     check_choice,
     check_flag,
     check_sequence,
+    parameter_tensor,
     values_checkable,
 )
 
@@ -421,6 +422,28 @@ def _positive(value, name: str) -> None:
         raise ValueError(f"{name}: {what}, got min {v.detach().min().item():.6g}")
 
 
+def rebased_clock(times: torch.Tensor, tau, shift, x: torch.Tensor):
+    """``(times, shift)`` for a scan that computes the phase in ``acc``: timestamps wider than
+    ``acc`` (float64 or integer ones for a float32 scan) are counted from the batch's first
+    timestamp ``t0`` before they are narrowed, and ``t0`` goes into the shift, reduced modulo tau
+    in float64: ``(t - shift) mod tau = ((t - t0) - ((shift - t0) mod tau)) mod tau``, gradients
+    w.r.t. tau and shift included. Narrowed as they were, microsecond timestamps past 2^24 (17
+    seconds) lost their last bits and phases came out wrong (at 1e9 us float32 steps by 64 us).
+    One ``t0`` serves the batch, so batch elements far apart from one another (not a shared
+    clock) still round as far as they lie from the batch's earliest one."""
+    acc = accumulation_dtype(x.dtype)
+    if acc == torch.float64 or (times.is_floating_point() and torch.finfo(times.dtype).bits <= torch.finfo(acc).bits):
+        return times.to(acc), shift
+    wide = times if times.is_floating_point() else times.to(torch.int64)
+    t0 = wide.detach()[0].min()  # timestamps do not decrease: the batch's earliest
+    # tau as the scan will read it (rounded to acc): the identity needs the same period on both sides
+    tau_w = parameter_tensor(tau, x, "tau").to(acc).to(torch.float64)
+    shift_w = parameter_tensor(shift, x, "shift")
+    shift_w = shift_w.to(torch.float64) if isinstance(shift, torch.Tensor) else torch.tensor(
+        float(shift), dtype=torch.float64, device=x.device)
+    return (wide - t0).to(acc), torch.remainder(shift_w - t0.to(torch.float64), tau_w)
+
+
 def phased_scan(
     x: torch.Tensor,
     times: Optional[torch.Tensor] = None,
@@ -452,10 +475,13 @@ def phased_scan(
     Args:
         x: input [T, B, *features].
         times: timestamps [T] (one clock for the batch) or [T, B], non-decreasing; None = the step
-            index 0 .. T-1. They are converted to the accumulation dtype (float32 for float32 and
-            16-bit x: the phase is computed as :func:`time_gate` computes it for float32
-            timestamps). Timestamps that require a gradient run the reference (the native op
-            gives no gradient w.r.t. times).
+            index 0 .. T-1. The phase is computed in the accumulation dtype (float32 for float32
+            and 16-bit x: as :func:`time_gate` computes it for float32 timestamps); integer and
+            float64 timestamps of a float32 layer are first counted from the batch's earliest
+            one, that offset going into the shift in float64 (:func:`rebased_clock`), so that
+            large absolute timestamps (microseconds past 2^24) keep their precision. Timestamps
+            that require a gradient run the reference (the native op gives no gradient w.r.t.
+            times).
         state: the neuron's state before the first step (a tensor for one-variable neurons, else a
             tuple as returned in ``.state``), or None for zeros.
         neuron: "lif", "synaptic", "alif" or "li".
@@ -487,17 +513,6 @@ def phased_scan(
     check_flag(record, "record")
     steps = x.shape[0]
     acc = accumulation_dtype(x.dtype)
-    if times is None:
-        times = torch.arange(steps, device=x.device, dtype=acc)
-    else:
-        times = sequence_clock(times, x)
-        if times.requires_grad:
-            backend = "torch"
-        times = times.to(acc)
-    lengths = check_lengths(lengths, steps, x.shape[1], x.device)
-    if lengths is not None:  # padding steps: NaN timestamps, the gate shut there (phased.h)
-        per_sample = times if times.dim() == 2 else times.unsqueeze(1).expand(steps, x.shape[1])
-        times = per_sample.masked_fill(~length_mask(lengths, steps), float("nan"))
     inner = [p.name for p in model.params[:-4]]
     given = dict(neuron_params or {})
     unknown = sorted(set(given) - set(inner))
@@ -507,6 +522,17 @@ def phased_scan(
                          + (f"; unknown {unknown}" if unknown else "") + (f"; missing {missing}" if missing else ""))
     _positive(tau, "tau")
     _positive(r_on, "r_on")
+    if times is None:
+        times = torch.arange(steps, device=x.device, dtype=acc)
+    else:
+        times = sequence_clock(times, x)
+        if times.requires_grad:
+            backend = "torch"
+        times, shift = rebased_clock(times, tau, shift, x)
+    lengths = check_lengths(lengths, steps, x.shape[1], x.device)
+    if lengths is not None:  # padding steps: NaN timestamps, the gate shut there (phased.h)
+        per_sample = times if times.dim() == 2 else times.unsqueeze(1).expand(steps, x.shape[1])
+        times = per_sample.masked_fill(~length_mask(lengths, steps), float("nan"))
     params = scan_parameters(model, x, {**given, "tau": tau, "shift": shift, "r_on": r_on, "leak": leak})
     state0 = initial_state(model, x, state)
     out, final, recorded = run_scan(model, x, state0, params, ScanOptions(reset, sg, detach_reset), record, backend,

@@ -387,7 +387,9 @@ class Phased(nn.Module):
     The step-by-step path (the gate computed for all steps first, then a Python loop over time) runs
     for any other neuron, for timestamps that require a gradient, and as
     ``backend="torch"`` (the literal reference ``k*new + (1 - k)*old``). The fused scan computes
-    the phase in the layer's dtype (float32 timestamps: the same gate as :class:`TimeGate`).
+    the phase in the layer's dtype (float32 timestamps: the same gate as :class:`TimeGate`;
+    integer and float64 ones counted from the batch's first timestamp, see
+    :func:`neurosim.functional.phased.rebased_clock`).
     """
 
     def __init__(self, neuron, size, *, period_range=DEFAULT_PERIOD_RANGE, r_on=0.05, alpha: float = 1e-3,
