@@ -6,7 +6,8 @@ script takes those out: ``benchmarks/native/kernel_gap.cpp`` runs the library's 
 (``cuda_kernels/include/neurosim/scan.h``) for LIF, Synaptic, ALIF and LI over blocks of the
 library's width, with the upstream gradient of ``out.sum()`` and every gradient wanted, on
 prefaulted buffers, beside the bare pass (``x * 0.9`` forward, ``g * x`` backward). One thread,
-compiled here with the build's flags for this CPU (``-march=native``). T = 500, B = 16.
+compiled here with the flags of the CPU kernels' copy this machine runs (e.g. x86-64-v4 with
+512-bit vectors). T = 500, B = 16.
 
     python benchmarks/scan_kernel_gap.py [--sizes 512 2048 8192] [--rounds 9] [--include DIR] [--name NAME]
 
@@ -36,13 +37,22 @@ SOURCE = os.path.join(HERE, "native", "kernel_gap.cpp")
 MODELS = ("lif", "synaptic", "alif", "li")
 
 
+def isa_flags() -> list:
+    """The flags of the CPU kernels' copy that this machine runs (the build's ISA level), so that
+    the probe's code is the library's; -march=native where the build has no such level."""
+    import neurosim
+
+    level = neurosim.build_info().get("cpu_isa")
+    return list(_build.X86_ISA_LEVELS.get(level, ["-march=native"]))
+
+
 def compile_probe(directory: str, include: str) -> str:
     compiler = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++") or shutil.which("clang++")
     if compiler is None:
         raise SystemExit("scan_kernel_gap: no C++ compiler found (set CXX)")
     exe = os.path.join(directory, "kernel_gap")
-    flags = [f for f in _build.CXX_FLAGS if f != "-fopenmp"]
-    done = subprocess.run([compiler, "-std=c++17", *flags, "-march=native", f"-I{include}", SOURCE, "-o", exe],
+    flags = [f for f in _build.CXX_FLAGS if f != "-fopenmp"] + isa_flags()
+    done = subprocess.run([compiler, "-std=c++17", *flags, f"-I{include}", SOURCE, "-o", exe],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"scan_kernel_gap: compiling {SOURCE} failed:\n{done.stderr}")
@@ -79,7 +89,7 @@ def main(argv=None):
                              "bare_bwd_ms": bare_b, "fwd_x_bare": fwd / bare_f, "bwd_x_bare": bwd / bare_b,
                              "x_bare": (fwd + bwd) / (bare_f + bare_b)})
     lines = [f"T=500 B=16, one thread, kernels only (prefaulted, no Python), best of {args.rounds}, "
-             f"{platform.processor() or platform.machine()}",
+             f"{platform.processor() or platform.machine()} {' '.join(isa_flags())}",
              f"{'n':>5} {'model':<9} {'fwd ms':>7} {'bwd ms':>7} {'bare fwd':>8} {'bare bwd':>8} "
              f"{'fwd x':>6} {'bwd x':>6} {'total x':>7}"]
     for r in rows:
