@@ -96,6 +96,15 @@ def _extensions():
         "cuda_skipped_because": None if with_cuda else ("NEUROSIM_CUDA=0" if want_cuda is False else "; ".join(missing)),
     }
     macros = [("NEUROSIM_CPU_MULTI_ISA", "1" if multi_isa else "0")]
+    # NEUROSIM_CPU_FLOAT32_ONLY=1 (a single-ISA build only): the CPU kernels hold float32 alone,
+    # as the wider copies of a multi-ISA build do; other dtypes raise. For build checks that do
+    # not need them (.ci/cuda_build_check.sh): the 16-bit and float64 copies are most of the time.
+    float32_only = os.environ.get("NEUROSIM_CPU_FLOAT32_ONLY", "").strip() not in ("", "0")
+    if float32_only:
+        if multi_isa:
+            raise build.BuildConfigError("NEUROSIM_CPU_FLOAT32_ONLY=1 needs a single-ISA build (set NEUROSIM_MARCH)")
+        macros.append(("NEUROSIM_CPU_FLOAT32_ONLY", "1"))
+    info["cpu_float32_only"] = float32_only
     kwargs = dict(include_dirs=include_dirs, extra_link_args=["-fopenmp"])
     if with_cuda:
         if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():

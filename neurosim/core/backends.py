@@ -63,7 +63,8 @@ def build_info() -> dict:
     ``cxx_standard``, ``cpu_isas`` (the CPU instruction-set levels compiled), ``cpu_isa`` (the one
     in use), ``cpu_isa_supported`` (the widest this CPU runs), ``gpu_available``, and when something
     is missing, why: ``cuda_skipped_because``, ``failure`` and ``failure_log`` (a failed build),
-    ``import_error``.
+    ``import_error``; ``cpu_float32_only`` (built with ``NEUROSIM_CPU_FLOAT32_ONLY=1``: the CPU
+    kernels hold float32 alone and other dtypes raise, a build-check configuration).
     """
     record = _build_record()
     native = _native is not None
@@ -85,6 +86,7 @@ def build_info() -> dict:
         "failure": record.get("failure"),
         "failure_log": record.get("failure_log"),
         "import_error": _import_error,
+        "cpu_float32_only": bool(record.get("cpu_float32_only", False)),
     }
     return info
 
