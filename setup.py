@@ -11,6 +11,8 @@ torch has CUDA and a CUDA toolkit is found. Environment variables:
 * ``NEUROSIM_NO_EXT=1``  skip the native extension (pure-PyTorch backend only).
 * ``NEUROSIM_MARCH=...`` build the CPU kernels once with ``-march=...`` instead (``native``: this
   machine only; empty: the compiler's default).
+* ``NEUROSIM_CPU_FLOAT32_ONLY=1`` with ``NEUROSIM_MARCH``: CPU kernels for float32 storage only
+  (other dtypes raise); a faster build for build checks (.ci/cuda_build_check.sh).
 * ``TORCH_CUDA_ARCH_LIST`` the GPU architectures (default: the visible GPUs, or "8.0;9.0+PTX"
   when none is visible).
 
