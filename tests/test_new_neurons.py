@@ -136,3 +136,23 @@ def test_li_matches_snntorch_leaky_without_reset(backend):
     out = neurosim.functional.li(x, beta=0.85, backend=backend)
     torch.testing.assert_close(out.output, torch.stack(mems), rtol=0, atol=0)
     torch.testing.assert_close(out.state, mem, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_alif_detach_reset_none_is_the_default_as_for_lif(backend):
+    """detach_reset=None (LIF's and Synaptic's default) gives ALIF snnTorch's convention for its
+    delayed reset, the detached one: the values and gradients of detach_reset=True, not False's."""
+    device = "cuda" if backend == "cuda" else "cpu"
+    x = (torch.randn(50, 2, 6, generator=torch.Generator().manual_seed(9)) * 1.5).to(device)
+    w = torch.randn(x.shape, generator=torch.Generator().manual_seed(3)).to(device)
+    grads = {}
+    for detach in (None, True, False):
+        xs = x.clone().requires_grad_()
+        out = neurosim.functional.alif(xs, beta=0.85, rho=0.9, gamma=0.4, threshold=0.8, detach_reset=detach,
+                                       backend=backend)
+        (out.spikes * w).sum().backward()
+        grads[detach] = xs.grad
+        module = neurosim.ALIF(beta=0.85, rho=0.9, gamma=0.4, threshold=0.8, detach_reset=detach, backend=backend)
+        assert module.detach_reset is (True if detach is None else detach)
+    torch.testing.assert_close(grads[None], grads[True], rtol=0, atol=0)
+    assert not torch.equal(grads[None], grads[False])

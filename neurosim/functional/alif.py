@@ -11,6 +11,7 @@ from neurosim import surrogate as surrogates
 from neurosim.core.models import ALIF
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
 from neurosim.core.validation import RESETS, check_choice, check_flag, check_sequence
+from neurosim.functional.drive import reset_detached
 
 
 class ALIFState(NamedTuple):
@@ -43,7 +44,7 @@ def alif(
     threshold=1.0,
     reset: str = "subtract",
     surrogate="fast_sigmoid",
-    detach_reset: bool = True,
+    detach_reset: Optional[bool] = True,
     record_membrane: bool = False,
     backend: str = "auto",
 ) -> ALIFResult:
@@ -79,7 +80,7 @@ def alif(
     check_sequence(x)
     check_choice(reset, RESETS, "reset")
     sg = surrogates.get(surrogate)
-    check_flag(detach_reset, "detach_reset")
+    detach_reset = reset_detached(detach_reset, True)  # None: snnTorch's convention, as LIF's
     check_flag(record_membrane, "record_membrane")
     state0 = initial_state(ALIF, x, state)
     params = scan_parameters(ALIF, x, {"beta": beta, "rho": rho, "gamma": gamma, "threshold": threshold})

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 from neurosim import surrogate as surrogates
-from neurosim.core.validation import RESETS, check_choice, check_flag
+from neurosim.core.validation import RESETS, check_choice
 from neurosim.functional.alif import alif
+from neurosim.functional.drive import reset_detached
 from neurosim.neurons.base import NeuronModule
 
 
@@ -27,10 +30,10 @@ class ALIF(NeuronModule):
     def __init__(self, beta=0.9, rho=0.95, gamma=1.8, threshold=1.0, reset: str = "subtract",
                  surrogate="fast_sigmoid", backend: str = "auto", *, learn_beta: bool = False,
                  learn_rho: bool = False, learn_gamma: bool = False, learn_threshold: bool = False,
-                 detach_reset: bool = True, return_state: bool = False, record_membrane: bool = False):
+                 detach_reset: Optional[bool] = True, return_state: bool = False, record_membrane: bool = False):
         super().__init__(backend, return_state, record_membrane)
         check_choice(reset, RESETS, "reset")
-        check_flag(detach_reset, "detach_reset")
+        detach_reset = reset_detached(detach_reset, True)  # None: snnTorch's convention, as LIF's
         self.surrogate = surrogates.get(surrogate)
         self.add_parameter("beta", beta, learn_beta, 0.0, 1.0)
         self.add_parameter("rho", rho, learn_rho, 0.0, 1.0)
