@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,22 +26,9 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from neurosim import _build  # noqa: E402
+from native_probe import compile_probe  # noqa: E402
 
 SOURCE = os.path.join(HERE, "native", "access_pattern.cpp")
-
-
-def compile_probe(directory: str) -> str:
-    compiler = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++") or shutil.which("clang++")
-    if compiler is None:
-        raise SystemExit("scan_access_pattern: no C++ compiler found (set CXX)")
-    exe = os.path.join(directory, "access_pattern")
-    flags = [f for f in _build.CXX_FLAGS if f != "-fopenmp"]
-    done = subprocess.run([compiler, "-std=c++17", *flags, "-march=native", SOURCE, "-o", exe],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"scan_access_pattern: compiling {SOURCE} failed:\n{done.stderr}")
-    return exe
 
 
 def main(argv=None):
@@ -57,7 +43,7 @@ def main(argv=None):
         parser.error("--sizes, --widths and --rounds must be positive")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        exe = compile_probe(tmp)
+        exe = compile_probe(SOURCE, tmp, ["-march=native"], "scan_access_pattern")
         for n in args.sizes:
             for width in args.widths:
                 done = subprocess.run([exe, str(n), str(width), str(args.rounds)], capture_output=True, text=True,

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+
+from native_probe import compile_probe  # noqa: E402
 
 from neurosim import _build  # noqa: E402
 
@@ -44,19 +45,6 @@ def isa_flags() -> list:
 
     level = neurosim.build_info().get("cpu_isa")
     return list(_build.X86_ISA_LEVELS.get(level, ["-march=native"]))
-
-
-def compile_probe(directory: str, include: str) -> str:
-    compiler = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++") or shutil.which("clang++")
-    if compiler is None:
-        raise SystemExit("scan_kernel_gap: no C++ compiler found (set CXX)")
-    exe = os.path.join(directory, "kernel_gap")
-    flags = [f for f in _build.CXX_FLAGS if f != "-fopenmp"] + isa_flags()
-    done = subprocess.run([compiler, "-std=c++17", *flags, f"-I{include}", SOURCE, "-o", exe],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"scan_kernel_gap: compiling {SOURCE} failed:\n{done.stderr}")
-    return exe
 
 
 def main(argv=None):
@@ -74,7 +62,7 @@ def main(argv=None):
         parser.error(f"--include: no neurosim/scan.h under {args.include}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        exe = compile_probe(tmp, args.include)
+        exe = compile_probe(SOURCE, tmp, isa_flags() + [f"-I{args.include}"], "scan_kernel_gap")
         for n in args.sizes:
             times = {}
             for model in ("bare",) + MODELS:

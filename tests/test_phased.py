@@ -11,7 +11,7 @@ from neurosim.core.phased_gate_op import TimeGateFunction, time_gate_fused
 from neurosim.core.phased_lstm_op import phased_lstm_fused
 from neurosim.core.phased_reference import phased_lstm_reference, time_gate_reference
 from neurosim.functional import lif_step, phased_lstm, phased_neuron, time_gate, time_gate_phase
-from neurosim.functional.phased import NeuronStep, _phase, gate_from_phase
+from neurosim.functional.phased import NeuronStep, gate_from_phase, phase_of
 
 
 def gate_params(units, dtype=torch.float64, seed=0):
@@ -111,7 +111,7 @@ def test_time_gate_gradcheck_away_from_kinks():
 @pytest.mark.parametrize("case", ["float32 [T, B]", "float64 [T]", "float64 times, float32 gate",
                                   "integer times", "number shift and r_on"])
 def test_fused_gate_equals_the_formula_bitwise_and_autograd_in_gradients(case):
-    """TimeGateFunction (blocked forward, hand-written backward) against gate_from_phase(_phase(...))
+    """TimeGateFunction (blocked forward, hand-written backward) against gate_from_phase(phase_of(...))
     differentiated by autograd: the same k and phi bit for bit, the same gradients of every input.
     2100 rows of 40 units make two blocks, the second one partial."""
     g = torch.Generator().manual_seed(4)
@@ -130,7 +130,7 @@ def test_fused_gate_equals_the_formula_bitwise_and_autograd_in_gradients(case):
     if times.is_floating_point():
         times.requires_grad_()
     k, phi = time_gate_fused(times, *leaves)
-    phi_ref = _phase(times, leaves[0], leaves[1])
+    phi_ref = phase_of(times, leaves[0], leaves[1])
     k_ref = gate_from_phase(phi_ref, leaves[2], leaves[3])
     assert k.shape == k_ref.shape == (*shape, units) and k.dtype == k_ref.dtype
     assert torch.equal(k, k_ref) and torch.equal(phi, phi_ref)
@@ -166,7 +166,7 @@ def test_fused_gate_second_derivatives_equal_autograd_of_the_formula():
     formula_leaves = [p.clone().requires_grad_() for p in (tau, shift, r_on, alpha)]
     hessians = []
     for leaves, gate in ((fused_leaves, lambda t, *p: time_gate_fused(t, *p)[0]),
-                         (formula_leaves, lambda t, tau, s, r, a: gate_from_phase(_phase(t, tau, s), r, a))):
+                         (formula_leaves, lambda t, tau, s, r, a: gate_from_phase(phase_of(t, tau, s), r, a))):
         k = gate(times, *leaves)
         grads = torch.autograd.grad((k ** 2).sum(), [times, *leaves], create_graph=True)
         hessians.append(torch.autograd.grad(sum((q ** 2).sum() for q in grads), [times, *leaves]))

@@ -1,9 +1,9 @@
 """The Phased LSTM time gate as one autograd Function with a hand-written backward pass.
 
 ``k = where(phi < r_on, 1 - |2 phi / r_on - 1|, alpha * phi)`` with ``phi = ((t - shift) mod tau) / tau``.
-The forward pass does exactly the operations of :func:`neurosim.functional.phased.gate_from_phase`
-and ``_phase`` (so ``k`` is bitwise the same), but on blocks of rows that stay in cache, writing
-into preallocated outputs. Through autograd the same formula took about four times as long
+The forward pass does exactly the operations of :func:`gate_from_phase` and :func:`phase_of` (so
+``k`` is bitwise the same), but on blocks of rows that stay in cache, writing into preallocated
+outputs. Through autograd the same formula took about four times as long
 (forward and backward over [500, 16] timestamps and 256 units on a CPU), most of it in the
 backward pass, which reduces a dozen [..., units] temporaries over every timestamp.
 
@@ -60,7 +60,7 @@ class TimeGateFunction(torch.autograd.Function):
             for start in range(0, rows, block):
                 stop = min(start + block, rows)
                 t = flat_times[start:stop].to(work).unsqueeze(-1)
-                # the operations of _phase and gate_from_phase (same values), in place; the open
+                # the operations of phase_of and gate_from_phase (same values), in place; the open
                 # phase as a 0/1 mask of phi's dtype and lerp in place of where (exact at 0 and 1:
                 # lerp(a, b, 0) = a, lerp(a, b, 1) = b): bool tensors are slow on a CPU
                 ph_out = phi[start:stop]
@@ -138,18 +138,28 @@ class TimeGateFunction(torch.autograd.Function):
         return d_times, d_tau, d_shift, d_r_on, d_alpha
 
 
+def phase_of(times, tau, shift):
+    """The phase ``((t - shift) mod tau) / tau`` of every timestamp and unit, ``[..., units]``,
+    computed in :func:`phase_work_dtype` and returned in tau's dtype (the formula by autograd)."""
+    work = phase_work_dtype(times, tau)
+    t = times.to(work).unsqueeze(-1)
+    return (torch.remainder(t - shift.to(work), tau.to(work)) / tau.to(work)).to(tau.dtype)
+
+
+def gate_from_phase(phi, r_on, alpha):
+    """The triangle ``1 - |2 phi / r_on - 1|`` inside the open phase ``phi < r_on``, ``alpha * phi`` outside."""
+    return torch.where(phi < r_on, 1 - torch.abs(2 * phi / r_on - 1), alpha * phi)
+
+
 def _formula_backward(ctx, dk, times, tau, shift, r_on, alpha):
-    """The gradients of :class:`TimeGateFunction` by autograd through the gate's formula (the
-    operations of ``_phase`` and ``gate_from_phase``), with a graph of their own."""
+    """The gradients of :class:`TimeGateFunction` by autograd through the gate's formula
+    (:func:`phase_of`, :func:`gate_from_phase`), with a graph of their own."""
     need = list(ctx.needs_input_grad)
     need[0] = need[0] and times.is_floating_point()
     inputs = (times, tau, shift, r_on, alpha)
     wanted = [v for v, n in zip(inputs, need) if n]
     with torch.enable_grad():
-        work = phase_work_dtype(times, tau)
-        t = times.to(work).unsqueeze(-1)
-        phi = (torch.remainder(t - shift.to(work), tau.to(work)) / tau.to(work)).to(tau.dtype)
-        k = torch.where(phi < r_on, 1 - torch.abs(2 * phi / r_on - 1), alpha * phi)
+        k = gate_from_phase(phase_of(times, tau, shift), r_on, alpha)
         grads = torch.autograd.grad(k, wanted, dk.reshape(k.shape), create_graph=True, allow_unused=True)
     grads = iter(grads)
     out = []

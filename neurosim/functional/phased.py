@@ -32,7 +32,7 @@ import torch
 from neurosim import surrogate as surrogates
 from neurosim._numbers import finite_number
 from neurosim.core.models import PHASED_MODELS
-from neurosim.core.phased_gate_op import phase_work_dtype, time_gate_fused
+from neurosim.core.phased_gate_op import gate_from_phase, phase_of, time_gate_fused
 from neurosim.core.phased_lstm_op import phased_lstm_fused
 from neurosim.core.phased_reference import phased_lstm_reference, phased_scan_reference
 from neurosim.core.temporal import ScanOptions, initial_state, run_scan, scan_parameters
@@ -163,24 +163,13 @@ def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 # The gate
 # --------------------------------------------------------------------------------------------
-def _phase(times, tau, shift):
-    work = phase_work_dtype(times, tau)
-    t = times.to(work).unsqueeze(-1)
-    return (torch.remainder(t - shift.to(work), tau.to(work)) / tau.to(work)).to(tau.dtype)
-
-
-def gate_from_phase(phi, r_on, alpha):
-    """The triangle ``1 - |2 phi / r_on - 1|`` inside the open phase ``phi < r_on``, ``alpha * phi`` outside."""
-    return torch.where(phi < r_on, 1 - torch.abs(2 * phi / r_on - 1), alpha * phi)
-
-
 def gate_and_phase(times, tau, shift, r_on, alpha):
     """``(k, phi)`` for checked parameters (tensors, see :func:`check_gate_parameters`): the fused
     gate with its hand-written backward when all parameters share tau's dtype, else the formula
     of :func:`gate_from_phase` differentiated by autograd. Both give the same ``k``."""
     if shift.dtype == r_on.dtype == alpha.dtype == tau.dtype:
         return time_gate_fused(times, tau, shift, r_on, alpha)
-    phi = _phase(times, tau, shift)
+    phi = phase_of(times, tau, shift)
     return gate_from_phase(phi, r_on, alpha), phi
 
 
@@ -199,7 +188,7 @@ def time_gate_phase(times: torch.Tensor, tau: torch.Tensor, shift) -> torch.Tens
     """
     check_times(times)
     tau, shift, _, _ = check_gate_parameters(tau, shift, 1.0, 0.0)
-    return _phase(times, tau, shift)
+    return phase_of(times, tau, shift)
 
 
 def time_gate(times: torch.Tensor, tau: torch.Tensor, shift, r_on, alpha=0.0) -> torch.Tensor:

@@ -14,13 +14,13 @@ from neurosim.core.temporal import SCAN_MODELS, ScanOptions
 from neurosim.core.validation import check_sequence
 from neurosim.functional.phased import (
     NeuronStep,
-    _phase,
     check_gate_parameters,
     check_lengths,
     check_times,
     gate_and_phase,
     length_mask,
     lif_step,
+    phase_of,
     phased_lstm,
     phased_neuron,
     phased_scan,
@@ -136,7 +136,7 @@ class TimeGate(nn.Module):
         """``phi = ((t - shift) mod tau) / tau`` in [0, 1), shape [..., *size]."""
         times = self._times(times)
         tau, shift, _ = self.effective()
-        return self._unflatten(_phase(times, tau, shift), times)
+        return self._unflatten(phase_of(times, tau, shift), times)
 
     def gate_and_open(self, times):
         """The gate (leak in training mode) and the open phase ``phi < r_on`` (boolean) together."""
