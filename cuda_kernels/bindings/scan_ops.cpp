@@ -7,10 +7,18 @@
 //
 // `times` ([T] or [T, B], accumulation dtype) is given for the timed models (phased.h) only.
 //
+// scan_forward's autograd formula is here too (ScanFunction, registered for the Autograd key):
+// in C++ rather than through torch.library's Python registration, whose wrapping cost about
+// 0.15 ms per training step of a layer (measured), as much as the kernels of a small layer.
+//
 // User-facing argument checks happen in Python (neurosim/core/temporal.py); the checks here only
 // guard the native code's memory.
 #include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include <string>
 
 #include <cstdlib>
 #include <cstring>
@@ -209,6 +217,122 @@ BackwardResult scan_backward(const at::Tensor& grad_out, const c10::optional<at:
   return {grad_x, grad_state0, grad_params};
 }
 
+// ---- autograd -----------------------------------------------------------------------------------
+
+std::string scan_model_name(int64_t code) {
+  std::string name = "model " + std::to_string(code);
+  for_each_scan_model([&](int c, const char* n, const ScanModelSizes&) {
+    if (c == code) name = n;
+  });
+  return name;
+}
+
+// Calls through the dispatcher, below autograd: the CPU or CUDA kernel, or the fake kernel
+// (neurosim/core/temporal.py) while torch.compile traces.
+ForwardResult dispatch_forward(const at::Tensor& x, const at::Tensor& state0, at::TensorList params, int64_t model,
+                               int64_t reset, int64_t surrogate, double surrogate_param, bool detach_reset,
+                               bool record, const c10::optional<at::Tensor>& times) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("neurosim::scan_forward", "")
+                             .typed<ForwardResult(const at::Tensor&, const at::Tensor&, at::TensorList, int64_t,
+                                                  int64_t, int64_t, double, bool, bool,
+                                                  const c10::optional<at::Tensor>&)>();
+  return op.call(x, state0, params, model, reset, surrogate, surrogate_param, detach_reset, record, times);
+}
+
+BackwardResult dispatch_backward(const at::Tensor& grad_out, const c10::optional<at::Tensor>& grad_state,
+                                 const c10::optional<at::Tensor>& grad_trace, const at::Tensor& x,
+                                 const at::Tensor& checkpoints, at::TensorList params, const c10::List<bool>& needs,
+                                 int64_t model, int64_t reset, int64_t surrogate, double surrogate_param,
+                                 bool detach_reset, const c10::optional<at::Tensor>& times) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("neurosim::scan_backward", "")
+                             .typed<BackwardResult(const at::Tensor&, const c10::optional<at::Tensor>&,
+                                                   const c10::optional<at::Tensor>&, const at::Tensor&,
+                                                   const at::Tensor&, at::TensorList, const c10::List<bool>&,
+                                                   int64_t, int64_t, int64_t, double, bool,
+                                                   const c10::optional<at::Tensor>&)>();
+  return op.call(grad_out, grad_state, grad_trace, x, checkpoints, params, needs, model, reset, surrogate,
+                 surrogate_param, detach_reset, times);
+}
+
+// Differentiable in x, state0 and every parameter; the checkpoints are not an output to
+// differentiate (the backward replays from them) and the timestamps get no gradient (callers
+// that need one use the reference). What the backward replays from is saved only when some
+// gradient is wanted, and a gradient not wanted is not computed (needs_grad).
+struct ScanFunction : public torch::autograd::Function<ScanFunction> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                                                const at::Tensor& state0, at::TensorList params, int64_t model,
+                                                int64_t reset, int64_t surrogate, double surrogate_param,
+                                                bool detach_reset, bool record, const c10::optional<at::Tensor>& times) {
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    auto [out, state, checkpoints, trace] =
+        dispatch_forward(x, state0, params, model, reset, surrogate, surrogate_param, detach_reset, record, times);
+    ctx->mark_non_differentiable({checkpoints});
+    // what ctx->needs_input_grad would say (an input has an edge iff it requires grad); that call
+    // indexes the node's edges, which do not exist when no input requires grad. (Grad mode is off
+    // in here; when it was off for the call, no graph keeps this context.)
+    c10::List<bool> needs;
+    needs.push_back(x.requires_grad());
+    needs.push_back(state0.requires_grad());
+    for (const auto& p : params) needs.push_back(p.requires_grad());
+    bool any = false;
+    for (const bool need : needs) any = any || need;
+    const bool timed = times.has_value() && times->defined();
+    if (any) {
+      std::vector<at::Tensor> saved{x, checkpoints};
+      saved.insert(saved.end(), params.begin(), params.end());
+      if (timed) saved.push_back(*times);
+      ctx->save_for_backward(saved);
+    }
+    ctx->saved_data["needs"] = needs;
+    ctx->saved_data["config"] = std::vector<int64_t>{model, reset, surrogate, detach_reset, record, timed};
+    ctx->saved_data["surrogate_param"] = surrogate_param;
+    return {out, state, checkpoints, trace};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto config = ctx->saved_data["config"].toIntVector();
+    const int64_t model = config[0], reset = config[1], surrogate = config[2];
+    const bool detach_reset = config[3], record = config[4], timed = config[5];
+    TORCH_CHECK(!at::GradMode::is_enabled(), "neurosim: the native '", scan_model_name(model),
+                "' op has no double backward (create_graph=True asked for gradients of its gradients); run the "
+                "model with backend='torch', which supports it");
+    const c10::List<bool> needs = ctx->saved_data["needs"].toBoolList();
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor x = saved[0], checkpoints = saved[1];
+    c10::optional<at::Tensor> times;
+    if (timed) {
+      times = saved.back();
+      saved.pop_back();
+    }
+    const std::vector<at::Tensor> params(saved.begin() + 2, saved.end());
+    // only the state or the trace was used: the output's gradient is a free stride-0 zero
+    const at::Tensor grad_out = grads[0].defined() ? grads[0] : at::zeros({}, x.options()).expand(x.sizes());
+    const c10::optional<at::Tensor> grad_state = grads[1].defined() ? c10::optional<at::Tensor>(grads[1]) : c10::nullopt;
+    const c10::optional<at::Tensor> grad_trace =
+        record && grads[3].defined() ? c10::optional<at::Tensor>(grads[3]) : c10::nullopt;
+    auto [grad_x, grad_state0, grad_params] =
+        dispatch_backward(grad_out, grad_state, grad_trace, x, checkpoints, params, needs, model, reset, surrogate,
+                          ctx->saved_data["surrogate_param"].toDouble(), detach_reset, times);
+    // one gradient per forward argument, a tensor list counting one per tensor
+    torch::autograd::variable_list result{needs.get(0) ? grad_x : at::Tensor(),
+                                          needs.get(1) ? grad_state0 : at::Tensor()};
+    for (size_t j = 0; j < params.size(); ++j) result.push_back(needs.get(2 + j) ? grad_params[j] : at::Tensor());
+    result.resize(result.size() + 7);  // model, options, record, times
+    return result;
+  }
+};
+
+ForwardResult scan_forward_autograd(const at::Tensor& x, const at::Tensor& state0, at::TensorList params,
+                                    int64_t model, int64_t reset, int64_t surrogate, double surrogate_param,
+                                    bool detach_reset, bool record, const c10::optional<at::Tensor>& times) {
+  auto outs = ScanFunction::apply(x, state0, params, model, reset, surrogate, surrogate_param, detach_reset, record,
+                                  times);
+  return {outs[0], outs[1], outs[2], outs[3]};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(neurosim, m) {
@@ -231,5 +355,9 @@ TORCH_LIBRARY_IMPL(neurosim, CUDA, m) {
   m.impl("scan_backward", &scan_backward);
 }
 #endif
+
+TORCH_LIBRARY_IMPL(neurosim, Autograd, m) {
+  m.impl("scan_forward", &scan_forward_autograd);
+}
 
 }  // namespace neurosim

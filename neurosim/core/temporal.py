@@ -3,8 +3,9 @@
 A model is described once by a :class:`ScanModel` (its parameters, state variables, recorded
 values and pure-PyTorch reference). From that description this module
 
-* registers the fake (meta) kernels and the autograd formula of the native ops
-  ``torch.ops.neurosim.scan_forward`` / ``scan_backward`` (one pair for all models),
+* registers the fake (meta) kernels of the native ops ``torch.ops.neurosim.scan_forward`` /
+  ``scan_backward`` (one pair for all models; their autograd formula is in C++, ScanFunction in
+  cuda_kernels/bindings/scan_ops.cpp),
 * and runs a model on any backend with :func:`run_scan`: accumulation dtype, zero state,
   ``[T, B, *F]`` flattened to ``[T, B, F]`` and back, per-feature parameters broadcast (expanded,
   never tiled) from any shape that broadcasts to the feature shape.
@@ -97,7 +98,7 @@ def register_scan_model(model: ScanModel) -> ScanModel:
     return model
 
 
-# ---- the native ops: fake kernels and autograd, once for every model ----------------------------
+# ---- the native ops: fake kernels, once for every model ----------------------------
 
 def _sizes(code: int) -> Tuple[int, int, int]:
     model = _BY_CODE[code]
@@ -130,47 +131,11 @@ def _fake_backward(grad_out, grad_state, grad_trace, x, checkpoints, params, nee
     return grad_x, grad_state0, grad_params
 
 
-def _setup_context(ctx, inputs, output):
-    x, _state0, params, model, reset, surrogate, surrogate_param, detach_reset, record, times = inputs
-    # torch.library flattens the Tensor[] input: (x, state0, params..., then the other inputs)
-    ctx.needs = [bool(v) for v in ctx.needs_input_grad[:2 + len(params)]]
-    ctx.config = (model, reset, surrogate, surrogate_param, detach_reset)
-    ctx.record = record
-    ctx.timed = times is not None  # timestamps get no gradient (callers that need one use the reference)
-    if any(ctx.needs):  # what the backward replays from; nothing when no gradient is wanted
-        ctx.save_for_backward(x, output[2], *params, *((times,) if ctx.timed else ()))
-
-
-def _backward(ctx, grad_out, grad_state, _grad_checkpoints, grad_trace):
-    model = ctx.config[0]
-    if torch.is_grad_enabled():
-        raise RuntimeError(
-            f"neurosim: the native {_BY_CODE[model].name!r} op has no double backward (create_graph=True "
-            "asked for gradients of its gradients); run the model with backend='torch', which supports it"
-        )
-    x, checkpoints, *params = ctx.saved_tensors
-    times = params.pop() if ctx.timed else None
-    if grad_out is None:  # only the state or the trace was used: a free stride-0 zero
-        grad_out = x.new_zeros(()).expand(x.shape)
-    if not ctx.record:
-        grad_trace = None
-    grad_x, grad_state0, grad_params = torch.ops.neurosim.scan_backward(
-        grad_out, grad_state, grad_trace, x, checkpoints, params, ctx.needs, *ctx.config, times
-    )
-    needs = ctx.needs
-    # one entry per input as the dispatcher passed them: it drops `times` when it is None (its default)
-    return (
-        grad_x if needs[0] else None,
-        grad_state0 if needs[1] else None,
-        [g if need else None for g, need in zip(grad_params, needs[2:])],
-        None, None, None, None, None, None,
-    ) + ((None,) if ctx.timed else ())
-
-
 if native_built():
     torch.library.register_fake("neurosim::scan_forward")(_fake_forward)
     torch.library.register_fake("neurosim::scan_backward")(_fake_backward)
-    torch.library.register_autograd("neurosim::scan_forward", _backward, setup_context=_setup_context)
+    # the autograd formula of scan_forward is registered in C++ (cuda_kernels/bindings/scan_ops.cpp,
+    # ScanFunction): Python's registration cost as much per call as a small layer's kernels
 
 
 # ---- the runner ---------------------------------------------------------------------------------
