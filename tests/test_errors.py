@@ -2,8 +2,11 @@
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import neurosim
+from neurosim.core.validation import broadcasts_to
 from neurosim.functional import lif
 
 BACKENDS = neurosim.backends()
@@ -147,3 +150,18 @@ def test_time_gate_construction_names_the_argument(kwargs, words):
         neurosim.TimeGate(4, **kwargs)
     for w in words:
         assert w in str(info.value)
+
+
+_dims = st.lists(st.integers(0, 3), max_size=4).map(tuple)
+
+
+@settings(max_examples=400, deadline=None)
+@given(shape=_dims, target=_dims)
+def test_broadcast_check_agrees_with_torch(shape, target):
+    """The parameters' shape check (a cheap form of it) accepts exactly what torch broadcasts to
+    the feature shape."""
+    try:
+        want = torch.broadcast_shapes(shape, target) == target
+    except RuntimeError:
+        want = False
+    assert broadcasts_to(shape, target) == want

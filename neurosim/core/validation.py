@@ -101,6 +101,14 @@ def check_parameter(value, name: str, low=None, high=None, *, always: bool = Fal
         raise ValueError(f"{name}: values must lie in [{low}, {high}], got min {vmin:.6g} max {vmax:.6g}")
 
 
+def broadcasts_to(shape: tuple, target: tuple) -> bool:
+    """Whether ``shape`` broadcasts to exactly ``target`` (``torch.broadcast_shapes(shape, target)
+    == target``; that call costs tens of microseconds, a layer's call pays it per parameter)."""
+    if len(shape) > len(target):
+        return False
+    return all(s == 1 or s == t for s, t in zip(shape[::-1], target[::-1]))
+
+
 def parameter_tensor(value, x: torch.Tensor, name: str, low=None, high=None) -> torch.Tensor:
     """Checks a per-layer or per-neuron parameter and returns it as a tensor (grad kept).
 
@@ -115,11 +123,7 @@ def parameter_tensor(value, x: torch.Tensor, name: str, low=None, high=None) -> 
         return value.reshape(())  # one per layer, whatever its dims: must not broadcast x up
     features = tuple(x.shape[2:])
     if value.numel() != 1:
-        try:
-            shape = torch.broadcast_shapes(tuple(value.shape), features)
-        except RuntimeError:
-            shape = None
-        if shape != features:
+        if not broadcasts_to(tuple(value.shape), features):
             raise ValueError(
                 f"{name}: shape {tuple(value.shape)} does not broadcast to the feature shape {features} "
                 "(use a scalar for one value per layer or the feature shape for one per neuron)"

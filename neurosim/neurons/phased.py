@@ -411,14 +411,10 @@ class Phased(nn.Module):
         steps, batch = x.shape[0], x.shape[1]
         if tuple(x.shape[2:]) != self.gate.size:
             raise ValueError(f"x: expected features {self.gate.size} (the gate's size), got {tuple(x.shape[2:])}")
-        if times is None:
-            times = steps
-        else:
-            times = sequence_clock(times, x)
         form = scan_form(self.neuron)
-        if (form is not None and self.backend == "auto"
-                and not (isinstance(times, torch.Tensor) and times.requires_grad)):
-            return self._fused(form, x, None if isinstance(times, int) else times, state, lengths)
+        if form is not None and self.backend == "auto" and not (times is not None and times.requires_grad):
+            return self._fused(form, x, times, state, lengths)  # phased_scan checks the timestamps
+        times = steps if times is None else sequence_clock(times, x)
         k, is_open = self.gate.gate_and_open(times)
         if k.dim() == 1 + len(self.gate.size):  # times [T]: one gate for the whole batch
             k, is_open = k.unsqueeze(1), is_open.unsqueeze(1)
