@@ -431,7 +431,7 @@ TABLES = [
     ("docs/training.md", "recurrent_cpu_1thread.txt", "RLIF vs snnTorch RLeaky(all_to_all=True)"),
     ("README.md", "cpu_scan_neurons.txt", "T=500 B=16 threads=1, forward+backward"),
     ("README.md", "cpu_scan_kernel_gap.txt", "T=500 B=16, one thread, kernels only"),
-    ("README.md", "cpu_scan_kernel_gap_before_tiles.txt", "T=500 B=16, one thread, kernels only"),
+    ("README.md", "cpu_scan_kernel_gap_before_padding.txt", "T=500 B=16, one thread, kernels only"),
     ("docs/ultralif.md", "ultralif_t1_paired.txt", "input     T neuron"),
     ("docs/ultralif.md", "ultralif_eps_ablation.txt", "best test accuracy % (mean ± sd over seeds)"),
 ]

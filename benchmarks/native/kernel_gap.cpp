@@ -50,7 +50,8 @@ static int run(const M& m, const std::vector<float>& param_values, long n, long 
   f.checkpoints = checkpoints.data(); f.steps = kSteps; f.columns = cols; f.features = n;
   b.grad_out = &upstream; b.go_t_stride = 0; b.go_c_stride = 0; b.x = x.data(); b.checkpoints = checkpoints.data();
   b.grad_x = gx.data(); b.grad_state0 = grad_state0.data(); b.steps = kSteps; b.columns = cols; b.features = n;
-  std::unique_ptr<float[]> chunk(new float[static_cast<size_t>(ChunkRows<M, false>::value) * W]);
+  constexpr int kStride = kChunkRowStride<float, W>;  // as scan_backward_typed.h
+  std::unique_ptr<float[]> chunk(new float[static_cast<size_t>(ChunkRows<M, false>::value) * kStride]);
   double best_f = 1e30, best_b = 1e30;
   for (long r = 0; r < rounds; ++r) {
     auto t0 = Clock::now();
@@ -58,7 +59,7 @@ static int run(const M& m, const std::vector<float>& param_values, long n, long 
     best_f = std::min(best_f, ms_since(t0));
     t0 = Clock::now();
     for (long c = 0; c < cols; c += W)
-      scan_backward_columns<W, false>(m, b, ChunkView<float, W>{chunk.get()}, c, static_cast<int>(std::min<long>(W, cols - c)));
+      scan_backward_columns<W, false>(m, b, ChunkView<float, kStride>{chunk.get()}, c, static_cast<int>(std::min<long>(W, cols - c)));
     best_b = std::min(best_b, ms_since(t0));
   }
   std::printf("%.4f %.4f %g\n", best_f, best_b, static_cast<double>(gx[size / 3] + out[size / 2]));

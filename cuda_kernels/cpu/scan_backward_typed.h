@@ -24,9 +24,9 @@ constexpr int backward_wide_lanes() {
 
 template <int W, bool kCache, class M, typename T, typename A>
 void backward_block(const M& m, const ScanBackwardArgs<T, A>& args, int64_t col0, int width) {
-  constexpr int rows = ChunkRows<M, kCache>::value;
-  std::unique_ptr<A[]> buffer(new A[static_cast<size_t>(rows) * W]);
-  scan_backward_columns<W, kCache>(m, args, ChunkView<A, W>{buffer.get()}, col0, width);
+  constexpr int rows = ChunkRows<M, kCache>::value, stride = kChunkRowStride<A, W>;
+  std::unique_ptr<A[]> buffer(new A[static_cast<size_t>(rows) * stride]);
+  scan_backward_columns<W, kCache>(m, args, ChunkView<A, stride>{buffer.get()}, col0, width);
 }
 
 template <typename T>

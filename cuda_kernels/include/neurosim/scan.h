@@ -133,6 +133,12 @@ template <typename A, int Stride, int LaneStride = 1> struct ChunkView {
   NEUROSIM_HD A& at(int row, int lane) const { return base[row * Stride + lane * LaneStride]; }
 };
 
+// The row stride of a CPU block's chunk storage: W lanes and one cache line more. With rows a
+// multiple of 4 KB apart, a step's loads from one row waited on the stores to another (x86 first
+// matches a load with earlier stores by address bits 0-11: "4K aliasing"); the padding took
+// 7-20 % off the backward (benchmarks/scan_kernel_gap.py, LIF, Synaptic, ALIF).
+template <typename A, int W> constexpr int kChunkRowStride = W + 64 / static_cast<int>(sizeof(A));
+
 // Rows of the chunk storage a model needs: its locals of every step (cache path) or its state
 // before every step plus the one after the last (replay path).
 template <class M, bool kCache> struct ChunkRows {
