@@ -101,7 +101,7 @@ def _extensions():
     # NEUROSIM_CPU_FLOAT32_ONLY=1 (a single-ISA build only): the CPU kernels hold float32 alone,
     # as the wider copies of a multi-ISA build do; other dtypes raise. For build checks that do
     # not need them (.ci/cuda_build_check.sh): the 16-bit and float64 copies are most of the time.
-    float32_only = os.environ.get("NEUROSIM_CPU_FLOAT32_ONLY", "").strip() not in ("", "0")
+    float32_only = bool(build.env_switch("NEUROSIM_CPU_FLOAT32_ONLY"))
     if float32_only:
         if multi_isa:
             raise build.BuildConfigError("NEUROSIM_CPU_FLOAT32_ONLY=1 needs a single-ISA build (set NEUROSIM_MARCH)")

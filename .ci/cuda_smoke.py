@@ -18,9 +18,6 @@ if info["torch"] != torch.__version__.split("+")[0]:
     problems.append(f"built against torch {info['torch']}, running {torch.__version__}")
 if info["cxx_standard"] != "c++20":
     problems.append(f"torch {torch.__version__} needs C++20, built with {info['cxx_standard']}")
-if problems:
-    sys.exit("cuda_smoke: " + "; ".join(problems))
-
 if not info.get("cpu_float32_only"):
     problems.append("expected the float32-only CPU build that cuda_build_check.sh asks for")
 if problems:

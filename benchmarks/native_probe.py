@@ -1,8 +1,9 @@
-"""Compiling the C++ probes of ``benchmarks/native/`` with the build's own compiler flags (shared by
-scan_access_pattern.py and scan_kernel_gap.py)."""
+"""The C++ probes of ``benchmarks/native/``: compiled with the build's own compiler flags, their
+table printed and recorded (shared by scan_access_pattern.py and scan_kernel_gap.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,3 +27,15 @@ def compile_probe(source: str, directory: str, extra_flags: list, script: str) -
     if done.returncode != 0:
         raise SystemExit(f"{script}: compiling {source} failed:\n{done.stderr}")
     return exe
+
+
+def write_results(out_dir: str, stem: str, table: str, payload: dict) -> None:
+    """Prints ``table`` and writes it to ``out_dir/stem.txt``, ``payload`` to ``out_dir/stem.json``."""
+    print(table)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, stem)
+    with open(path + ".json", "w") as f:
+        json.dump(payload, f, indent=2)
+    with open(path + ".txt", "w") as f:
+        f.write(table + "\n")
+    print(f"wrote {path}.json and .txt")

@@ -16,7 +16,6 @@ Prints a table and writes benchmarks/results/cpu_scan_access_pattern.{json,txt}.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -26,7 +25,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from native_probe import compile_probe  # noqa: E402
+from native_probe import compile_probe, write_results  # noqa: E402
 
 SOURCE = os.path.join(HERE, "native", "access_pattern.cpp")
 
@@ -62,15 +61,8 @@ def main(argv=None):
                      f"{r['block_copy_ms']:8.2f} ({r['block_copy_x_linear']:4.2f}x) "
                      f"{r['block_lif_ms']:8.2f} ({r['block_lif_x_linear']:4.2f}x) "
                      f"{r['row_lif_ms']:8.2f} ({r['row_lif_x_linear']:4.2f}x)")
-    table = "\n".join(lines)
-    print(table)
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "cpu_scan_access_pattern")
-    with open(stem + ".json", "w") as f:
-        json.dump({"T": 500, "B": 16, "rounds": args.rounds, "rows": rows}, f, indent=2)
-    with open(stem + ".txt", "w") as f:
-        f.write(table + "\n")
-    print(f"wrote {stem}.json and .txt")
+    write_results(args.out, "cpu_scan_access_pattern", "\n".join(lines),
+                  {"T": 500, "B": 16, "rounds": args.rounds, "rows": rows})
 
 
 if __name__ == "__main__":

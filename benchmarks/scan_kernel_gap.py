@@ -9,17 +9,19 @@ prefaulted buffers, beside the bare pass (``x * 0.9`` forward, ``g * x`` backwar
 compiled here with the flags of the CPU kernels' copy this machine runs (e.g. x86-64-v4 with
 512-bit vectors). T = 500, B = 16.
 
-    python benchmarks/scan_kernel_gap.py [--sizes 512 2048 8192] [--rounds 9] [--include DIR] [--name NAME]
+    python benchmarks/scan_kernel_gap.py [--sizes 512 2048 8192] [--rounds 9] [--include DIR] [--probe FILE]
+                                         [--name NAME]
 
 ``--include`` compiles against another copy of ``cuda_kernels/include`` (e.g. an earlier commit's,
-``git archive``d), to compare builds side by side. Prints a table and writes
+``git archive``d), to compare builds side by side; ``--probe`` takes that commit's
+``benchmarks/native/kernel_gap.cpp`` too where the probe has changed with the headers (it sizes the
+chunk storage as the library does: ``kChunkRowStride`` exists from commit 5187246 on). Prints a table and writes
 benchmarks/results/cpu_scan_kernel_gap[_NAME].{json,txt}.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -30,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from native_probe import compile_probe  # noqa: E402
+from native_probe import compile_probe, write_results  # noqa: E402
 
 from neurosim import _build  # noqa: E402
 
@@ -53,6 +55,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--include", default=os.path.join(ROOT, "cuda_kernels", "include"),
                         help="the kernel headers to compile against (default: this tree's)")
+    parser.add_argument("--probe", default=SOURCE, help="the probe's source (default: this tree's)")
     parser.add_argument("--name", default="", help="suffix of the results files")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
@@ -60,9 +63,11 @@ def main(argv=None):
         parser.error("--sizes and --rounds must be positive")
     if not os.path.isfile(os.path.join(args.include, "neurosim", "scan.h")):
         parser.error(f"--include: no neurosim/scan.h under {args.include}")
+    if not os.path.isfile(args.probe):
+        parser.error(f"--probe: no file {args.probe}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        exe = compile_probe(SOURCE, tmp, isa_flags() + [f"-I{args.include}"], "scan_kernel_gap")
+        exe = compile_probe(args.probe, tmp, isa_flags() + [f"-I{args.include}"], "scan_kernel_gap")
         for n in args.sizes:
             times = {}
             for model in ("bare",) + MODELS:
@@ -83,15 +88,8 @@ def main(argv=None):
     for r in rows:
         lines.append(f"{r['n']:>5} {r['model']:<9} {r['fwd_ms']:7.2f} {r['bwd_ms']:7.2f} {r['bare_fwd_ms']:8.2f} "
                      f"{r['bare_bwd_ms']:8.2f} {r['fwd_x_bare']:5.2f}x {r['bwd_x_bare']:5.2f}x {r['x_bare']:6.2f}x")
-    table = "\n".join(lines)
-    print(table)
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "cpu_scan_kernel_gap" + (f"_{args.name}" if args.name else ""))
-    with open(stem + ".json", "w") as f:
-        json.dump({"T": 500, "B": 16, "rounds": args.rounds, "rows": rows}, f, indent=2)
-    with open(stem + ".txt", "w") as f:
-        f.write(table + "\n")
-    print(f"wrote {stem}.json and .txt")
+    write_results(args.out, "cpu_scan_kernel_gap" + (f"_{args.name}" if args.name else ""), "\n".join(lines),
+                  {"T": 500, "B": 16, "rounds": args.rounds, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -269,7 +269,8 @@ def test_native_double_backward_is_refused_not_zero(backend, cell):
 @pytest.mark.parametrize("all_to_all", [True, False])
 def test_empty_batch_backward_gives_zero_gradients(backend, cell, all_to_all):
     """B = 0 through a native recurrent layer: the native backward crashed the interpreter with a
-    segmentation fault (so the check runs in a child process); every gradient is a sum over nothing."""
+    segmentation fault (so the check runs in a child process); every gradient is a sum over nothing,
+    which the op itself now returns."""
     cls, params = CELLS[cell]
     learn = {f"learn_{name}": True for name in params}
     code = f"""

@@ -155,6 +155,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> recurrent
   check_same(trace, spikes, {shape.vars, T, B, n}, "trace (kept by the forward pass)");
   TORCH_CHECK(trace.is_contiguous(), "neurosim: trace must be contiguous");
   const bool dense = weight.has_value() && weight->defined();
+  if (spikes.numel() == 0) {
+    // an empty batch (B = 0) or layer: every gradient is a sum over nothing (the launch would
+    // index rows that do not exist)
+    return {at::zeros_like(spikes), at::zeros_like(state0), at::zeros({shape.params, n}, spikes.options()),
+            at::zeros({dense ? 0 : n}, spikes.options()),
+            dense && weight_grad ? at::zeros({n, n}, spikes.options()) : spikes.new_empty({0})};
+  }
 #ifdef NEUROSIM_WITH_CUDA
   c10::optional<c10::cuda::CUDAGuard> guard;
   if (spikes.is_cuda()) guard.emplace(spikes.device());

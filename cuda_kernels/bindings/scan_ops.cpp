@@ -18,10 +18,10 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
-#include <string>
-
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "binding_utils.h"
@@ -227,33 +227,13 @@ std::string scan_model_name(int64_t code) {
   return name;
 }
 
-// Calls through the dispatcher, below autograd: the CPU or CUDA kernel, or the fake kernel
-// (neurosim/core/temporal.py) while torch.compile traces.
-ForwardResult dispatch_forward(const at::Tensor& x, const at::Tensor& state0, at::TensorList params, int64_t model,
-                               int64_t reset, int64_t surrogate, double surrogate_param, bool detach_reset,
-                               bool record, const c10::optional<at::Tensor>& times) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("neurosim::scan_forward", "")
-                             .typed<ForwardResult(const at::Tensor&, const at::Tensor&, at::TensorList, int64_t,
-                                                  int64_t, int64_t, double, bool, bool,
-                                                  const c10::optional<at::Tensor>&)>();
-  return op.call(x, state0, params, model, reset, surrogate, surrogate_param, detach_reset, record, times);
-}
-
-BackwardResult dispatch_backward(const at::Tensor& grad_out, const c10::optional<at::Tensor>& grad_state,
-                                 const c10::optional<at::Tensor>& grad_trace, const at::Tensor& x,
-                                 const at::Tensor& checkpoints, at::TensorList params, const c10::List<bool>& needs,
-                                 int64_t model, int64_t reset, int64_t surrogate, double surrogate_param,
-                                 bool detach_reset, const c10::optional<at::Tensor>& times) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("neurosim::scan_backward", "")
-                             .typed<BackwardResult(const at::Tensor&, const c10::optional<at::Tensor>&,
-                                                   const c10::optional<at::Tensor>&, const at::Tensor&,
-                                                   const at::Tensor&, at::TensorList, const c10::List<bool>&,
-                                                   int64_t, int64_t, int64_t, double, bool,
-                                                   const c10::optional<at::Tensor>&)>();
-  return op.call(grad_out, grad_state, grad_trace, x, checkpoints, params, needs, model, reset, surrogate,
-                 surrogate_param, detach_reset, times);
+// The ops through the dispatcher (called below autograd): the CPU or CUDA kernel, or the fake
+// kernel (neurosim/core/temporal.py) while torch.compile traces.
+template <auto& kernel>
+const auto& dispatcher_op(const char* name) {
+  static const auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<std::remove_reference_t<decltype(kernel)>>();
+  return op;
 }
 
 // Differentiable in x, state0 and every parameter; the checkpoints are not an output to
@@ -267,7 +247,8 @@ struct ScanFunction : public torch::autograd::Function<ScanFunction> {
                                                 bool detach_reset, bool record, const c10::optional<at::Tensor>& times) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     auto [out, state, checkpoints, trace] =
-        dispatch_forward(x, state0, params, model, reset, surrogate, surrogate_param, detach_reset, record, times);
+        dispatcher_op<scan_forward>("neurosim::scan_forward")
+            .call(x, state0, params, model, reset, surrogate, surrogate_param, detach_reset, record, times);
     ctx->mark_non_differentiable({checkpoints});
     // what ctx->needs_input_grad would say (an input has an edge iff it requires grad); that call
     // indexes the node's edges, which do not exist when no input requires grad. (Grad mode is off
@@ -314,13 +295,16 @@ struct ScanFunction : public torch::autograd::Function<ScanFunction> {
     const c10::optional<at::Tensor> grad_trace =
         record && grads[3].defined() ? c10::optional<at::Tensor>(grads[3]) : c10::nullopt;
     auto [grad_x, grad_state0, grad_params] =
-        dispatch_backward(grad_out, grad_state, grad_trace, x, checkpoints, params, needs, model, reset, surrogate,
-                          ctx->saved_data["surrogate_param"].toDouble(), detach_reset, times);
+        dispatcher_op<scan_backward>("neurosim::scan_backward")
+            .call(grad_out, grad_state, grad_trace, x, checkpoints, params, needs, model, reset, surrogate,
+                  ctx->saved_data["surrogate_param"].toDouble(), detach_reset, times);
     // one gradient per forward argument, a tensor list counting one per tensor
     torch::autograd::variable_list result{needs.get(0) ? grad_x : at::Tensor(),
                                           needs.get(1) ? grad_state0 : at::Tensor()};
     for (size_t j = 0; j < params.size(); ++j) result.push_back(needs.get(2 + j) ? grad_params[j] : at::Tensor());
-    result.resize(result.size() + 7);  // model, options, record, times
+    // none for the other arguments: model, reset, surrogate, surrogate_param, detach_reset, record, times
+    constexpr size_t kOtherArguments = 7;
+    result.resize(result.size() + kOtherArguments);
     return result;
   }
 };

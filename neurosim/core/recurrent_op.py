@@ -59,13 +59,6 @@ def _backward(ctx, grad_spikes, grad_state, grad_trace):
     if not ctx.keep_trace:
         raise RuntimeError("neurosim: recurrent_forward ran with keep_trace=False, so it cannot be differentiated")
     need_weight = weight is not None and ctx.needs_input_grad[3]
-    if spikes.numel() == 0:
-        # an empty batch (B = 0) or layer: every gradient is a sum over nothing. (The native backward
-        # crashes the process with a segmentation fault on such inputs.)
-        zeros = torch.zeros_like
-        grad_bias = spikes.new_zeros(spikes.shape[-1]) if ctx.has_bias and ctx.needs_input_grad[4] else None
-        return (zeros(spikes), zeros(state0), zeros(params), zeros(weight) if need_weight else None, grad_bias,
-                zeros(v) if v is not None else None, None, None, None, None, None, None)
     if grad_spikes is None:  # only the state or the trace was used: a free stride-0 zero
         grad_spikes = spikes.new_zeros(()).expand(spikes.shape)
     grad_x, grad_state0, grad_params, grad_v, grad_weight = torch.ops.neurosim.recurrent_backward(
